@@ -1,0 +1,40 @@
+# The README's two commands are `make up` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: up test install env broker provision check-topology lint typecheck pytest clean
+
+up: install env broker provision  ## venv, dependencies, RabbitMQ, vhost `shop`
+	@$(BIN)/python -m broker.panel
+
+test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+env:  ## .env holds the dev secrets; it is made once from .env.example and never committed
+	@test -f .env || (cp .env.example .env && echo "created .env from .env.example")
+
+broker:  ## install/start RabbitMQ with the management plugin
+	bash broker/ensure-rabbitmq.sh
+
+provision: install env  ## apply the topology to the vhost (idempotent)
+	$(BIN)/python -m broker.provision apply
+
+check-topology: install env  ## report drift between the broker and the definition
+	$(BIN)/python -m broker.provision check
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""Settings of the vhost tool: the admin login it provisions with, and the passwords it sets."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
+from services.common.topology import Service
+
+
+class ProvisionSettings(BaseSettings):
+    """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD (an administrator that already exists:
+    `guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose) and BROKER_MONITOR_PASSWORD
+    (the read-only login for the management UI). Service passwords are read from
+    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+
+    model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
+
+    admin_user: str = "guest"
+    admin_password: SecretStr = SecretStr("guest")
+    monitor_password: SecretStr
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+    def service_password(self, service: Service) -> SecretStr:
+        return ServiceSettings.password_of(service)

@@ -1,0 +1,1 @@
+"""shopflow services. Each subpackage is one deployable service; `common` is what they share."""

@@ -1,0 +1,1 @@
+"""What every service shares: event contracts, broker topology names, settings helpers."""

@@ -1,0 +1,44 @@
+"""Events produced by the orders service."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from services.common.events.envelope import EventData
+from services.common.events.money import Currency, Money
+from services.common.topology import ORDER_PLACED
+
+SKU_PATTERN = r"^[A-Z0-9]{2,10}(-[A-Z0-9]{1,10}){0,3}$"
+ORDERS_SOURCE = "/shopflow/orders"
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sku: str = Field(pattern=SKU_PATTERN, examples=["MUG-BLUE"])
+    quantity: int = Field(strict=True, ge=1, le=1000)
+    unit_price: Money
+
+
+class OrderPlaced(EventData):
+    """An order was accepted and is waiting for stock."""
+
+    event_type: ClassVar[str] = ORDER_PLACED
+    schema_version: ClassVar[int] = 1
+    source: ClassVar[str] = ORDERS_SOURCE
+
+    order_id: str = Field(min_length=1, max_length=64)
+    customer_email: EmailStr
+    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=100)
+    total: Money
+    currency: Currency
+
+    @model_validator(mode="after")
+    def _total_is_sum_of_lines(self) -> Self:
+        expected = sum((line.unit_price * line.quantity for line in self.lines), Decimal("0"))
+        if expected != self.total:
+            raise ValueError(f"total {self.total} is not the sum of the lines ({expected})")
+        return self

@@ -1,0 +1,63 @@
+"""Which payload model belongs to which event type, and parsing raw bodies into envelopes."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.common.events.envelope import Envelope, EventData
+from services.common.events.orders import OrderPlaced
+
+EVENT_MODELS: dict[str, type[EventData]] = {model.event_type: model for model in (OrderPlaced,)}
+
+
+class InvalidEvent(ValueError):
+    """A message that is not a valid event. `reason` is short and readable; it ends up in logs
+    and in the dead-letter queue."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def describe_errors(error: ValidationError) -> str:
+    """`data.lines.0.quantity: Input should be greater than or equal to 1; ...`"""
+    parts = []
+    for err in error.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(body)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(
+    body: bytes | str | dict[str, Any], *, accept: set[str] | None = None
+) -> Envelope[Any]:
+    """Validate a raw event (JSON bytes or an already decoded object) against its contract.
+
+    `accept` limits the event types the caller handles; anything else is an `InvalidEvent`.
+    """
+    if isinstance(body, bytes | str):
+        try:
+            doc = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidEvent(f"body is not valid JSON: {exc}") from exc
+    else:
+        doc = body
+    if not isinstance(doc, dict):
+        raise InvalidEvent(f"body must be a JSON object, got {type(doc).__name__}")
+    event_type = doc.get("type")
+    model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
+    if model is None or (accept is not None and event_type not in accept):
+        raise InvalidEvent(f"unknown or unhandled event type: {event_type!r}")
+    try:
+        envelope = Envelope[model].model_validate(doc)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise InvalidEvent(describe_errors(exc)) from exc
+    if envelope.schemaversion != model.schema_version:
+        raise InvalidEvent(
+            f"{event_type} schema version {envelope.schemaversion} is not supported "
+            f"(this consumer reads version {model.schema_version})"
+        )
+    return envelope

@@ -1,0 +1,72 @@
+"""Test-session wiring.
+
+Every test session gets its own throwaway vhost (`test-<random>`) with its own users and random
+passwords, provisioned by the real vhost tool and deleted at the end, so tests never touch the
+developer's `shop` vhost. The variables are set at import time, before any Settings is built,
+and are inherited by the worker subprocesses the tests start. Nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.topology import MONITOR, Service, user_name
+
+TEST_VHOST = f"test-{secrets.token_hex(5)}"
+_PASSWORDS = {svc: secrets.token_urlsafe(16) for svc in [*Service, MONITOR]}
+
+os.environ["SHOPFLOW_ENV_FILE"] = "/nonexistent/shopflow-tests.env"
+os.environ["BROKER_VHOST"] = TEST_VHOST
+os.environ["BROKER_MONITOR_PASSWORD"] = _PASSWORDS[MONITOR]
+for _svc in Service:
+    os.environ[f"{_svc.value.upper()}_BROKER_PASSWORD"] = _PASSWORDS[_svc]
+
+from broker.provision import run as provision  # noqa: E402  (after the environment is set)
+from services.common import topology  # noqa: E402
+from services.common.settings import BrokerSettings  # noqa: E402
+from tests.support.broker import TestBroker  # noqa: E402
+
+_DIRS = {"unit": None, "integration": "integration", "e2e": "e2e"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        for folder, marker in _DIRS.items():
+            if folder in parts and marker:
+                item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture(scope="session")
+def test_broker() -> Iterator[TestBroker]:
+    """The provisioned throwaway vhost. Deleted (with its users) after the session."""
+    lines: list[str] = []
+    code = provision("apply", TEST_VHOST, out=lines.append)
+    assert code == 0, "provisioning the test vhost failed:\n" + "\n".join(lines)
+    admin_user = os.environ.get("BROKER_ADMIN_USER", "guest")
+    admin_password = os.environ.get("BROKER_ADMIN_PASSWORD", "guest")
+    passwords = {user_name(TEST_VHOST, who): pw for who, pw in _PASSWORDS.items()}
+    tb = TestBroker(
+        settings=BrokerSettings(),
+        topology=topology.build(TEST_VHOST),
+        passwords=passwords,
+        admin_user=admin_user,
+        admin_password=admin_password,
+    )
+    yield tb
+    with tb.management() as api:
+        api.delete_vhost(TEST_VHOST)
+        for user in tb.passwords:
+            api.delete_user(user)
+
+
+@pytest.fixture
+def broker(test_broker: TestBroker) -> TestBroker:
+    """The test vhost with every queue empty at the start of the test."""
+    test_broker.purge_all()
+    return test_broker
