@@ -1,0 +1,134 @@
+"""Render docs/topology.md's generated part from the topology definition.
+
+python -m broker.topology_doc          # rewrite the generated block in docs/topology.md
+python -m broker.topology_doc --check  # exit 1 if it is stale (a unit test runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from services.common import topology as t
+
+DOC = Path("docs/topology.md")
+BEGIN = "<!-- BEGIN GENERATED: python -m broker.topology_doc -->"
+END = "<!-- END GENERATED -->"
+
+
+def _id(name: str) -> str:
+    return name.replace(".", "_").replace("-", "_")
+
+
+def mermaid(top: t.Topology) -> list[str]:
+    lines = ["```mermaid", "flowchart LR"]
+    for ex in top.exchanges:
+        lines.append(f'  {_id("x_" + ex.name)}{{{{"{ex.name}<br/><i>{ex.type} exchange</i>"}}}}')
+    for q in top.queues:
+        lines.append(f'  {_id("q_" + q.name)}[("{q.name}")]')
+    for b in top.bindings:
+        label = b.routing_key or "(all)"
+        lines.append(f'  {_id("x_" + b.exchange)} -- "{label}" --> {_id("q_" + b.queue)}')
+    for q in top.queues:
+        if q.dead_letter_exchange:
+            lines.append(
+                f"  {_id('q_' + q.name)} -. dead letters .-> {_id('x_' + q.dead_letter_exchange)}"
+            )
+    for ex in top.exchanges:
+        if ex.alternate:
+            lines.append(f"  {_id('x_' + ex.name)} -. unroutable .-> {_id('x_' + ex.alternate)}")
+    lines.append("```")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return "`" + text.replace("|", "\\|") + "`" if text else ""
+
+
+def tables(top: t.Topology) -> list[str]:
+    out = [f"Vhost: `{top.vhost}` · queue type: `{top.queue_type.value}`", ""]
+    out += [
+        "### Exchanges",
+        "",
+        "| exchange | type | published to by | alternate exchange |",
+        "|---|---|---|---|",
+    ]
+    for ex in top.exchanges:
+        owner = (
+            ex.owner.value
+            if ex.owner
+            else "the broker (dead letters)"
+            if ex.name.endswith(".dlx")
+            else "the broker (unroutable)"
+        )
+        out.append(f"| `{ex.name}` | {ex.type} | {owner} | {_cell(ex.alternate or '')} |")
+    out += ["", "### Queues", "", "| queue | consumed by | dead letters go to |", "|---|---|---|"]
+    for q in top.queues:
+        owner = q.owner.value if q.owner else "people (management UI, DLQ tools)"
+        dl = (
+            f"`{q.dead_letter_exchange}` → `{q.dead_letter_queue}`"
+            if q.dead_letter_exchange
+            else "— (a sink)"
+        )
+        out.append(f"| `{q.name}` | {owner} | {dl} |")
+    out += ["", "### Bindings", "", "| exchange | routing key | queue |", "|---|---|---|"]
+    for b in top.bindings:
+        out.append(f"| `{b.exchange}` | {_cell(b.routing_key) or '(any)'} | `{b.queue}` |")
+    out += [
+        "",
+        "### Policies",
+        "",
+        "| policy | pattern | applies to | definition |",
+        "|---|---|---|---|",
+    ]
+    for p in top.policies:
+        definition = ", ".join(f"{k}=`{v}`" for k, v in p.definition.items())
+        out.append(f"| `{p.name}` | {_cell(p.pattern)} | {p.apply_to} | {definition} |")
+    out += [
+        "",
+        "### Users and permissions",
+        "",
+        "| user | tags | configure | write | read | topic (exchange: write) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for u in top.users:
+        topics = "; ".join(f"`{tp.exchange}`: {_cell(tp.write)}" for tp in u.topic_permissions)
+        tags = ", ".join(u.tags) or "none (cannot log in to the UI)"
+        perms = u.permissions
+        out.append(
+            f"| `{u.name}` | {tags} | {_cell(perms.configure)} | {_cell(perms.write)} | "
+            f"{_cell(perms.read)} | {topics} |"
+        )
+    return out
+
+
+def render(top: t.Topology | None = None) -> str:
+    top = top or t.build(t.DEFAULT_VHOST, t.QueueType.CLASSIC)
+    return "\n".join([BEGIN, "", *mermaid(top), "", *tables(top), "", END])
+
+
+def updated(text: str) -> str:
+    before, rest = text.split(BEGIN, 1)
+    _, after = rest.split(END, 1)
+    return before + render() + after
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    text = DOC.read_text()
+    new = updated(text)
+    if args.check:
+        if new != text:
+            print(f"{DOC} is stale: run python -m broker.topology_doc")
+            return 1
+        return 0
+    DOC.write_text(new)
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

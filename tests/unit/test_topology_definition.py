@@ -1,0 +1,90 @@
+"""Invariants of the topology definition, checked without a broker."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from broker.provision import password_matches
+from broker.topology_doc import main as topology_doc_main
+from services.common import topology as t
+
+TOP = t.build("shop", t.QueueType.CLASSIC)
+
+
+def test_every_binding_names_defined_objects() -> None:
+    exchanges = {e.name for e in TOP.exchanges}
+    queues = {q.name for q in TOP.queues}
+    for b in TOP.bindings:
+        assert b.exchange in exchanges
+        assert b.queue in queues
+
+
+def test_every_consumed_queue_has_its_own_dead_letter_queue() -> None:
+    consumed = [q for q in TOP.queues if q.owner is not None]
+    assert consumed
+    dlqs = [q.dead_letter_queue for q in consumed]
+    assert len(set(dlqs)) == len(dlqs)
+    for q in consumed:
+        assert q.dead_letter_exchange == t.dead_letter_exchange(q.owner)
+        binding = t.Binding(q.dead_letter_exchange, q.dead_letter_queue, q.name)
+        assert binding in TOP.bindings
+        [policy] = [p for p in TOP.policies if re.fullmatch(p.pattern, q.name)]
+        assert policy.definition["dead-letter-routing-key"] == q.name
+
+
+def test_policies_match_exactly_one_object_each() -> None:
+    names = [q.name for q in TOP.queues] + [e.name for e in TOP.exchanges]
+    for p in TOP.policies:
+        assert p.apply_to in {"queues", "exchanges"}  # what RabbitMQ 3.10 understands
+        assert len([n for n in names if re.fullmatch(p.pattern, n)]) <= 2  # queue + same-name ex
+
+
+@pytest.mark.parametrize(
+    ("service", "kind", "resource", "allowed"),
+    [
+        (t.Service.INVENTORY, "read", t.INVENTORY_EVENTS_QUEUE, True),
+        (t.Service.INVENTORY, "read", t.EMAIL_EVENTS_QUEUE, False),
+        (t.Service.INVENTORY, "write", t.ORDERS_EXCHANGE, False),
+        (t.Service.INVENTORY, "write", "inventory.tasks", True),
+        (t.Service.INVENTORY, "write", "email.tasks", False),
+        (t.Service.INVENTORY, "configure", t.INVENTORY_EVENTS_QUEUE, False),
+        (t.Service.INVENTORY, "configure", "inventory@host.celery.pidbox", True),
+        (t.Service.INVENTORY, "configure", "email@host.celery.pidbox", False),
+        (t.Service.ORDERS, "write", t.ORDERS_EXCHANGE, True),
+        (t.Service.ORDERS, "read", t.INVENTORY_EVENTS_QUEUE, False),
+        (t.Service.EMAIL, "read", t.EMAIL_EVENTS_QUEUE, True),
+        (t.Service.EMAIL, "write", "amq.default", False),
+    ],
+)
+def test_permissions(service: t.Service, kind: str, resource: str, allowed: bool) -> None:
+    perms = TOP.user(service).permissions
+    assert bool(re.search(getattr(perms, kind), resource)) is allowed
+
+
+def test_only_the_orders_service_may_publish_order_keys() -> None:
+    [topic] = TOP.user(t.Service.ORDERS).topic_permissions
+    assert topic.exchange == t.ORDERS_EXCHANGE
+    assert re.search(topic.write, t.ORDER_PLACED)
+    assert not re.search(topic.write, "stock.reserved")
+
+
+def test_queue_type_is_one_setting() -> None:
+    assert t.build("shop", t.QueueType.QUORUM).queue_type is t.QueueType.QUORUM
+
+
+def test_password_hash_comparison() -> None:
+    # RabbitMQ's sha256 scheme: base64(salt + sha256(salt + password))
+    import base64
+    import hashlib
+
+    salt = b"\x01\x02\x03\x04"
+    stored = base64.b64encode(salt + hashlib.sha256(salt + b"s3cret").digest()).decode()
+    assert password_matches(stored, "s3cret", "rabbit_password_hashing_sha256")
+    assert not password_matches(stored, "other", "rabbit_password_hashing_sha256")
+    assert not password_matches(stored, "s3cret", "unknown")
+
+
+def test_topology_doc_is_current() -> None:
+    assert topology_doc_main(["--check"]) == 0, "run: python -m broker.topology_doc"
