@@ -106,6 +106,14 @@ ORDERS_UNROUTABLE_EXCHANGE = "orders.unroutable"
 ORDERS_UNROUTABLE_QUEUE = "orders.unroutable"
 
 ORDER_PLACED = "order.placed"
+ORDER_CONFIRMED = "order.confirmed"
+ORDER_REJECTED = "order.rejected"
+ORDER_EXPIRED = "order.expired"
+
+INVENTORY_EXCHANGE = "inventory"
+STOCK_RESERVED = "stock.reserved"
+STOCK_REJECTED = "stock.rejected"
+STOCK_RELEASED = "stock.released"
 
 INVENTORY_EVENTS_QUEUE = "inventory.orders"
 EMAIL_EVENTS_QUEUE = "email.orders"

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from services.common.events.envelope import EventData
 from services.common.events.money import Currency, Money
-from services.common.topology import ORDER_PLACED
+from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACED, ORDER_REJECTED
 
 SKU_PATTERN = r"^[A-Z0-9]{2,10}(-[A-Z0-9]{1,10}){0,3}$"
 ORDERS_SOURCE = "/shopflow/orders"
@@ -42,3 +42,41 @@ class OrderPlaced(EventData):
         if expected != self.total:
             raise ValueError(f"total {self.total} is not the sum of the lines ({expected})")
         return self
+
+
+class OrderConfirmed(EventData):
+    """Stock was reserved for every line; the order is final."""
+
+    event_type: ClassVar[str] = ORDER_CONFIRMED
+    schema_version: ClassVar[int] = 1
+    source: ClassVar[str] = ORDERS_SOURCE
+
+    order_id: str = Field(min_length=1, max_length=64)
+    customer_email: EmailStr
+    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=100)
+    total: Money
+    currency: Currency
+
+
+class OrderRejected(EventData):
+    """Inventory could not reserve every line; nothing was reserved."""
+
+    event_type: ClassVar[str] = ORDER_REJECTED
+    schema_version: ClassVar[int] = 1
+    source: ClassVar[str] = ORDERS_SOURCE
+
+    order_id: str = Field(min_length=1, max_length=64)
+    customer_email: EmailStr
+    reason: str = Field(min_length=1, max_length=500)
+    short_skus: tuple[str, ...] = Field(max_length=100)
+
+
+class OrderExpired(EventData):
+    """No answer from inventory in time; whatever inventory reserved for it must be released."""
+
+    event_type: ClassVar[str] = ORDER_EXPIRED
+    schema_version: ClassVar[int] = 1
+    source: ClassVar[str] = ORDERS_SOURCE
+
+    order_id: str = Field(min_length=1, max_length=64)
+    customer_email: EmailStr

@@ -8,9 +8,21 @@ from typing import Any
 from pydantic import ValidationError
 
 from services.common.events.envelope import Envelope, EventData
-from services.common.events.orders import OrderPlaced
+from services.common.events.inventory import StockRejected, StockReleased, StockReserved
+from services.common.events.orders import OrderConfirmed, OrderExpired, OrderPlaced, OrderRejected
 
-EVENT_MODELS: dict[str, type[EventData]] = {model.event_type: model for model in (OrderPlaced,)}
+EVENT_MODELS: dict[str, type[EventData]] = {
+    model.event_type: model
+    for model in (
+        OrderPlaced,
+        OrderConfirmed,
+        OrderRejected,
+        OrderExpired,
+        StockReserved,
+        StockRejected,
+        StockReleased,
+    )
+}
 
 
 class InvalidEvent(ValueError):
