@@ -1,0 +1,158 @@
+"""The relay loop: publish pending outbox rows in commit order, mark each only after its confirm.
+
+Per pass: hold the lease, read up to `batch_size` pending rows (oldest first), publish them one by
+one, stop at the first failure (so nothing overtakes it), then record the result in one short
+transaction. A failed pass is retried after a capped exponential backoff; an idle relay waits for
+a wake-up datagram or the fallback poll interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.common.outbox.lease import Lease
+from services.common.outbox.publisher import BrokerUnavailable, Publisher, PublishFailed
+from services.common.outbox.store import OutboxStore
+from services.common.outbox.wakeup import UdpWakeupListener
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RelayConfig:
+    batch_size: int = 100
+    poll_interval: float = 1.0
+    backoff_initial: float = 0.1
+    backoff_max: float = 5.0
+
+
+@dataclass(frozen=True)
+class PassResult:
+    leader: bool
+    published: int = 0
+    error: str | None = None
+    full_batch: bool = False
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: initial, 2x, 4x ... up to `maximum`."""
+
+    def __init__(
+        self, initial: float, maximum: float, jitter: Callable[[], float] = random.random
+    ) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._jitter = jitter
+        self.failures = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.maximum, self.initial * 2.0**self.failures)
+        self.failures += 1
+        return ceiling * (0.5 + 0.5 * self._jitter())
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        store: OutboxStore,
+        publisher: Publisher,
+        lease: Lease,
+        *,
+        wakeup: UdpWakeupListener | None = None,
+        config: RelayConfig | None = None,
+    ) -> None:
+        self.store = store
+        self.publisher = publisher
+        self.lease = lease
+        self.wakeup = wakeup
+        self.config = config or RelayConfig()
+        self.backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
+
+    def run_once(self) -> PassResult:
+        if not self.lease.hold():
+            return PassResult(leader=False)
+        batch = self.store.pending(self.config.batch_size)
+        confirmed: list[int] = []
+        failed: tuple[int, str] | None = None
+        for message in batch:
+            if not self.lease.held():
+                break  # renew before going on; never publish on an expired lease
+            try:
+                self.publisher.publish(message)
+            except PublishFailed as exc:
+                failed = (message.row_id, str(exc))
+                kind = "broker unavailable" if isinstance(exc, BrokerUnavailable) else "rejected"
+                log.warning(
+                    "event %s (%s) not published, %s: %s",
+                    message.event_id,
+                    message.event_type,
+                    kind,
+                    exc,
+                )
+                break
+            confirmed.append(message.row_id)
+        self.store.record(confirmed, failed)
+        if confirmed:
+            log.info("published %d event(s), last row %d", len(confirmed), confirmed[-1])
+        return PassResult(
+            leader=True,
+            published=len(confirmed),
+            error=failed[1] if failed else None,
+            full_batch=len(batch) == self.config.batch_size and failed is None,
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("relay running (holder %s)", self.lease.holder)
+        try:
+            while not stop.is_set():
+                try:
+                    result = self.run_once()
+                except SQLAlchemyError as exc:
+                    log.warning("database error in the relay: %s", exc)
+                    result = PassResult(leader=self.lease.held(), error=str(exc))
+                self._follow_leadership(result.leader)
+                if result.error is not None:
+                    delay = self.backoff.next_delay()
+                    log.info("retrying in %.2fs (attempt %d)", delay, self.backoff.failures)
+                    stop.wait(delay)
+                    continue
+                self.backoff.reset()
+                if result.full_batch:
+                    continue
+                self._wait_for_work(stop)
+        finally:
+            self.shutdown()
+
+    def _follow_leadership(self, leader: bool) -> None:
+        if self.wakeup is None:
+            return
+        if leader:
+            self.wakeup.open()
+        else:
+            self.wakeup.close()
+
+    def _wait_for_work(self, stop: threading.Event) -> None:
+        self.publisher.idle()
+        if self.wakeup is not None and self.wakeup.listening:
+            self.wakeup.wait(self.config.poll_interval)
+        else:
+            stop.wait(self.config.poll_interval)
+
+    def shutdown(self) -> None:
+        if self.wakeup is not None:
+            self.wakeup.close()
+        self.publisher.close()
+        try:
+            self.lease.release()
+        except SQLAlchemyError as exc:
+            log.warning("could not release the relay lease: %s", exc)
+        log.info("relay stopped")

@@ -1,0 +1,111 @@
+"""Writing events into the outbox (inside the business transaction) and reading them back."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from services.common.db import Database
+from services.common.events import Envelope
+from services.common.outbox.tables import OutboxMixin
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    """What the relay hands to a publisher: the committed bytes and their AMQP metadata."""
+
+    row_id: int
+    event_id: str
+    event_type: str  # also the routing key
+    correlation_id: str
+    body: bytes
+
+
+def _commit_order_lock(session: Session, table: type[OutboxMixin]) -> None:
+    """On PostgreSQL, serialize outbox writers from id allocation to commit.
+
+    A sequence hands out ids at INSERT time, so two concurrent transactions could commit ids 8
+    and 7 in that order, and a relay reading in between would publish 8 before 7. Holding a
+    transaction-level advisory lock (released at commit) around the insert makes id order equal
+    commit order. SQLite needs nothing: `BEGIN IMMEDIATE` already serializes writers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(table.__tablename__.encode())  # type: ignore[attr-defined]
+        session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+def add_event(
+    session: Session, table: type[OutboxMixin], envelope: Envelope[Any], aggregate_id: str
+) -> None:
+    """Add `envelope` to the outbox in the caller's transaction; call it last, before commit."""
+    _commit_order_lock(session, table)
+    session.execute(
+        insert(table).values(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            aggregate_id=aggregate_id,
+            correlation_id=envelope.correlationid,
+            payload=envelope.to_json_bytes().decode(),
+            created_at=datetime.now(UTC),
+            attempts=0,
+        )
+    )
+
+
+class OutboxStore:
+    """The relay's view of one outbox table."""
+
+    def __init__(self, db: Database, table: type[OutboxMixin]) -> None:
+        self.db = db
+        self.table = table
+
+    def pending(self, limit: int) -> list[OutboundMessage]:
+        t = self.table
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(t.id, t.event_id, t.event_type, t.correlation_id, t.payload)
+                .where(t.published_at.is_(None))
+                .order_by(t.id)
+                .limit(limit)
+            ).all()
+        return [
+            OutboundMessage(
+                row_id=r.id,
+                event_id=r.event_id,
+                event_type=r.event_type,
+                correlation_id=r.correlation_id,
+                body=r.payload.encode(),
+            )
+            for r in rows
+        ]
+
+    def record(self, published: list[int], failed: tuple[int, str] | None = None) -> None:
+        """Mark confirmed rows published; keep the error of the row that failed, if any."""
+        if not published and failed is None:
+            return
+        t = self.table
+        now = datetime.now(UTC)
+        with self.db.transaction() as session:
+            if published:
+                session.execute(
+                    update(t)
+                    .where(t.id.in_(published), t.published_at.is_(None))
+                    .values(published_at=now, attempts=t.attempts + 1, last_error=None)
+                )
+            if failed is not None:
+                row_id, error = failed
+                session.execute(
+                    update(t)
+                    .where(t.id == row_id)
+                    .values(attempts=t.attempts + 1, last_error=error[:2000])
+                )
+
+    def backlog(self) -> int:
+        t = self.table
+        with self.db.transaction() as session:
+            return session.scalar(select(func.count()).where(t.published_at.is_(None))) or 0

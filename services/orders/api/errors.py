@@ -1,0 +1,100 @@
+"""Every error leaves the API as `ErrorBody` JSON that names the field and the problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.orders.errors import (
+    FieldProblem,
+    IdempotencyKeyReused,
+    InvalidOrder,
+    OrderNotFound,
+    OrdersError,
+)
+
+_STATUS = {InvalidOrder: 422, IdempotencyKeyReused: 409, OrderNotFound: 404}
+_CODES = {422: "validation_failed", 409: "idempotency_conflict", 404: "not_found"}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    problems: list[FieldProblem],
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = {
+        "error": code,
+        "message": message,
+        "errors": [{"field": p.field, "in": p.location, "problem": p.problem} for p in problems],
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _problem_text(err: dict[str, Any]) -> str:
+    if err.get("type") == "extra_forbidden":
+        return "unknown field; allowed fields are listed at /docs"
+    if err.get("type") == "missing":
+        return "required"
+    return str(err.get("msg", "invalid"))
+
+
+def _from_validation(err: dict[str, Any]) -> FieldProblem:
+    if err.get("type") == "json_invalid":
+        position = err.get("loc", ("body", "?"))[-1]
+        reason = (err.get("ctx") or {}).get("error", "malformed")
+        return FieldProblem("(body)", f"invalid JSON at character {position}: {reason}")
+    loc = [str(part) for part in err.get("loc", ())]
+    location = loc[0] if loc and loc[0] in {"body", "query", "path", "header"} else "body"
+    rest = loc[1:] if loc and loc[0] == location else loc
+    if location == "header" and rest:
+        rest = ["-".join(w.capitalize() for w in rest[0].split("-")), *rest[1:]]
+    return FieldProblem(".".join(rest) or "(body)", _problem_text(err), location)
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [_from_validation(err) for err in exc.errors()]
+    return error_response(422, "validation_failed", "the request is not valid", problems)
+
+
+async def on_orders_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OrdersError)
+    status = _STATUS.get(type(exc), 400)
+    return error_response(status, _CODES.get(status, "bad_request"), exc.message, exc.problems)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    route = f"{request.method} {request.url.path}"
+    if exc.status_code == 404:
+        problem = FieldProblem("path", f"no route {route}", "path")
+        code, message = "not_found", "not found"
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("allow", (exc.headers or {}).get("Allow", ""))
+        problem = FieldProblem(
+            "method", f"{request.method} not allowed; allowed: {allowed}", "method"
+        )
+        code, message = "method_not_allowed", "method not allowed"
+    else:
+        problem = FieldProblem("(request)", str(exc.detail), "request")
+        code, message = "http_error", str(exc.detail)
+    return error_response(
+        exc.status_code, code, message, [problem], headers=dict(exc.headers or {})
+    )
+
+
+async def on_unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
+    return error_response(500, "internal_error", "unexpected error; see the service log", [])
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(OrdersError, on_orders_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected_error)

@@ -1,0 +1,35 @@
+"""What the API asks the orders service to do, already parsed and validated for shape."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestedLine:
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    customer_email: str
+    lines: tuple[RequestedLine, ...]
+    currency: str
+    idempotency_key: str | None = None
+    correlation_id: str | None = None
+
+    def request_hash(self) -> str:
+        """Fingerprint of what was asked (not of how the JSON was spelled) for Idempotency-Key."""
+        canonical = json.dumps(
+            {
+                "customer_email": self.customer_email,
+                "currency": self.currency,
+                "lines": [[line.sku, line.quantity] for line in self.lines],
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,206 @@
+"""The orders use cases. Routes parse input and call these; they know nothing about HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from services.common.db import Database
+from services.common.events import Envelope, OrderLine, OrderPlaced
+from services.common.outbox import add_event
+from services.orders.commands import PlaceOrder
+from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder, OrderNotFound
+from services.orders.models import (
+    IdempotencyKey,
+    Order,
+    OrderHistory,
+    OrderStatus,
+    OutboxMessage,
+    Product,
+)
+from services.orders.models import OrderLine as OrderLineRow
+from services.orders.views import OrderPage, OrderView, order_view
+
+
+@dataclass(frozen=True)
+class Placement:
+    order: OrderView
+    created: bool  # False: an Idempotency-Key replay of an earlier request
+
+
+def place_order(cmd: PlaceOrder, db: Database, notify_relay: Callable[[], None]) -> Placement:
+    """Store the order and its `order.placed` outbox row in one transaction, then wake the relay."""
+    try:
+        placement = _place(cmd, db)
+    except IntegrityError:
+        if cmd.idempotency_key is None:
+            raise
+        # A concurrent request with the same key committed first (PostgreSQL); replay it.
+        placement = _place(cmd, db)
+    if placement.created:
+        notify_relay()
+    return placement
+
+
+def _place(cmd: PlaceOrder, db: Database) -> Placement:
+    with db.transaction() as session:
+        if cmd.idempotency_key is not None:
+            earlier = session.get(IdempotencyKey, cmd.idempotency_key)
+            if earlier is not None:
+                if earlier.request_hash != cmd.request_hash():
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was already used for a different request",
+                        [
+                            FieldProblem(
+                                "Idempotency-Key",
+                                "already used with a different body; use a new key",
+                                "header",
+                            )
+                        ],
+                    )
+                return Placement(_load_view(session, earlier.order_id), created=False)
+
+        products = _priced_lines(session, cmd)
+        now = datetime.now(UTC)
+        order = Order(
+            id=str(uuid.uuid4()),
+            customer_email=cmd.customer_email,
+            currency=cmd.currency,
+            total=sum(
+                (products[ln.sku].unit_price * ln.quantity for ln in cmd.lines), Decimal("0")
+            ),
+            status=OrderStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+        order.lines = [
+            OrderLineRow(
+                position=i,
+                sku=ln.sku,
+                name=products[ln.sku].name,
+                quantity=ln.quantity,
+                unit_price=products[ln.sku].unit_price,
+            )
+            for i, ln in enumerate(cmd.lines)
+        ]
+        order.history = [OrderHistory(at=now, status=OrderStatus.PENDING, note="order accepted")]
+        session.add(order)
+        session.flush()
+        if cmd.idempotency_key is not None:
+            session.add(
+                IdempotencyKey(
+                    key=cmd.idempotency_key,
+                    request_hash=cmd.request_hash(),
+                    order_id=order.id,
+                    created_at=now,
+                )
+            )
+            session.flush()
+        envelope = Envelope.wrap(_order_placed(order), correlation_id=cmd.correlation_id)
+        add_event(session, OutboxMessage, envelope, aggregate_id=order.id)
+        return Placement(_load_view(session, order.id), created=True)
+
+
+def _priced_lines(session: Session, cmd: PlaceOrder) -> dict[str, Product]:
+    skus = [ln.sku for ln in cmd.lines]
+    products = {
+        p.sku: p for p in session.scalars(select(Product).where(Product.sku.in_(set(skus))))
+    }
+    problems: list[FieldProblem] = []
+    seen: set[str] = set()
+    for i, sku in enumerate(skus):
+        if sku in seen:
+            problems.append(
+                FieldProblem(f"lines.{i}.sku", f"{sku} appears twice; put it on one line")
+            )
+        seen.add(sku)
+        product = products.get(sku)
+        if product is None:
+            problems.append(FieldProblem(f"lines.{i}.sku", f"unknown SKU {sku}"))
+        elif product.currency != cmd.currency:
+            problems.append(
+                FieldProblem(
+                    "currency", f"{sku} is sold in {product.currency}, not in {cmd.currency}"
+                )
+            )
+    if problems:
+        raise InvalidOrder("the order cannot be placed", problems)
+    return products
+
+
+def _order_placed(order: Order) -> OrderPlaced:
+    return OrderPlaced(
+        order_id=order.id,
+        customer_email=order.customer_email,
+        lines=tuple(
+            OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
+            for ln in order.lines
+        ),
+        total=order.total,
+        currency=order.currency,
+    )
+
+
+def _load_view(session: Session, order_id: str) -> OrderView:
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.lines), selectinload(Order.history))
+    )
+    if order is None:
+        raise OrderNotFound(
+            f"no order with id {order_id}",
+            [FieldProblem("order_id", "no such order", "path")],
+        )
+    events = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.aggregate_id == order_id)
+            .order_by(OutboxMessage.id)
+        )
+    )
+    return order_view(order, events)
+
+
+def get_order(order_id: str, db: Database) -> OrderView:
+    with db.transaction() as session:
+        return _load_view(session, order_id)
+
+
+def list_orders(
+    db: Database, *, status: OrderStatus | None, page: int, page_size: int
+) -> OrderPage:
+    with db.transaction() as session:
+        where = [Order.status == status] if status is not None else []
+        total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+        orders = session.scalars(
+            select(Order)
+            .where(*where)
+            .order_by(Order.created_at.desc(), Order.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+            .options(selectinload(Order.lines), selectinload(Order.history))
+        ).all()
+        ids = [o.id for o in orders]
+        events: dict[str, list[OutboxMessage]] = {i: [] for i in ids}
+        for event in session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.aggregate_id.in_(ids))
+            .order_by(OutboxMessage.id)
+        ):
+            events[event.aggregate_id].append(event)
+        items = [order_view(o, events[o.id]) for o in orders]
+    return OrderPage(
+        items=items,
+        page=page,
+        page_size=page_size,
+        total=total,
+        next_page=page + 1 if page * page_size < total else None,
+    )

@@ -1,0 +1,30 @@
+"""The orders service's settings (env prefix `ORDERS_`, see .env.example)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from services.common.settings import ServiceSettings, service_config
+from services.common.topology import Service
+
+
+class Settings(ServiceSettings):
+    model_config = service_config(Service.ORDERS)
+    service: ClassVar[Service] = Service.ORDERS
+
+    database_url: str = "sqlite:///var/orders.db"
+
+    # HTTP API
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    ready_timeout: float = Field(default=2.0, gt=0)
+
+    # Outbox relay
+    relay_wake_host: str = "127.0.0.1"
+    relay_wake_port: int = Field(default=47301, ge=0, le=65535, description="0: poll only")
+    relay_poll_interval: float = Field(default=1.0, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    relay_backoff_initial: float = Field(default=0.1, gt=0)
+    relay_backoff_max: float = Field(default=5.0, gt=0)
+    relay_lease_ttl: float = Field(default=10.0, ge=1)
