@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.common.settings import BrokerSettings
+from services.orders.api import create_app
+from services.orders.bootstrap import Container, bootstrap
+from services.orders.settings import Settings
+from tests.support.orders import free_port, orders_db_url, orders_pg_url
+
+__all__ = ["orders_db_url", "orders_pg_url"]
+
+
+@pytest.fixture
+def orders_settings(orders_db_url: str) -> Settings:
+    return Settings(
+        database_url=orders_db_url,
+        relay_wake_port=free_port(socket.SOCK_DGRAM),
+        relay_poll_interval=0.5,
+        relay_lease_ttl=5,
+        relay_backoff_max=1.0,
+        max_body_bytes=16 * 1024,
+        broker=BrokerSettings(),
+    )
+
+
+@pytest.fixture
+def container(orders_settings: Settings) -> Iterator[Container]:
+    c = bootstrap(orders_settings)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container)) as c:
+        yield c
