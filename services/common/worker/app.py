@@ -1,0 +1,92 @@
+"""A Celery app configured the one way every shopflow worker needs it.
+
+- JSON only, in and out.
+- acks_late + reject_on_worker_lost: a message is acked only after its task finished; a worker
+  that dies mid-task leaves it to be redelivered.
+- No ack on failure: a task that fails for good is *rejected*, so the broker dead-letters it
+  through the queue's policy into `<service>.tasks.dlq`.
+- Publisher confirms on every publish (the ingress hand-off and retries).
+- The private queue `<service>.tasks` and its exchange are `no_declare`: the vhost tool owns them,
+  and the service user has no configure permission on them.
+- Task events on, so Flower shows every task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from services.common.topology import Service, task_queue
+from services.common.worker.settings import WorkerSettings
+
+
+def private_queue(service: Service) -> Queue:
+    name = task_queue(service)
+    return Queue(
+        name,
+        Exchange(name, type="direct", no_declare=True),
+        routing_key=name,
+        no_declare=True,
+    )
+
+
+def create_worker_app(
+    service: Service, settings: WorkerSettings, *, task_modules: Sequence[str] = ()
+) -> Celery:
+    app = Celery(service.value, set_as_current=False)
+    queue = private_queue(service)
+    app.conf.update(
+        broker_url=settings.broker_url,
+        broker_heartbeat=settings.broker.heartbeat,
+        broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
+        broker_transport_options={"confirm_publish": True},
+        accept_content=["json"],
+        task_serializer="json",
+        result_serializer="json",
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure=False,
+        task_acks_on_timeout=False,
+        task_queues=[queue],
+        task_default_queue=queue.name,
+        task_default_exchange=queue.name,
+        task_default_exchange_type="direct",
+        task_default_routing_key=queue.name,
+        task_create_missing_queues=False,
+        worker_prefetch_multiplier=settings.worker_prefetch_multiplier,
+        worker_concurrency=settings.worker_concurrency,
+        worker_pool=settings.worker_pool,
+        # A task whose connection is gone will be redelivered: don't also finish it here.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        worker_hijack_root_logger=True,
+        worker_log_format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+        worker_task_log_format=(
+            "%(asctime)s %(levelname)s %(processName)s %(task_name)s[%(task_id)s]: %(message)s"
+        ),
+        include=list(task_modules),
+    )
+    return app
+
+
+def worker_argv(service: Service, settings: WorkerSettings) -> list[str]:
+    """The `celery worker` arguments every service runs with (the Procfile uses them through
+    `python -m services.<name>.worker`, so local runs, compose and tests start workers the same
+    way)."""
+    return [
+        "worker",
+        f"--queues={task_queue(service)}",
+        f"--hostname={service.value}@%h",  # the permissions allow `<service>@...` pidbox queues
+        f"--pool={settings.worker_pool}",
+        f"--concurrency={settings.worker_concurrency}",
+        f"--loglevel={settings.log_level}",
+        "--task-events",
+        "--without-gossip",
+        "--without-mingle",
+    ]

@@ -1,0 +1,97 @@
+"""Thin event tasks: parse the envelope the ingress handed over, call the handler, and turn its
+failures into retries or dead letters.
+
+- `TransientError`, or a database `OperationalError` (locked, unreachable): `Task.retry` with
+  exponential backoff and full jitter. A retry is a new message published to the *delivery*
+  exchange and routing key, i.e. the service's private task queue, never the topic exchange, so no
+  other service ever sees it. After `retry_max` retries the error is raised.
+- `PermanentError`, an invalid envelope, or retries exhausted: the task fails; with acks_late and
+  no ack on failure Celery rejects the message, and the private queue's policy dead-letters it into
+  `<service>.tasks.dlq`. The reason is in the worker log and in Flower.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery, Task
+from sqlalchemy.exc import OperationalError
+
+from services.common.events import Envelope, InvalidEvent, parse_event
+from services.common.worker.errors import PermanentError, TransientError
+from services.common.worker.settings import WorkerSettings
+
+logger = logging.getLogger("shopflow.tasks")
+
+Handler = Callable[[Envelope[Any]], object]
+RETRYABLE = (TransientError, OperationalError)
+
+
+def backoff_seconds(retries: int, settings: WorkerSettings) -> float:
+    """Full jitter: uniform(0, min(cap, base * 2**retries))."""
+    ceiling = min(settings.retry_backoff_max_seconds, settings.retry_backoff_seconds * 2**retries)
+    return random.uniform(0, ceiling)
+
+
+def event_task(
+    app: Celery,
+    name: str,
+    handler_factory: Callable[[], Handler],
+    settings: WorkerSettings,
+    *,
+    event_types: set[str],
+) -> Task:  # type: ignore[type-arg]
+    """Register task `name` that runs `handler_factory()(envelope)` for the given event types.
+
+    `handler_factory` is called per run (it returns a cached, bootstrapped handler), so nothing is
+    built at import time.
+    """
+
+    @app.task(name=name, bind=True, max_retries=settings.retry_max)
+    def run(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
+        try:
+            event = parse_event(envelope, accept=event_types)
+        except InvalidEvent as exc:
+            logger.error("task %s got an invalid envelope, dead-lettering: %s", name, exc.reason)
+            raise PermanentError(exc.reason) from exc
+        try:
+            handler_factory()(event)
+        except PermanentError as exc:
+            logger.error(
+                "event %s %s correlation=%s failed permanently, dead-lettering: %s",
+                event.type,
+                event.id,
+                event.correlationid,
+                exc,
+            )
+            raise
+        except RETRYABLE as exc:
+            retries = self.request.retries
+            if retries >= settings.retry_max:
+                logger.error(
+                    "event %s %s correlation=%s still failing after %d retries, dead-lettering: %s",
+                    event.type,
+                    event.id,
+                    event.correlationid,
+                    retries,
+                    exc,
+                )
+                raise
+            delay = backoff_seconds(retries, settings)
+            logger.warning(
+                "event %s %s correlation=%s failed (%s); retry %d/%d in %.1fs",
+                event.type,
+                event.id,
+                event.correlationid,
+                exc,
+                retries + 1,
+                settings.retry_max,
+                delay,
+            )
+            raise self.retry(exc=exc, countdown=delay) from exc
+        logger.info("handled event %s %s correlation=%s", event.type, event.id, event.correlationid)
+
+    return run
