@@ -102,8 +102,15 @@ class UserSpec:
 # ---- names every piece of code imports -------------------------------------------------------
 
 ORDERS_EXCHANGE = "orders"
-ORDERS_UNROUTABLE_EXCHANGE = "orders.unroutable"
-ORDERS_UNROUTABLE_QUEUE = "orders.unroutable"
+
+
+def unroutable(exchange: str) -> str:
+    """The alternate exchange of an event exchange, and the queue behind it."""
+    return f"{exchange}.unroutable"
+
+
+ORDERS_UNROUTABLE_EXCHANGE = unroutable(ORDERS_EXCHANGE)
+ORDERS_UNROUTABLE_QUEUE = unroutable(ORDERS_EXCHANGE)
 
 ORDER_PLACED = "order.placed"
 ORDER_CONFIRMED = "order.confirmed"
@@ -117,6 +124,13 @@ STOCK_RELEASED = "stock.released"
 
 INVENTORY_EVENTS_QUEUE = "inventory.orders"
 EMAIL_EVENTS_QUEUE = "email.orders"
+ORDERS_EVENTS_QUEUE = "orders.inventory"
+
+# Every event exchange and the routing keys (= event types) that may be published on it.
+EVENT_EXCHANGES: dict[str, tuple[str, ...]] = {
+    ORDERS_EXCHANGE: (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED),
+    INVENTORY_EXCHANGE: (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED),
+}
 
 
 def task_queue(service: Service) -> str:
@@ -155,15 +169,19 @@ EVENT_SUBSCRIPTIONS: dict[Service, tuple[tuple[str, str, tuple[str, ...]], ...]]
     # service: ((queue, exchange, (binding keys...)), ...)
     Service.INVENTORY: ((INVENTORY_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED,)),),
     Service.EMAIL: ((EMAIL_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED,)),),
+    Service.ORDERS: (
+        (ORDERS_EVENTS_QUEUE, INVENTORY_EXCHANGE, (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED)),
+    ),
 }
 
 # Which exchanges each service publishes events to, and the routing keys it may use there.
 EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
     Service.ORDERS: ((ORDERS_EXCHANGE, r"^order\.[a-z_]+$"),),
+    Service.INVENTORY: ((INVENTORY_EXCHANGE, r"^stock\.[a-z_]+$"),),
 }
 
 # Services that run a Celery worker (and so own a private task queue).
-WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL)
+WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)
 
 
 def celery_internals(service: Service) -> tuple[list[str], list[str]]:
@@ -220,16 +238,18 @@ def service_permissions(service: Service) -> tuple[Permissions, tuple[TopicPermi
 def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType | None = None) -> Topology:
     """The whole topology of one vhost. `queue_type` defaults to $BROKER_QUEUE_TYPE or classic."""
     qtype = queue_type or QueueType(os.environ.get("BROKER_QUEUE_TYPE", QueueType.CLASSIC))
-    exchanges: list[Exchange] = [
-        Exchange(
-            ORDERS_EXCHANGE, "topic", owner=Service.ORDERS, alternate=ORDERS_UNROUTABLE_EXCHANGE
-        ),
-        Exchange(ORDERS_UNROUTABLE_EXCHANGE, "fanout"),
-    ]
-    queues: list[Queue] = [Queue(ORDERS_UNROUTABLE_QUEUE, owner=None)]
-    bindings: list[Binding] = [
-        Binding(ORDERS_UNROUTABLE_EXCHANGE, ORDERS_UNROUTABLE_QUEUE, ""),
-    ]
+    exchanges: list[Exchange] = []
+    queues: list[Queue] = []
+    bindings: list[Binding] = []
+    # Each event exchange is a topic exchange whose unroutable messages wait in a queue.
+    for service, publications in EVENT_PUBLICATIONS.items():
+        for exchange, _ in publications:
+            exchanges.append(
+                Exchange(exchange, "topic", owner=service, alternate=unroutable(exchange))
+            )
+            exchanges.append(Exchange(unroutable(exchange), "fanout"))
+            queues.append(Queue(unroutable(exchange), owner=None))
+            bindings.append(Binding(unroutable(exchange), unroutable(exchange), ""))
 
     for service, subscriptions in EVENT_SUBSCRIPTIONS.items():
         dlx = dead_letter_exchange(service)

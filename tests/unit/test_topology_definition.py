@@ -27,6 +27,7 @@ def test_every_consumed_queue_has_its_own_dead_letter_queue() -> None:
     dlqs = [q.dead_letter_queue for q in consumed]
     assert len(set(dlqs)) == len(dlqs)
     for q in consumed:
+        assert q.owner is not None
         assert q.dead_letter_exchange == t.dead_letter_exchange(q.owner)
         binding = t.Binding(q.dead_letter_exchange, q.dead_letter_queue, q.name)
         assert binding in TOP.bindings
