@@ -1,20 +1,11 @@
-"""Render docs/topology.md's generated part from the topology definition.
+"""The generated part of docs/topology.md: a mermaid diagram and tables of the definition.
 
-python -m broker.topology_doc          # rewrite the generated block in docs/topology.md
-python -m broker.topology_doc --check  # exit 1 if it is stale (a unit test runs this)
+Written by `python -m broker.generated_docs`; a unit test fails when the page is stale.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 from services.common import topology as t
-
-DOC = Path("docs/topology.md")
-BEGIN = "<!-- BEGIN GENERATED: python -m broker.topology_doc -->"
-END = "<!-- END GENERATED -->"
 
 
 def _id(name: str) -> str:
@@ -105,30 +96,4 @@ def tables(top: t.Topology) -> list[str]:
 
 def render(top: t.Topology | None = None) -> str:
     top = top or t.build(t.DEFAULT_VHOST, t.QueueType.CLASSIC)
-    return "\n".join([BEGIN, "", *mermaid(top), "", *tables(top), "", END])
-
-
-def updated(text: str) -> str:
-    before, rest = text.split(BEGIN, 1)
-    _, after = rest.split(END, 1)
-    return before + render() + after
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true")
-    args = parser.parse_args(argv)
-    text = DOC.read_text()
-    new = updated(text)
-    if args.check:
-        if new != text:
-            print(f"{DOC} is stale: run python -m broker.topology_doc")
-            return 1
-        return 0
-    DOC.write_text(new)
-    print(f"wrote {DOC}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return "\n".join([*mermaid(top), "", *tables(top)])

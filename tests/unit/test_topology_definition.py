@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from broker.generated_docs import main as generated_docs_main
 from broker.provision import password_matches
-from broker.topology_doc import main as topology_doc_main
 from services.common import topology as t
 
 TOP = t.build("shop", t.QueueType.CLASSIC)
@@ -87,5 +87,5 @@ def test_password_hash_comparison() -> None:
     assert not password_matches(stored, "s3cret", "unknown")
 
 
-def test_topology_doc_is_current() -> None:
-    assert topology_doc_main(["--check"]) == 0, "run: python -m broker.topology_doc"
+def test_generated_docs_are_current() -> None:
+    assert generated_docs_main(["--check"]) == 0, "run: python -m broker.generated_docs"
