@@ -5,12 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install env broker provision check-topology lint typecheck pytest clean
+.PHONY: up test install env broker provision databases check-topology docs clean
 
-up: install env broker provision  ## venv, dependencies, RabbitMQ, vhost `shop`
+up: install env broker provision databases  ## venv, dependencies, RabbitMQ, vhost `shop`, databases
 	@$(BIN)/python -m broker.panel
 
 test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
+	bash tests/support/ensure-postgres.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -32,6 +33,13 @@ broker:  ## install/start RabbitMQ with the management plugin
 
 provision: install env  ## apply the topology to the vhost (idempotent)
 	$(BIN)/python -m broker.provision apply
+
+databases: install env  ## create every service's schema and seed the demo data (idempotent)
+	$(BIN)/python -m services.orders.manage init
+
+docs: install  ## regenerate the generated parts of docs/ (schemas, catalogue, AsyncAPI, topology)
+	$(BIN)/python -m services.common.events.schema
+	$(BIN)/python -m broker.generated_docs
 
 check-topology: install env  ## report drift between the broker and the definition
 	$(BIN)/python -m broker.provision check
