@@ -135,14 +135,18 @@ def _priced_lines(session: Session, cmd: PlaceOrder) -> dict[str, Product]:
     return products
 
 
+def event_lines(order: Order) -> tuple[OrderLine, ...]:
+    """An order's lines as the order events carry them."""
+    return tuple(
+        OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price) for ln in order.lines
+    )
+
+
 def _order_placed(order: Order) -> OrderPlaced:
     return OrderPlaced(
         order_id=order.id,
         customer_email=order.customer_email,
-        lines=tuple(
-            OrderLine(sku=ln.sku, quantity=ln.quantity, unit_price=ln.unit_price)
-            for ln in order.lines
-        ),
+        lines=event_lines(order),
         total=order.total,
         currency=order.currency,
     )

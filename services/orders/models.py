@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.common.inbox import InboxMixin
 from services.common.outbox import LeaseMixin, OutboxMixin
 from services.common.sqltypes import UtcDateTime
 
@@ -79,8 +80,9 @@ class OrderHistory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
     at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # the order's status after this step
     note: Mapped[str] = mapped_column(String(500))
+    event_id: Mapped[str | None] = mapped_column(String(128), default=None)  # what caused it
 
     order: Mapped[Order] = relationship(back_populates="history")
 
@@ -98,6 +100,12 @@ class IdempotencyKey(Base):
 
 class OutboxMessage(OutboxMixin, Base):
     __tablename__ = "outbox"
+
+
+class ProcessedEvent(InboxMixin, Base):
+    """The orders worker's inbox: events it has already handled (see services.common.inbox)."""
+
+    __tablename__ = "processed_events"
 
 
 class RelayLease(LeaseMixin, Base):

@@ -6,11 +6,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from services.common.settings import ServiceSettings, service_config
+from services.common.settings import service_config
 from services.common.topology import Service
+from services.common.worker.settings import WorkerSettings
 
 
-class Settings(ServiceSettings):
+class Settings(WorkerSettings):
     model_config = service_config(Service.ORDERS)
     service: ClassVar[Service] = Service.ORDERS
 
@@ -28,3 +29,8 @@ class Settings(ServiceSettings):
     relay_backoff_initial: float = Field(default=0.1, gt=0)
     relay_backoff_max: float = Field(default=5.0, gt=0)
     relay_lease_ttl: float = Field(default=10.0, ge=1)
+
+    # Order lifecycle (the worker and beat): an order still PENDING this long after it was placed
+    # expires; beat asks the worker to look for such orders every `expiry_check_seconds`.
+    pending_timeout_seconds: float = Field(default=300.0, gt=0)
+    expiry_check_seconds: float = Field(default=10.0, gt=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,16 +22,73 @@ class LineView(BaseModel):
 
 
 class TimelineEntry(BaseModel):
+    """One step: a status change (with the status after it), an event received from inventory
+    (`event_id` is that event's id), or one of our events recorded in/published from the outbox."""
+
     model_config = ConfigDict(frozen=True)
 
     at: datetime
-    what: str = Field(examples=["order accepted", "order.placed published"])
-    status: OrderStatus | None = None
-    event_id: str | None = None
+    what: str = Field(
+        examples=[
+            "order accepted",
+            "order.placed published",
+            "stock reserved: MUG-BLUE x2",
+            "order confirmed",
+            "stale stock.reserved ignored: the order is already EXPIRED",
+        ]
+    )
+    status: OrderStatus | None = Field(default=None, examples=["CONFIRMED"])
+    event_id: str | None = Field(default=None, examples=["5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21"])
+
+
+def _step(
+    at: str, what: str, status: str | None = None, event_id: str | None = None
+) -> dict[str, Any]:
+    return {"at": f"2026-11-22T10:00:{at}Z", "what": what, "status": status, "event_id": event_id}
+
+
+CONFIRMED_ORDER_EXAMPLE: dict[str, Any] = {
+    "id": "0b9e4f1c-3c5e-4b7a-9a0e-5d1f6f0c2a11",
+    "status": "CONFIRMED",
+    "customer_email": "ada@example.com",
+    "currency": "EUR",
+    "lines": [
+        {
+            "sku": "MUG-BLUE",
+            "name": "Mug, blue",
+            "quantity": 2,
+            "unit_price": "8.50",
+            "line_total": "17.00",
+        },
+    ],
+    "total": "17.00",
+    "created_at": "2026-11-22T10:00:00.000Z",
+    "updated_at": "2026-11-22T10:00:00.210Z",
+    "timeline": [
+        _step("00.000", "order accepted", "PENDING"),
+        _step("00.001", "order.placed recorded", event_id="9d1e0c44-0f6a-4f53-9a51-2b1c3f1d7e01"),
+        _step("00.006", "order.placed published", event_id="9d1e0c44-0f6a-4f53-9a51-2b1c3f1d7e01"),
+        _step(
+            "00.200",
+            "stock reserved: MUG-BLUE x2",
+            "CONFIRMED",
+            "5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21",
+        ),
+        _step("00.200", "order confirmed", "CONFIRMED"),
+        _step(
+            "00.201", "order.confirmed recorded", event_id="c3a7f2e1-6b0d-4c9e-8f1a-7e2d5b4c3a10"
+        ),
+        _step(
+            "00.210", "order.confirmed published", event_id="c3a7f2e1-6b0d-4c9e-8f1a-7e2d5b4c3a10"
+        ),
+    ],
+}
 
 
 class OrderView(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(
+        frozen=True, json_schema_extra={"examples": [CONFIRMED_ORDER_EXAMPLE]}
+    )
 
     id: str = Field(examples=["0b9e4f1c-3c5e-4b7a-9a0e-5d1f6f0c2a11"])
     status: OrderStatus
@@ -53,7 +111,8 @@ class OrderPage(BaseModel):
 
 def order_view(order: Order, events: list[OutboxMessage]) -> OrderView:
     timeline = [
-        TimelineEntry(at=h.at, what=h.note, status=OrderStatus(h.status)) for h in order.history
+        TimelineEntry(at=h.at, what=h.note, status=OrderStatus(h.status), event_id=h.event_id)
+        for h in order.history
     ]
     for event in events:
         timeline.append(

@@ -13,11 +13,23 @@ import pytest
 from sqlalchemy import select
 
 from services.common.db import Database
-from services.common.events import OrderPlaced, parse_event
+from services.common.events import (
+    Envelope,
+    OrderPlaced,
+    ReservedLine,
+    Shortage,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+    parse_event,
+)
 from services.common.topology import ORDER_PLACED, ORDERS_EXCHANGE
 from services.orders.catalogue import seed_catalogue
+from services.orders.commands import PlaceOrder, RequestedLine
+from services.orders.handlers import place_order
 from services.orders.manage import create_schema
 from services.orders.models import Base, OutboxMessage
+from services.orders.views import OrderView
 from tests.support.broker import TestBroker
 from tests.support.pgdb import throwaway_database
 from tests.support.polling import wait_until
@@ -101,6 +113,25 @@ class EventTap:
             message=lambda: f"events for {len(wanted)} orders (have {len(self.messages)})",
         )
 
+    def envelopes(self) -> list[Envelope[Any]]:
+        self._pull()
+        return [parse_event(body) for _, body in self.messages]
+
+    def wait_for_event(self, event_type: str, order_id: str, timeout: float = 60) -> Envelope[Any]:
+        def arrived() -> Envelope[Any] | None:
+            return next(
+                (
+                    e
+                    for e in self.envelopes()
+                    if e.type == event_type and e.data.order_id == order_id
+                ),
+                None,
+            )
+
+        return wait_until(
+            arrived, timeout=timeout, message=f"{event_type} for order {order_id} on `orders`"
+        )
+
     def placed(self) -> list[tuple[Any, OrderPlaced]]:
         self._pull()
         out = []
@@ -122,3 +153,50 @@ def tap_orders_exchange(broker: TestBroker) -> Iterator[EventTap]:
     finally:
         if connection.is_open:
             connection.close()
+
+
+# ---- the order lifecycle (issue 6) ------------------------------------------------------------
+
+
+def place(
+    db: Database,
+    lines: tuple[tuple[str, int], ...] = (("MUG-BLUE", 2), ("TEE-M", 1)),
+    email: str = "ada@example.com",
+) -> OrderView:
+    """A PENDING order placed through the real handler (no relay wake-up)."""
+    command = PlaceOrder(
+        customer_email=email,
+        lines=tuple(RequestedLine(sku, qty) for sku, qty in lines),
+        currency="EUR",
+    )
+    return place_order(command, db, lambda: None).order
+
+
+def stock_reserved(order: OrderView) -> Envelope[StockReserved]:
+    data = StockReserved(
+        order_id=order.id,
+        lines=tuple(ReservedLine(sku=ln.sku, quantity=ln.quantity) for ln in order.lines),
+    )
+    return Envelope.wrap(data, correlation_id=f"corr-{order.id}")
+
+
+def stock_rejected(order: OrderView, short_sku: str = "MUG-BLUE") -> Envelope[StockRejected]:
+    line = next(ln for ln in order.lines if ln.sku == short_sku)
+    data = StockRejected(
+        order_id=order.id,
+        shortages=(Shortage(sku=short_sku, requested=line.quantity, available=0),),
+    )
+    return Envelope.wrap(data, correlation_id=f"corr-{order.id}")
+
+
+def stock_released(order: OrderView) -> Envelope[StockReleased]:
+    data = StockReleased(
+        order_id=order.id,
+        lines=tuple(ReservedLine(sku=ln.sku, quantity=ln.quantity) for ln in order.lines),
+    )
+    return Envelope.wrap(data)
+
+
+def events_of(db: Database, order_id: str) -> list[str]:
+    """The event types in the outbox for one order, in commit order."""
+    return [row.event_type for row in outbox_rows(db) if row.aggregate_id == order_id]

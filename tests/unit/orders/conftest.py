@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.db import Database
+from services.orders.catalogue import seed_catalogue
+from services.orders.manage import create_schema
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    """A fresh SQLite orders database (a file: the handlers open several connections)."""
+    database = Database(f"sqlite:///{tmp_path}/orders.db")
+    create_schema(database)
+    seed_catalogue(database)
+    yield database
+    database.dispose()
+
+
+class WakeupCounter:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> None:
+        self.calls += 1
+
+
+@pytest.fixture
+def wakeups() -> WakeupCounter:
+    return WakeupCounter()
