@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import socket
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from services.orders.views import OrderView
 from tests.support.broker import TestBroker
 from tests.support.pgdb import throwaway_database
 from tests.support.polling import wait_until
+from tests.support.processes import PYTHON, ServiceProcess
 
 DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -200,3 +203,48 @@ def stock_released(order: OrderView) -> Envelope[StockReleased]:
 def events_of(db: Database, order_id: str) -> list[str]:
     """The event types in the outbox for one order, in commit order."""
     return [row.event_type for row in outbox_rows(db) if row.aggregate_id == order_id]
+
+
+WORKER_READY = r"orders@\S+ ready\."
+
+
+def orders_worker(
+    log_dir: Path, env: dict[str, str], name: str = "orders-worker"
+) -> ServiceProcess:
+    """`python -m services.orders.worker` as a subprocess (not started), two threads, quick
+    retries; `env` says which database and wake-up port it uses."""
+    return ServiceProcess(
+        name,
+        [PYTHON, "-m", "services.orders.worker"],
+        log_dir,
+        env={
+            "ORDERS_WORKER_CONCURRENCY": "2",
+            "ORDERS_RETRY_BACKOFF_SECONDS": "0.2",
+            "ORDERS_RETRY_BACKOFF_MAX_SECONDS": "1",
+            **env,
+        },
+    )
+
+
+def handled(event: Envelope[Any], outcome: str) -> str:
+    """The worker log line (a regex) saying how it handled `event`."""
+    return (
+        rf"{re.escape(event.type)} {re.escape(event.id)} for order \S+ correlation=\S+: {outcome}"
+    )
+
+
+def race(*jobs: Callable[[], object]) -> list[object]:
+    """Start the jobs at the same moment in threads; return their results."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+
+    def run(i: int, job: Callable[[], object]) -> None:
+        barrier.wait()
+        results[i] = job()
+
+    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results

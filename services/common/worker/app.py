@@ -57,6 +57,10 @@ def create_worker_app(
         task_default_exchange=queue.name,
         task_default_exchange_type="direct",
         task_default_routing_key=queue.name,
+        # Name the exchange on every route: for a direct exchange without both exchange and
+        # routing key, Celery publishes to the default exchange ('') instead, which the service
+        # users may not write to (it would reach any queue) -> ACCESS_REFUSED on every hand-off.
+        task_routes={"*": {"queue": queue.name, "exchange": queue.name, "routing_key": queue.name}},
         task_create_missing_queues=False,
         worker_prefetch_multiplier=settings.worker_prefetch_multiplier,
         worker_concurrency=settings.worker_concurrency,

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from services.common.db import Database
 from services.common.settings import BrokerSettings
 from services.orders.api import create_app
 from services.orders.bootstrap import Container, bootstrap
@@ -26,6 +27,14 @@ def orders_settings(orders_db_url: str) -> Settings:
         max_body_bytes=16 * 1024,
         broker=BrokerSettings(),
     )
+
+
+@pytest.fixture
+def db(orders_db_url: str) -> Iterator[Database]:
+    """The test's orders database, for calling handlers directly."""
+    database = Database(orders_db_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +15,7 @@ from services.orders.handlers import get_order
 from services.orders.lifecycle import confirm_order
 from services.orders.models import OrderStatus
 from services.orders.transitions import Outcome
-from tests.support.orders import events_of, outbox_rows, place, stock_reserved
+from tests.support.orders import events_of, outbox_rows, place, race, stock_reserved
 from tests.unit.orders.conftest import WakeupCounter
 
 LATER = timedelta(seconds=301)
@@ -64,23 +62,6 @@ def test_more_orders_than_one_batch_all_expire(
     assert expire_pending_orders(db, 300, wakeups, now=datetime.now(UTC) + LATER) == 5
     assert {get_order(o.id, db).status for o in orders} == {OrderStatus.EXPIRED}
     assert wakeups.calls == 3  # once per batch that expired something
-
-
-def race(*jobs: Callable[[], object]) -> list[object]:
-    """Start the jobs at the same moment in threads; return their results."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def run(i: int, job: Callable[[], object]) -> None:
-        barrier.wait()
-        results[i] = job()
-
-    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_confirm_and_expiry_racing_exactly_one_wins(db: Database) -> None:

@@ -32,3 +32,12 @@ def test_tasks_ingress_and_schedule_are_wired() -> None:
 def test_the_openapi_example_is_a_valid_order_view() -> None:
     view = OrderView.model_validate(CONFIRMED_ORDER_EXAMPLE)
     assert [e.at for e in view.timeline] == sorted(e.at for e in view.timeline)
+
+
+def test_tasks_are_published_to_the_private_exchange_not_the_default_one() -> None:
+    """The service user may not write to the default exchange; Celery uses it for a direct
+    exchange unless the route names exchange and routing key (services/common/worker/app.py)."""
+    queue = task_queue(Service.ORDERS)
+    for task in (worker.CONFIRM_TASK, worker.EXPIRE_TASK):
+        route = worker.app.amqp.router.route({}, task)
+        assert (route["exchange"], route["routing_key"], route["queue"].name) == (queue,) * 3

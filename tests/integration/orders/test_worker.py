@@ -1,0 +1,110 @@
+"""The orders worker as a real process: inventory's answers, through the broker, move orders."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.db import Database
+from services.common.topology import (
+    INVENTORY_EXCHANGE,
+    ORDER_CONFIRMED,
+    ORDER_PLACED,
+    ORDER_REJECTED,
+    ORDERS_EVENTS_QUEUE,
+    STOCK_RESERVED,
+    Queue,
+)
+from services.orders.handlers import get_order
+from services.orders.models import OrderStatus
+from services.orders.transitions import Outcome
+from tests.support.broker import TestBroker, x_death_reason
+from tests.support.orders import (
+    WORKER_READY,
+    events_of,
+    free_port,
+    handled,
+    orders_worker,
+    place,
+    stock_rejected,
+    stock_reserved,
+)
+from tests.support.polling import wait_until
+from tests.support.processes import ServiceProcess, running
+
+
+@pytest.fixture
+def worker(orders_db_url: str, broker: TestBroker, tmp_path: Path) -> Iterator[ServiceProcess]:
+    env = {
+        "ORDERS_DATABASE_URL": orders_db_url,
+        "ORDERS_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
+    }
+    with running(orders_worker(tmp_path, env)) as (proc,):
+        proc.wait_for_log(WORKER_READY, timeout=90)
+        yield proc
+
+
+def status_of(db: Database, order_id: str, wanted: OrderStatus) -> OrderStatus | None:
+    status = get_order(order_id, db).status
+    return status if status is wanted else None
+
+
+def test_stock_reserved_confirms_once_even_when_delivered_twice(
+    db: Database, broker: TestBroker, worker: ServiceProcess
+) -> None:
+    order = place(db)
+    event = stock_reserved(order)
+
+    broker.publish_event(event, exchange=INVENTORY_EXCHANGE)
+    wait_until(
+        lambda: status_of(db, order.id, OrderStatus.CONFIRMED), timeout=60, message="CONFIRMED"
+    )
+    worker.wait_for_log(handled(event, Outcome.CONFIRMED))
+    before = get_order(order.id, db)
+
+    broker.publish_event(event, exchange=INVENTORY_EXCHANGE)
+    worker.wait_for_log(handled(event, Outcome.DUPLICATE), timeout=60)
+
+    assert get_order(order.id, db) == before
+    assert events_of(db, order.id) == [ORDER_PLACED, ORDER_CONFIRMED]
+    assert broker.depth(ORDERS_EVENTS_QUEUE) == 0
+
+
+def test_stock_rejected_rejects_and_a_late_reservation_is_stale(
+    db: Database, broker: TestBroker, worker: ServiceProcess
+) -> None:
+    order = place(db)
+    broker.publish_event(stock_rejected(order), exchange=INVENTORY_EXCHANGE)
+    wait_until(
+        lambda: status_of(db, order.id, OrderStatus.REJECTED), timeout=60, message="REJECTED"
+    )
+
+    late = stock_reserved(order)
+    broker.publish_event(late, exchange=INVENTORY_EXCHANGE)
+    worker.wait_for_log(handled(late, Outcome.STALE), timeout=60)
+
+    view = get_order(order.id, db)
+    assert view.status is OrderStatus.REJECTED
+    assert [e.what for e in view.timeline if e.event_id == late.id] == [
+        "stale stock.reserved ignored: the order is already REJECTED"
+    ]
+    assert events_of(db, order.id) == [ORDER_PLACED, ORDER_REJECTED]
+
+
+def test_an_invalid_stock_event_is_dead_lettered_with_its_reason(
+    broker: TestBroker, worker: ServiceProcess
+) -> None:
+    broker.publish_raw(
+        b'{"type": "stock.reserved", "data": {}}',
+        exchange=INVENTORY_EXCHANGE,
+        routing_key=STOCK_RESERVED,
+        properties=None,
+    )
+    dlq = Queue(ORDERS_EVENTS_QUEUE, owner=None).dead_letter_queue
+    wait_until(lambda: broker.depth(dlq) == 1, timeout=60, message=f"a message in {dlq}")
+    [(props, _)] = broker.drain(dlq)
+    assert x_death_reason(props) == "rejected"
+    worker.wait_for_log(r"rejected message .* \(dead-lettered\)")
