@@ -20,7 +20,6 @@ def main() -> None:
             "beat",
             "--scheduler=celery.beat:Scheduler",
             f"--loglevel={settings.log_level}",
-            f"--max-interval={max(1.0, settings.expiry_check_seconds)}",
         ]
     )
 
