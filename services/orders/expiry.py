@@ -2,7 +2,8 @@
 
 Each order expires in its own short transaction (status, timeline, `order.expired` outbox row),
 through the same conditional UPDATE as a confirm or reject, so when a late `stock.reserved` and
-the expiry meet, exactly one of them wins (docs/orders.md, "The expiry race").
+the expiry meet, exactly one of them wins (docs/orders.md, "The timeout, and the race with a
+late reservation").
 """
 
 from __future__ import annotations
