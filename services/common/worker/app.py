@@ -9,13 +9,17 @@
 - The private queue `<service>.tasks` and its exchange are `no_declare`: the vhost tool owns them,
   and the service user has no configure permission on them.
 - Task events on, so Flower shows every task.
+- Celery's SecurityWarning about running as root is silenced on purpose (`quiet_root_warning`).
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Sequence
 
 from celery import Celery
+from celery.exceptions import SecurityWarning
 from kombu import Exchange, Queue
 
 from services.common.topology import Service, task_queue
@@ -32,9 +36,19 @@ def private_queue(service: Service) -> Queue:
     )
 
 
+def quiet_root_warning() -> None:
+    """Celery warns on every start as root. It is the only way to run here (CI, the dev
+    container) and the danger it warns about is pickle, which `accept_content=["json"]` rules out:
+    Celery *refuses* to start as root if pickle is accepted. Compose runs workers as a normal
+    user. See docs/consuming-events.md."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        warnings.filterwarnings("ignore", category=SecurityWarning)
+
+
 def create_worker_app(
     service: Service, settings: WorkerSettings, *, task_modules: Sequence[str] = ()
 ) -> Celery:
+    quiet_root_warning()
     app = Celery(service.value, set_as_current=False)
     queue = private_queue(service)
     app.conf.update(
@@ -79,6 +93,13 @@ def create_worker_app(
     return app
 
 
+def node_name(service: Service) -> str:
+    """`<service>@<host>-<pid>`: the permissions allow the pidbox queues of `<service>@...` only,
+    and the pid keeps two workers on one host apart (the pidbox queue is exclusive, so a second
+    worker with the same node name fails with RESOURCE_LOCKED)."""
+    return f"{service.value}@%h-{os.getpid()}"
+
+
 def worker_argv(service: Service, settings: WorkerSettings) -> list[str]:
     """The `celery worker` arguments every service runs with (the Procfile uses them through
     `python -m services.<name>.worker`, so local runs, compose and tests start workers the same
@@ -86,7 +107,7 @@ def worker_argv(service: Service, settings: WorkerSettings) -> list[str]:
     return [
         "worker",
         f"--queues={task_queue(service)}",
-        f"--hostname={service.value}@%h",  # the permissions allow `<service>@...` pidbox queues
+        f"--hostname={node_name(service)}",
         f"--pool={settings.worker_pool}",
         f"--concurrency={settings.worker_concurrency}",
         f"--loglevel={settings.log_level}",

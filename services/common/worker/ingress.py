@@ -13,26 +13,45 @@ queue on its own channel and, for each message:
 Anything that fails 1 or 2 is rejected with `requeue=False`, so the queue's dead-letter policy
 moves it into `<queue>.dlq` (its `x-death` header says `rejected`), and the reason is logged
 with the message id. A failed hand-off (3) leaves the event unacked and requeues it: it is never
-lost, at worst handed off twice, which the handlers' inbox makes harmless.
+lost, at worst handed off twice, which the handlers' inbox makes harmless. While hand-offs keep
+failing (the private exchange refuses, the broker nacks), the step waits before each requeue,
+doubling from `HANDOFF_BACKOFF_INITIAL` up to `HANDOFF_BACKOFF_MAX` seconds, so a broken hand-off
+never turns into a hot redelivery loop. The wait blocks only this worker's consumer loop, which
+cannot make progress anyway; the broker heartbeat (30 s) is far above the cap.
 
-The step uses the worker's own connection (the service's user) and declares nothing.
+The hand-off is published `mandatory` (a missing binding is an error, not a silent confirm) with
+a confirm timeout, on a producer connection of the step's own. Both connections log in as the
+service's user, from the worker's broker URL; the step declares nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
+from contextlib import suppress
 from typing import Any
 
 from celery import Celery, bootsteps
-from kombu import Consumer, Queue
+from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
-from services.common.events import InvalidEvent, parse_event
+from services.common.events import Envelope, InvalidEvent, parse_event
 
 logger = logging.getLogger("shopflow.ingress")
 
 JSON = "application/json"
+HANDOFF_BACKOFF_INITIAL = 0.2
+HANDOFF_BACKOFF_MAX = 5.0
+
+
+def handoff_backoff(failures: int) -> float:
+    """Seconds to wait before requeueing after the `failures`-th hand-off failure in a row."""
+    return float(min(HANDOFF_BACKOFF_MAX, HANDOFF_BACKOFF_INITIAL * 2 ** max(failures - 1, 0)))
+
+
+class HandoffError(Exception):
+    """The broker did not take the task message (returned as unroutable, or nacked)."""
 
 
 class EventIngress(bootsteps.ConsumerStep):
@@ -41,15 +60,28 @@ class EventIngress(bootsteps.ConsumerStep):
     queue_name: str = ""
     routes: Mapping[str, str] = {}
     prefetch: int = 32
+    confirm_timeout: float = 10.0
 
     def __init__(self, parent: Any, **kwargs: Any) -> None:
         super().__init__(parent, **kwargs)
         self.app: Celery = parent.app
+        self.failures = 0  # hand-off failures in a row
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._returned: list[str] = []
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
         channel.basic_qos(prefetch_size=0, prefetch_count=self.prefetch, a_global=False)
         queue = Queue(self.queue_name, no_declare=True)
         return [Consumer(channel, queues=[queue], on_message=self.on_message, no_ack=False)]
+
+    def stop(self, parent: Any) -> None:
+        super().stop(parent)
+        self._drop_producer()
+
+    def shutdown(self, parent: Any) -> None:
+        super().shutdown(parent)
+        self._drop_producer()
 
     def on_message(self, message: Message) -> None:
         message_id = message.properties.get("message_id")
@@ -64,22 +96,26 @@ class EventIngress(bootsteps.ConsumerStep):
             return
         task_name = self.routes[event.type]
         try:
-            self.app.send_task(
-                task_name,
-                args=[event.to_dict()],
-                task_id=f"{event.type}:{event.id}",
-                headers={"correlation_id": event.correlationid},
-            )
+            self._hand_off(task_name, event)
         except Exception:
             # Not confirmed: keep the event. It comes back to this or another worker.
+            self._drop_producer()
+            self.failures += 1
+            delay = handoff_backoff(self.failures)
             logger.exception(
-                "hand-off of event %s (%s) to %s failed; requeued",
-                event.id,
+                "hand-off of event %s %s correlation=%s to %s failed (%d in a row); "
+                "requeueing in %.1fs",
                 event.type,
+                event.id,
+                event.correlationid,
                 task_name,
+                self.failures,
+                delay,
             )
+            time.sleep(delay)
             message.requeue()
             return
+        self.failures = 0
         message.ack()
         logger.info(
             "event %s %s correlation=%s -> task %s",
@@ -88,6 +124,44 @@ class EventIngress(bootsteps.ConsumerStep):
             event.correlationid,
             task_name,
         )
+
+    def _hand_off(self, task_name: str, event: Envelope[Any]) -> None:
+        """Publish the task (mandatory, confirmed) on the ingress's own connection.
+
+        A connection of its own, so that waiting for the confirm never reads (and dispatches)
+        frames of the consumer connection from inside this callback. `mandatory` plus the
+        return handler turn a missing binding into an error instead of a silent confirm."""
+        self._returned.clear()
+        self.app.send_task(
+            task_name,
+            args=[event.to_dict()],
+            task_id=f"{event.type}:{event.id}",
+            headers={"correlation_id": event.correlationid},
+            producer=self._get_producer(),
+            mandatory=True,
+            confirm_timeout=self.confirm_timeout,
+        )
+        if self._returned:
+            raise HandoffError("; ".join(self._returned))
+
+    def _get_producer(self) -> Producer:
+        if self._producer is None:
+            connection = self.app.connection_for_write()
+            connection.ensure_connection(max_retries=1)
+            self._connection = connection
+            self._producer = Producer(connection.channel(), on_return=self._on_return)
+        return self._producer
+
+    def _on_return(
+        self, exc: Exception, exchange: Exchange | str, routing_key: str, _msg: Message
+    ) -> None:
+        self._returned.append(f"returned by the broker: {exc} ({exchange!r} / {routing_key!r})")
+
+    def _drop_producer(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            with suppress(Exception):
+                connection.release()
 
     def _reject(self, message: Message, message_id: str | None, reason: str) -> None:
         logger.warning(
@@ -100,12 +174,22 @@ class EventIngress(bootsteps.ConsumerStep):
 
 
 def install_event_ingress(
-    app: Celery, *, queue: str, routes: Mapping[str, str], prefetch: int = 32
+    app: Celery,
+    *,
+    queue: str,
+    routes: Mapping[str, str],
+    prefetch: int = 32,
+    confirm_timeout: float = 10.0,
 ) -> None:
     """Add the ingress step for `queue` to `app`'s worker, routing event types to task names."""
     step = type(
         "EventIngress_" + queue.replace(".", "_"),
         (EventIngress,),
-        {"queue_name": queue, "routes": dict(routes), "prefetch": prefetch},
+        {
+            "queue_name": queue,
+            "routes": dict(routes),
+            "prefetch": prefetch,
+            "confirm_timeout": confirm_timeout,
+        },
     )
     app.steps["consumer"].add(step)
