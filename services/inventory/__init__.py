@@ -1,0 +1,1 @@
+"""The inventory service: reserves stock for placed orders (see docs/inventory.md)."""

@@ -1,0 +1,151 @@
+"""Reserving stock for a placed order: all or nothing, exactly once.
+
+`reserve_stock` runs ONE transaction that holds:
+
+1. the inbox insert `processed_events(consumer, event_id)`: if the event was processed before
+   (a redelivery, a duplicate publish, a second worker that got the same event at the same time)
+   the insert finds the row, and the transaction changes nothing else;
+2. the decision for the order, written to `reservation_outcomes` (primary key `order_id`, so a
+   second `order.placed` for the same order with a *different* event id is a no-op too);
+3. if every line is available: `stock.reserved += quantity` for each SKU and one `reservations`
+   row per SKU; otherwise nothing is reserved and the outcome is REJECTED with the shortages.
+
+Insufficient stock is an answer, not an error: it commits and is never retried. Database errors
+(locked, unreachable) propagate; the Celery task retries them (services/common/worker/tasks.py).
+
+Concurrency: on SQLite `BEGIN IMMEDIATE` serializes writers; on PostgreSQL the stock rows are
+locked `FOR UPDATE` (in SKU order, so two orders cannot deadlock) and the primary keys turn a
+racing twin into a no-op (see services/common/inbox.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common.db import Database
+from services.common.events import Envelope, OrderPlaced
+from services.common.inbox import first_delivery
+from services.inventory.models import (
+    OutcomeStatus,
+    ProcessedEvent,
+    Reservation,
+    ReservationOutcome,
+    Stock,
+)
+
+log = logging.getLogger("shopflow.inventory.handlers")
+
+INBOX_CONSUMER = "inventory"
+
+
+class Result(StrEnum):
+    RESERVED = "reserved"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate event, nothing changed"
+    ALREADY_DECIDED = "order already decided by another event, nothing changed"
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    sku: str
+    requested: int
+    available: int
+
+
+@dataclass(frozen=True)
+class ReservationResult:
+    result: Result
+    order_id: str
+    lines: tuple[tuple[str, int], ...] = ()  # (sku, quantity), what was asked, per SKU
+    shortages: tuple[Shortfall, ...] = ()
+
+    def describe(self) -> str:
+        if self.result is Result.RESERVED:
+            return "reserved " + ", ".join(f"{sku} x{qty}" for sku, qty in self.lines)
+        if self.result is Result.REJECTED:
+            short = ", ".join(
+                f"{s.sku} (requested {s.requested}, available {s.available})"
+                for s in self.shortages
+            )
+            return f"rejected, out of stock: {short}"
+        return self.result.value
+
+
+def requested_quantities(order: OrderPlaced) -> dict[str, int]:
+    """Quantity per SKU (an order may list a SKU on several lines)."""
+    wanted: Counter[str] = Counter()
+    for line in order.lines:
+        wanted[line.sku] += line.quantity
+    return dict(sorted(wanted.items()))
+
+
+def reserve_stock(event: Envelope[OrderPlaced], db: Database) -> ReservationResult:
+    order = event.data
+    wanted = requested_quantities(order)
+    with db.transaction() as session:
+        if not first_delivery(session, ProcessedEvent, INBOX_CONSUMER, event.id, event.type):
+            outcome = ReservationResult(Result.DUPLICATE, order.order_id)
+        elif session.get(ReservationOutcome, order.order_id) is not None:
+            outcome = ReservationResult(Result.ALREADY_DECIDED, order.order_id)
+        else:
+            try:
+                with session.begin_nested():
+                    outcome = _decide(session, event, wanted)
+            except IntegrityError:
+                # Another event for the same order decided it first and committed meanwhile.
+                outcome = ReservationResult(Result.ALREADY_DECIDED, order.order_id)
+    log.info(
+        "%s %s for order %s correlation=%s: %s",
+        event.type,
+        event.id,
+        order.order_id,
+        event.correlationid,
+        outcome.describe(),
+    )
+    return outcome
+
+
+def _decide(
+    session: Session, event: Envelope[OrderPlaced], wanted: dict[str, int]
+) -> ReservationResult:
+    order_id = event.data.order_id
+    rows = session.scalars(
+        select(Stock).where(Stock.sku.in_(wanted)).order_by(Stock.sku).with_for_update()
+    )
+    stock = {row.sku: row for row in rows}
+    shortages = tuple(
+        Shortfall(sku, qty, stock[sku].available if sku in stock else 0)
+        for sku, qty in wanted.items()
+        if sku not in stock or stock[sku].available < qty
+    )
+    lines = tuple(wanted.items())
+    decided = ReservationOutcome(
+        order_id=order_id,
+        event_id=event.id,
+        correlation_id=event.correlationid,
+        decided_at=datetime.now(UTC),
+    )
+    if shortages:
+        decided.status = OutcomeStatus.REJECTED
+        decided.detail = {"shortages": [s.__dict__ for s in shortages]}
+        session.add(decided)
+        session.flush()
+        return ReservationResult(Result.REJECTED, order_id, lines, shortages)
+
+    decided.status = OutcomeStatus.RESERVED
+    decided.detail = {}
+    session.add(decided)
+    session.flush()  # the outcome row first: the reservations refer to it
+    for sku, qty in lines:
+        stock[sku].reserved += qty
+        session.add(Reservation(order_id=order_id, sku=sku, quantity=qty))
+    session.flush()
+    return ReservationResult(Result.RESERVED, order_id, lines)

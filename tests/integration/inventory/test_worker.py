@@ -1,0 +1,98 @@
+"""The inventory worker as a real process, fed through the real `orders` exchange."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.topology import (
+    EMAIL_EVENTS_QUEUE,
+    INVENTORY_EVENTS_QUEUE,
+    ORDER_PLACED,
+    ORDERS_EXCHANGE,
+    Service,
+    task_queue,
+)
+from services.inventory.models import OutcomeStatus
+from tests.integration.inventory.conftest import RunningInventory
+from tests.support.broker import TestBroker, x_death_reason
+from tests.support.factories import order_placed_event
+from tests.support.inventory import (
+    bad_messages,
+    handled,
+    inbox_count,
+    outcome,
+    reservations_of,
+    reserved,
+)
+from tests.support.polling import wait_until
+
+INVENTORY_DLQ = f"{INVENTORY_EVENTS_QUEUE}.dlq"
+TASKS_QUEUE = task_queue(Service.INVENTORY)
+
+
+def test_order_placed_reserves_stock_once_even_when_published_twice(
+    broker: TestBroker, inventory: RunningInventory
+) -> None:
+    db, worker = inventory.db, inventory.worker
+    event = order_placed_event(lines=[("MUG-BLUE", 2, "8.50"), ("TEE-M", 1, "19.90")])
+    before = reserved(db)
+
+    broker.publish_event(event)
+    broker.publish_event(event)
+
+    worker.wait_for_log(handled(event, "reserved MUG-BLUE x2, TEE-M x1"))
+    worker.wait_for_log(handled(event, "duplicate event, nothing changed"))
+    after = reserved(db)
+    assert (after["MUG-BLUE"] - before["MUG-BLUE"], after["TEE-M"] - before["TEE-M"]) == (2, 1)
+    assert reservations_of(db, event.data.order_id) == {"MUG-BLUE": 2, "TEE-M": 1}
+    assert inbox_count(db, event.id) == 1
+    # the ingress logged the hand-off with the ids
+    assert f"event {ORDER_PLACED} {event.id} correlation={event.correlationid}" in worker.log()
+    wait_until(
+        lambda: broker.depth(INVENTORY_EVENTS_QUEUE) == broker.depth(TASKS_QUEUE) == 0,
+        timeout=30,
+        message="event and task queues drained",
+    )
+    assert broker.depth(INVENTORY_DLQ) == 0
+
+
+def test_insufficient_stock_reserves_nothing_and_records_the_outcome(
+    broker: TestBroker, inventory: RunningInventory
+) -> None:
+    db, worker = inventory.db, inventory.worker
+    event = order_placed_event(lines=[("MUG-BLUE", 1, "8.50"), ("POSTER-A2", 1, "12.00")])
+    before = reserved(db)
+
+    broker.publish_event(event)
+
+    worker.wait_for_log(handled(event, r"rejected, out of stock: POSTER-A2 \(requested 1"))
+    decided = outcome(db, event.data.order_id)
+    assert decided is not None
+    assert decided.status == OutcomeStatus.REJECTED
+    assert reservations_of(db, event.data.order_id) == {}
+    assert reserved(db) == before
+    assert broker.depth(f"{TASKS_QUEUE}.dlq") == 0  # an answer, not a failure
+
+
+@pytest.mark.parametrize("kind", list(bad_messages()))
+def test_a_bad_message_dead_letters_and_the_next_event_is_processed(
+    kind: str, broker: TestBroker, inventory: RunningInventory
+) -> None:
+    body, props = bad_messages()[kind]
+    good = order_placed_event(lines=[("TEE-M", 1, "19.90")])
+
+    broker.publish_raw(body, exchange=ORDERS_EXCHANGE, routing_key=ORDER_PLACED, properties=props)
+    broker.publish_event(good)
+
+    inventory.worker.wait_for_log(handled(good, "reserved TEE-M x1"))
+    wait_until(lambda: broker.depth(INVENTORY_DLQ) == 1, timeout=30, message="one dead letter")
+    [(dead_props, dead_body)] = broker.drain(INVENTORY_DLQ)
+    assert dead_body == body
+    assert x_death_reason(dead_props) == "rejected"
+    assert dead_props.headers["x-death"][0]["queue"] == INVENTORY_EVENTS_QUEUE
+    assert f"rejected message {props.message_id} from {INVENTORY_EVENTS_QUEUE}" in (
+        inventory.worker.log()
+    )
+    assert inventory.worker.alive()
+    # the copy the email queue got is untouched by inventory's verdict
+    assert broker.depth(EMAIL_EVENTS_QUEUE) == 2
