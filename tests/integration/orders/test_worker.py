@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,3 +109,38 @@ def test_an_invalid_stock_event_is_dead_lettered_with_its_reason(
     [(props, _)] = broker.drain(dlq)
     assert x_death_reason(props) == "rejected"
     worker.wait_for_log(r"rejected message .* \(dead-lettered\)")
+
+
+def test_two_workers_each_getting_a_copy_confirm_each_order_once(
+    db: Database, orders_db_url: str, broker: TestBroker, tmp_path: Path
+) -> None:
+    env = {
+        "ORDERS_DATABASE_URL": orders_db_url,
+        "ORDERS_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "ORDERS_INGRESS_PREFETCH": "1",  # spread the copies over both workers
+    }
+    workers = (orders_worker(tmp_path, env, "worker-a"), orders_worker(tmp_path, env, "worker-b"))
+    orders = [place(db) for _ in range(10)]
+    with running(*workers):
+        for proc in workers:
+            proc.wait_for_log(WORKER_READY, timeout=90)
+        events = [stock_reserved(order) for order in orders]
+        for event in events:
+            broker.publish_event(event, exchange=INVENTORY_EXCHANGE)
+            broker.publish_event(event, exchange=INVENTORY_EXCHANGE)
+
+        def outcomes() -> list[Outcome] | None:
+            logs = workers[0].log() + workers[1].log()
+            found = [
+                o
+                for e in events
+                for o in (Outcome.CONFIRMED, Outcome.DUPLICATE)
+                for _ in re.finditer(handled(e, o), logs)
+            ]
+            return found if len(found) == 2 * len(events) else None
+
+        found = wait_until(outcomes, timeout=90, message="every copy handled")
+    assert found.count(Outcome.CONFIRMED) == len(orders)
+    assert found.count(Outcome.DUPLICATE) == len(orders)
+    for order in orders:
+        assert events_of(db, order.id) == [ORDER_PLACED, ORDER_CONFIRMED]
