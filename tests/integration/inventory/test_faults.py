@@ -1,0 +1,174 @@
+"""The inventory worker under faults: two workers, a failing database, kill -9, SIGTERM."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from services.common.topology import (
+    EMAIL_EVENTS_QUEUE,
+    INVENTORY_EVENTS_QUEUE,
+    Service,
+    task_queue,
+)
+from tests.support.broker import TestBroker, loads, x_death_reason
+from tests.support.factories import order_placed_event
+from tests.support.inventory import (
+    WORKER_READY,
+    handled,
+    inventory_worker,
+    make_inventory_db,
+    outcome,
+    reservations_of,
+    reserved,
+)
+from tests.support.orders import free_port
+from tests.support.polling import wait_until
+from tests.support.processes import running
+
+TASKS_QUEUE = task_queue(Service.INVENTORY)
+TASKS_DLQ = f"{TASKS_QUEUE}.dlq"
+
+
+def test_two_workers_getting_the_same_event_at_once_reserve_once(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    db = make_inventory_db(url, {"MUG-BLUE": 100})
+    # one unacked event per ingress: the two copies of an event go to different workers
+    env = {"INVENTORY_DATABASE_URL": url, "INVENTORY_INGRESS_PREFETCH": "1"}
+    workers = (
+        inventory_worker(tmp_path, env, "inventory-a"),
+        inventory_worker(tmp_path, env, "inventory-b"),
+    )
+    events = [order_placed_event(lines=[("MUG-BLUE", 1, "8.50")]) for _ in range(10)]
+    with running(*workers):
+        for proc in workers:
+            proc.wait_for_log(WORKER_READY, timeout=90)
+        for event in events:
+            broker.publish_event(event)
+            broker.publish_event(event)
+
+        def outcomes() -> list[str] | None:
+            logs = workers[0].log() + workers[1].log()
+            found = [
+                word
+                for e in events
+                for word in ("reserved", "duplicate event")
+                for _ in re.finditer(handled(e, word), logs)
+            ]
+            return found if len(found) == 2 * len(events) else None
+
+        found = wait_until(outcomes, timeout=90, message="every copy handled")
+        assert all("task inventory.reserve_stock" in w.log() for w in workers), "both got events"
+    assert found.count("reserved") == len(events)
+    assert reserved(db) == {"MUG-BLUE": len(events)}
+    for event in events:
+        assert reservations_of(db, event.data.order_id) == {"MUG-BLUE": 1}
+
+
+def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_on_its_own_queue(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    closed = free_port()  # nothing listens there: every attempt is an OperationalError
+    env = {
+        "INVENTORY_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{closed}/inventory",
+        "INVENTORY_RETRY_MAX": "3",
+    }
+    event = order_placed_event()
+    with running(inventory_worker(tmp_path, env)) as (worker,):
+        worker.wait_for_log(WORKER_READY, timeout=90)
+        broker.publish_event(event)
+        email_depths: list[int] = []
+
+        def dead_lettered() -> bool:
+            email_depths.append(broker.depth(EMAIL_EVENTS_QUEUE))
+            return broker.depth(TASKS_DLQ) == 1
+
+        wait_until(dead_lettered, timeout=90, message="the task in inventory.tasks.dlq")
+        log = worker.log()
+        assert worker.alive()
+    # the email queue got its one copy at publish time and nothing since: retries never left
+    # the private queue
+    assert set(email_depths) == {1}
+    for n in (1, 2, 3):
+        assert f"retry {n}/3" in log
+    assert f"{event.id} correlation={event.correlationid} still failing after 3 retries" in log
+    [(props, body)] = broker.drain(TASKS_DLQ)
+    assert x_death_reason(props) == "rejected"
+    assert props.headers["x-death"][0]["queue"] == TASKS_QUEUE
+    assert props.headers["task"] == "inventory.reserve_stock"
+    assert props.headers["retries"] == 3
+    assert loads(body)[0][0]["id"] == event.id
+    assert broker.depth(INVENTORY_EVENTS_QUEUE) == broker.depth(TASKS_QUEUE) == 0
+
+
+def test_kill_9_after_the_commit_and_before_the_ack_changes_stock_once(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    db = make_inventory_db(url, {"MUG-BLUE": 100, "TEE-M": 100})
+    event = order_placed_event(lines=[("MUG-BLUE", 2, "8.50"), ("TEE-M", 1, "19.90")])
+    paused = inventory_worker(
+        tmp_path,
+        {"INVENTORY_DATABASE_URL": url, "INVENTORY_FAULT_PAUSE_AFTER_COMMIT_SECONDS": "300"},
+        "inventory-paused",
+    )
+    with running(paused):
+        paused.wait_for_log(WORKER_READY, timeout=90)
+        broker.publish_event(event)
+        wait_until(lambda: outcome(db, event.data.order_id), timeout=60, message="committed")
+        paused.kill9()
+
+    # the task message was never acked: the broker has it again
+    wait_until(lambda: broker.depth(TASKS_QUEUE) == 1, timeout=30, message="task requeued")
+    assert broker.depth(INVENTORY_EVENTS_QUEUE) == 0  # the event itself had been handed off
+    with running(inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url})) as (worker,):
+        worker.wait_for_log(handled(event, "duplicate event, nothing changed"), timeout=90)
+        wait_until(lambda: broker.depth(TASKS_QUEUE) == 0, timeout=30, message="task acked")
+    assert reserved(db) == {"MUG-BLUE": 2, "TEE-M": 1}
+    assert broker.depth(TASKS_DLQ) == 0
+
+
+def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    db = make_inventory_db(url, {"MUG-BLUE": 100})
+    events = [order_placed_event(lines=[("MUG-BLUE", 1, "8.50")]) for _ in range(6)]
+    slow = inventory_worker(
+        tmp_path,
+        {
+            "INVENTORY_DATABASE_URL": url,
+            "INVENTORY_WORKER_CONCURRENCY": "1",
+            "INVENTORY_WORKER_PREFETCH_MULTIPLIER": "4",
+            "INVENTORY_FAULT_PAUSE_AFTER_COMMIT_SECONDS": "2",
+        },
+        "inventory-slow",
+    )
+    with running(slow):
+        slow.wait_for_log(WORKER_READY, timeout=90)
+        for event in events:
+            broker.publish_event(event)
+        slow.wait_for_log("FAULT INJECTION", timeout=60)
+        # one task is running, the others are handed off and prefetched or still queued
+        assert slow.terminate(timeout=60) == 0
+    decided = [e for e in events if outcome(db, e.data.order_id) is not None]
+    waiting = broker.depth(INVENTORY_EVENTS_QUEUE) + broker.depth(TASKS_QUEUE)
+    assert 1 <= len(decided) < len(events)
+    assert waiting >= len(events) - len(decided)  # every unstarted one is still in a queue
+    assert "Warm shutdown" in slow.log()
+
+    with running(inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url})) as (worker,):
+        worker.wait_for_log(WORKER_READY, timeout=90)
+        wait_until(
+            lambda: all(outcome(db, e.data.order_id) for e in events),
+            timeout=60,
+            message="every order decided",
+        )
+        wait_until(
+            lambda: broker.depth(INVENTORY_EVENTS_QUEUE) + broker.depth(TASKS_QUEUE) == 0,
+            timeout=30,
+            message="queues drained",
+        )
+    assert reserved(db) == {"MUG-BLUE": len(events)}
+    assert broker.depth(TASKS_DLQ) == 0
+    assert broker.depth(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0
