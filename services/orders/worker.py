@@ -56,8 +56,9 @@ app.conf.beat_schedule = {
     "expire-pending-orders": {
         "task": EXPIRE_TASK,
         "schedule": settings.expiry_check_seconds,
-        # Ticks that piled up while no worker ran are dropped (acked as expired), not replayed.
-        "options": {"expires": settings.expiry_check_seconds},
+        # No `expires`: Celery turns it into a per-message TTL, and the broker would dead-letter
+        # every tick no worker took in time into orders.tasks.dlq. Ticks that piled up while no
+        # worker ran are harmless: the first one expires what is due, the rest find nothing.
     }
 }
 
