@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+
+import pika
 import pytest
 
 from services.common.topology import (
@@ -12,6 +16,7 @@ from services.common.topology import (
     Service,
     task_queue,
 )
+from services.inventory import worker as worker_module
 from services.inventory.models import OutcomeStatus
 from tests.integration.inventory.conftest import RunningInventory
 from tests.support.broker import TestBroker, x_death_reason
@@ -96,3 +101,34 @@ def test_a_bad_message_dead_letters_and_the_next_event_is_processed(
     assert inventory.worker.alive()
     # the copy the email queue got is untouched by inventory's verdict
     assert broker.depth(EMAIL_EVENTS_QUEUE) == 2
+
+
+def test_a_task_whose_envelope_no_longer_validates_dead_letters_at_once(
+    broker: TestBroker, inventory: RunningInventory
+) -> None:
+    """A permanent failure is not retried: straight into inventory.tasks.dlq."""
+    bad = order_placed_event().to_dict()
+    bad["data"]["lines"] = []
+    task_id = str(uuid.uuid4())
+    headers, properties, body, _ = worker_module.app.amqp.as_task_v2(
+        task_id, worker_module.RESERVE_TASK, args=[bad]
+    )
+    broker.publish_raw(
+        json.dumps(body).encode(),
+        exchange=TASKS_QUEUE,
+        routing_key=TASKS_QUEUE,
+        properties=pika.BasicProperties(
+            content_type="application/json",
+            content_encoding="utf-8",
+            delivery_mode=2,
+            headers=headers,
+            correlation_id=properties["correlation_id"],
+        ),
+    )
+    inventory.worker.wait_for_log("got an invalid envelope, dead-lettering: data.lines")
+    wait_until(lambda: broker.depth(f"{TASKS_QUEUE}.dlq") == 1, timeout=30, message="dead letter")
+    [(props, _body)] = broker.drain(f"{TASKS_QUEUE}.dlq")
+    assert x_death_reason(props) == "rejected"
+    assert props.headers["id"] == task_id
+    assert props.headers["retries"] == 0
+    assert f"{task_id}] retry" not in inventory.worker.log()
