@@ -11,13 +11,13 @@ database and the relay wake-up sender are built on the first task, once per proc
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from services.common.events import Envelope
+from services.common.lazy import Lazy
 from services.common.topology import (
     ORDERS_EVENTS_QUEUE,
     STOCK_REJECTED,
@@ -28,7 +28,7 @@ from services.common.topology import (
 from services.common.worker.app import create_worker_app, worker_argv
 from services.common.worker.ingress import install_event_ingress
 from services.common.worker.tasks import event_task
-from services.orders.bootstrap import Container, bootstrap
+from services.orders.bootstrap import bootstrap
 from services.orders.expiry import expire_pending_orders
 from services.orders.lifecycle import confirm_order, record_stock_released, reject_order
 from services.orders.settings import Settings
@@ -62,17 +62,8 @@ app.conf.beat_schedule = {
     }
 }
 
-_lock = threading.Lock()
-_container: Container | None = None
-
-
-def container() -> Container:
-    """The process's objects, built on first use (after a prefork fork, in each child)."""
-    global _container
-    with _lock:
-        if _container is None:
-            _container = bootstrap(settings)
-        return _container
+# The process's objects (engine, wake-up socket), built on the first task, once per process.
+container = Lazy(lambda: bootstrap(settings))
 
 
 def _handler(
