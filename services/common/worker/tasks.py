@@ -1,13 +1,21 @@
 """Thin event tasks: parse the envelope the ingress handed over, call the handler, and turn its
 failures into retries or dead letters.
 
+- Success: the task returns and its message is acked (acks_late: only now).
 - `TransientError`, or a database `OperationalError` (locked, unreachable): `Task.retry` with
-  exponential backoff and full jitter. A retry is a new message published to the *delivery*
-  exchange and routing key, i.e. the service's private task queue, never the topic exchange, so no
-  other service ever sees it. After `retry_max` retries the error is raised.
-- `PermanentError`, an invalid envelope, or retries exhausted: the task fails; with acks_late and
-  no ack on failure Celery rejects the message, and the private queue's policy dead-letters it into
-  `<service>.tasks.dlq`. The reason is in the worker log and in Flower.
+  countdown `uniform(0, min(retry_backoff_max_seconds, retry_backoff_seconds * 2**n))` (exponential
+  backoff, full jitter; n = retries so far), at most `retry_max` times (`<SVC>_RETRY_*`). A retry
+  is a new message published (confirmed) to the *delivery* exchange and routing key, i.e. the
+  service's private direct exchange `<svc>.tasks`, never the topic exchange, so no other service
+  ever sees it; the old message is acked after that publish.
+- `PermanentError`, an envelope that no longer validates, the last retry failing, or any other
+  exception (a bug): the task fails; with acks_late and `task_acks_on_failure=False` Celery
+  rejects the message (requeue=False) and the private queue's policy dead-letters it into
+  `<svc>.tasks.dlq`. The reason is logged with the event id and correlation id, and is in Flower.
+- A worker that dies mid-task: the message is redelivered (the handler's inbox makes it a no-op if
+  the transaction had committed).
+
+See docs/consuming-events.md.
 """
 
 from __future__ import annotations
