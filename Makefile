@@ -5,10 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test install env broker provision databases check-topology docs clean
+.PHONY: up scenario test install env broker provision databases check-topology docs clean
 
-up: install env broker provision databases  ## venv, dependencies, RabbitMQ, vhost `shop`, databases
-	@$(BIN)/python -m broker.panel
+up: install env broker provision databases  ## everything, then every process in the foreground
+	$(BIN)/python -m runner
 
 test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	bash tests/support/ensure-postgres.sh

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
+from pydantic import ValidationError
+
 from broker.management import ManagementClient, ManagementError
 from broker.settings import ProvisionSettings
 from services.common import topology as topo
@@ -89,11 +91,7 @@ class Planner:
     def _users(self, existing_vhost: bool) -> list[Change]:
         changes: list[Change] = []
         for user in self.t.users:
-            password = (
-                self.settings.service_password(user.service)
-                if user.service
-                else self.settings.monitor_password
-            ).get_secret_value()
+            password = self.settings.password_of(user).get_secret_value()
             current = self.api.get(self._p("users", user.name))
             wanted_tags = sorted(user.tags)
             if current is None:
@@ -395,8 +393,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args.command, args.vhost)
-    except ValueError as exc:  # settings: a password variable is missing
-        print(f"error: {exc}", file=sys.stderr)
+    except ValidationError as exc:  # settings: a password variable is missing
+        for err in exc.errors(include_url=False):
+            name = "_".join(str(p) for p in err["loc"]).upper()
+            print(
+                f"error: setting {name} (BROKER_{name} or <SERVICE>_{name}): {err['msg']}; "
+                "add it to .env (see .env.example)",
+                file=sys.stderr,
+            )
         return 1
 
 

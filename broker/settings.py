@@ -6,13 +6,14 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
-from services.common.topology import Service
+from services.common.topology import FLOWER, UserSpec
 
 
 class ProvisionSettings(BaseSettings):
     """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD (an administrator that already exists:
     `guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose) and BROKER_MONITOR_PASSWORD
-    (the read-only login for the management UI). Service passwords are read from
+    (the read-only login for the management UI), BROKER_FLOWER_PASSWORD (Flower's broker login).
+    Service passwords are read from
     `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
@@ -20,7 +21,12 @@ class ProvisionSettings(BaseSettings):
     admin_user: str = "guest"
     admin_password: SecretStr = SecretStr("guest")
     monitor_password: SecretStr
+    flower_password: SecretStr
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
-    def service_password(self, service: Service) -> SecretStr:
-        return ServiceSettings.password_of(service)
+    def password_of(self, user: UserSpec) -> SecretStr:
+        if user.service is not None:
+            return ServiceSettings.password_of(user.service)
+        if user.role == FLOWER:
+            return self.flower_password
+        return self.monitor_password

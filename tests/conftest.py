@@ -15,14 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from services.common.topology import MONITOR, Service, user_name
+from services.common.topology import FLOWER, MONITOR, Service, user_name
 
 TEST_VHOST = f"test-{secrets.token_hex(5)}"
-_PASSWORDS = {svc: secrets.token_urlsafe(16) for svc in [*Service, MONITOR]}
+_PASSWORDS = {svc: secrets.token_urlsafe(16) for svc in [*Service, MONITOR, FLOWER]}
 
 os.environ["SHOPFLOW_ENV_FILE"] = "/nonexistent/shopflow-tests.env"
 os.environ["BROKER_VHOST"] = TEST_VHOST
 os.environ["BROKER_MONITOR_PASSWORD"] = _PASSWORDS[MONITOR]
+os.environ["BROKER_FLOWER_PASSWORD"] = _PASSWORDS[FLOWER]
 for _svc in Service:
     os.environ[f"{_svc.value.upper()}_BROKER_PASSWORD"] = _PASSWORDS[_svc]
 

@@ -38,7 +38,8 @@ def user_name(vhost: str, service: Service | str) -> str:
     return f"{vhost}-{service}"
 
 
-MONITOR = "monitor"
+MONITOR = "monitor"  # the read-only login for people (management UI)
+FLOWER = "flower"  # Flower: reads Celery task events, may ask workers for their state
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,7 @@ class UserSpec:
     permissions: Permissions
     topic_permissions: tuple[TopicPermission, ...] = ()
     service: Service | None = None
+    role: str | None = None  # for logins that are not a service: MONITOR, FLOWER
 
 
 # ---- names every piece of code imports -------------------------------------------------------
@@ -305,6 +307,24 @@ def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType | None = None) -> To
             # Read-only: sees every queue in the UI and can "Get messages" (requeued), but can
             # neither declare, delete nor publish.
             Permissions(configure="^$", write="^$", read=".*"),
+            role=MONITOR,
+        )
+    )
+    # Flower declares its own auto-delete event queue `celeryev.<uuid>` bound to `celeryev`;
+    # for "inspect" it broadcasts on `celery.pidbox` and reads replies from
+    # `<uuid>.reply.celery.pidbox`. It can touch no event exchange and no service queue.
+    flower_queues = [r"celeryev\..+", r".+\.reply\.celery\.pidbox"]
+    flower_exchanges = [r"celeryev", r"celery\.pidbox", r"reply\.celery\.pidbox"]
+    users.append(
+        UserSpec(
+            user_name(vhost, FLOWER),
+            (),
+            Permissions(
+                configure=_regex([], flower_queues + flower_exchanges),
+                write=_regex([], [*flower_queues, r"celery\.pidbox"]),
+                read=_regex([], [*flower_queues, r"celeryev", r"reply\.celery\.pidbox"]),
+            ),
+            role=FLOWER,
         )
     )
     return Topology(

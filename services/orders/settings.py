@@ -17,7 +17,9 @@ class Settings(WorkerSettings):
 
     database_url: str = "sqlite:///var/orders.db"
 
-    # HTTP API
+    # HTTP API (python -m services.orders.api); compose sets http_host=0.0.0.0
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     ready_timeout: float = Field(default=2.0, gt=0)
 

@@ -1,4 +1,4 @@
-"""The orders HTTP API: `uvicorn --factory services.orders.api:create_app`."""
+"""The orders HTTP API: `python -m services.orders.api` (uvicorn, factory mode)."""
 
 from services.orders.api.app import create_app
 

@@ -1,0 +1,1 @@
+"""Run the whole system locally from the Procfile under honcho: `python -m runner`."""

@@ -1,0 +1,24 @@
+"""The panel `make up` prints once every process is ready."""
+
+from __future__ import annotations
+
+from runner.endpoints import Endpoints
+
+
+def render_panel(ep: Endpoints | None = None) -> str:
+    ep = ep or Endpoints.from_settings()
+    login = f"{ep.monitor_user} / {ep.monitor_password}"
+    return f"""
+==================================================================================
+ shopflow is up                                               (Ctrl-C stops it all)
+
+   Orders API docs   {ep.api_url}/docs
+   Management UI     {ep.management_url}    login {login}
+   Flower            {ep.flower_url}     login {login}
+   Mails             SMTP sink on {ep.smtp_host}:{ep.smtp_port}, stored in {ep.mail_dir}/
+                     .venv/bin/python -m services.email.sink list
+   Scenario          make scenario    (in another terminal)
+   Stock             .venv/bin/python -m services.inventory.cli stock
+   Dead letters      .venv/bin/python -m broker.dead_letters list
+==================================================================================
+"""
