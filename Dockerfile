@@ -12,7 +12,6 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY services ./services
 COPY broker ./broker
-COPY scenario ./scenario
 COPY runner ./runner
 RUN pip install . && mkdir -p /app/var && chown -R shopflow:shopflow /app/var
 
