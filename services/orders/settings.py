@@ -6,12 +6,13 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from services.common.outbox.settings import RelaySettings
 from services.common.settings import service_config
 from services.common.topology import Service
 from services.common.worker.settings import WorkerSettings
 
 
-class Settings(WorkerSettings):
+class Settings(WorkerSettings, RelaySettings):
     model_config = service_config(Service.ORDERS)
     service: ClassVar[Service] = Service.ORDERS
 
@@ -23,14 +24,7 @@ class Settings(WorkerSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     ready_timeout: float = Field(default=2.0, gt=0)
 
-    # Outbox relay
-    relay_wake_host: str = "127.0.0.1"
-    relay_wake_port: int = Field(default=47301, ge=0, le=65535, description="0: poll only")
-    relay_poll_interval: float = Field(default=1.0, gt=0)
-    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
-    relay_backoff_initial: float = Field(default=0.1, gt=0)
-    relay_backoff_max: float = Field(default=5.0, gt=0)
-    relay_lease_ttl: float = Field(default=10.0, ge=1)
+    # Outbox relay: ORDERS_RELAY_* (services/common/outbox/settings.py); wake-ups on udp 47301
 
     # Order lifecycle (the worker and beat): an order still PENDING this long after it was placed
     # expires; beat asks the worker to look for such orders every `expiry_check_seconds`.

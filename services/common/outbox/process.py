@@ -1,0 +1,87 @@
+"""The relay as a process of its own (`python -m services.<name>.relay`).
+
+It runs apart from the processes that commit outbox rows, so that a crash, a hung broker
+connection or a kill -9 of one never takes the others down, and so that several API or worker
+processes share one publisher. See docs/orders.md ("The outbox and the relay").
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+from types import FrameType
+
+from services.common.db import Database
+from services.common.outbox.lease import Lease
+from services.common.outbox.pika_publisher import PikaPublisher
+from services.common.outbox.relay import OutboxRelay, RelayConfig
+from services.common.outbox.settings import RelaySettings
+from services.common.outbox.store import OutboxStore
+from services.common.outbox.tables import LeaseMixin, OutboxMixin
+from services.common.outbox.wakeup import UdpWakeupListener
+
+
+@dataclass(frozen=True)
+class RelayTarget:
+    """What one service's relay moves: its outbox table to its event exchange."""
+
+    exchange: str
+    outbox: type[OutboxMixin]
+    lease: type[LeaseMixin]
+    lease_name: str
+
+
+def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> OutboxRelay:
+    return OutboxRelay(
+        OutboxStore(db, target.outbox),
+        PikaPublisher(
+            settings.broker_url,
+            target.exchange,
+            timeout=settings.broker.connect_timeout,
+            heartbeat=settings.broker.heartbeat,
+        ),
+        Lease(db, target.lease, target.lease_name, ttl=settings.relay_lease_ttl),
+        wakeup=UdpWakeupListener(settings.relay_wake_host, settings.relay_wake_port),
+        config=RelayConfig(
+            batch_size=settings.relay_batch_size,
+            poll_interval=settings.relay_poll_interval,
+            backoff_initial=settings.relay_backoff_initial,
+            backoff_max=settings.relay_backoff_max,
+        ),
+    )
+
+
+def run_relay(name: str, settings: RelaySettings, database_url: str, target: RelayTarget) -> int:
+    """Run until SIGTERM/SIGINT; the lease is released on the way out."""
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s [{name}] %(name)s: %(message)s"
+    )
+    logging.getLogger("pika").setLevel(logging.WARNING)
+    log = logging.getLogger(name)
+    db = Database(database_url)
+    relay = build_relay(settings, db, target)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info(
+        "%s: exchange %r as %s on %s:%s/%s, db %s",
+        name,
+        target.exchange,
+        settings.broker_user,
+        settings.broker.host,
+        settings.broker.port,
+        settings.broker.vhost,
+        db.engine.url.render_as_string(hide_password=True),
+    )
+    try:
+        relay.run(stop)
+    finally:
+        db.dispose()
+    return 0
