@@ -169,7 +169,8 @@ class Topology:
 # Which event queues each service consumes, and which routing keys feed them.
 EVENT_SUBSCRIPTIONS: dict[Service, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
     # service: ((queue, exchange, (binding keys...)), ...)
-    Service.INVENTORY: ((INVENTORY_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED,)),),
+    # order.placed and order.expired share one queue, so inventory normally sees them in order.
+    Service.INVENTORY: ((INVENTORY_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_EXPIRED)),),
     Service.EMAIL: ((EMAIL_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED,)),),
     Service.ORDERS: (
         (ORDERS_EVENTS_QUEUE, INVENTORY_EXCHANGE, (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED)),

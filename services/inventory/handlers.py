@@ -8,7 +8,9 @@
 2. the decision for the order, written to `reservation_outcomes` (primary key `order_id`, so a
    second `order.placed` for the same order with a *different* event id is a no-op too);
 3. if every line is available: `stock.reserved += quantity` for each SKU and one `reservations`
-   row per SKU; otherwise nothing is reserved and the outcome is REJECTED with the shortages.
+   row per SKU; otherwise nothing is reserved and the outcome is REJECTED with the shortages;
+4. the answer for the orders service, `stock.reserved` or `stock.rejected`, as an outbox row
+   (the inventory relay publishes it; the caller wakes the relay after the commit).
 
 Insufficient stock is an answer, not an error: it commits and is never retried. Database errors
 (locked, unreachable) propagate; the Celery task retries them (services/common/worker/tasks.py).
@@ -31,9 +33,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
-from services.common.events import Envelope, OrderPlaced
+from services.common.events import (
+    Envelope,
+    OrderPlaced,
+    ReservedLine,
+    Shortage,
+    StockRejected,
+    StockReserved,
+)
 from services.common.inbox import first_delivery
+from services.common.outbox import add_event
 from services.inventory.models import (
+    OutboxMessage,
     OutcomeStatus,
     ProcessedEvent,
     Reservation,
@@ -138,6 +149,18 @@ def _decide(
         decided.detail = {"shortages": [s.__dict__ for s in shortages]}
         session.add(decided)
         session.flush()
+        answer = StockRejected(
+            order_id=order_id,
+            shortages=tuple(
+                Shortage(sku=s.sku, requested=s.requested, available=s.available) for s in shortages
+            ),
+        )
+        add_event(
+            session,
+            OutboxMessage,
+            Envelope.wrap(answer, correlation_id=event.correlationid),
+            aggregate_id=order_id,
+        )
         return ReservationResult(Result.REJECTED, order_id, lines, shortages)
 
     decided.status = OutcomeStatus.RESERVED
@@ -148,4 +171,13 @@ def _decide(
         stock[sku].reserved += qty
         session.add(Reservation(order_id=order_id, sku=sku, quantity=qty))
     session.flush()
+    reserved = StockReserved(
+        order_id=order_id, lines=tuple(ReservedLine(sku=sku, quantity=qty) for sku, qty in lines)
+    )
+    add_event(
+        session,
+        OutboxMessage,
+        Envelope.wrap(reserved, correlation_id=event.correlationid),
+        aggregate_id=order_id,
+    )
     return ReservationResult(Result.RESERVED, order_id, lines)

@@ -6,6 +6,8 @@
 - `reservation_outcomes`: one row per order, the decision: RESERVED or REJECTED (with the
   shortages). A rejection is a business outcome, recorded like a success, never retried.
 - `processed_events`: the inbox; its primary key makes a redelivered event a no-op.
+- `outbox` / `outbox_lease`: the transactional outbox (services/common/outbox/): the decision's
+  `stock.*` event commits with the decision, and the inventory relay publishes it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.common.inbox import InboxMixin
+from services.common.outbox import LeaseMixin, OutboxMixin
 from services.common.sqltypes import UtcDateTime
 
 
@@ -44,6 +47,9 @@ class Stock(Base):
 class OutcomeStatus(StrEnum):
     RESERVED = "RESERVED"
     REJECTED = "REJECTED"
+    # The order expired: what was reserved went back to the shelf (or, when order.expired came
+    # first, nothing will ever be reserved for it).
+    RELEASED = "RELEASED"
 
 
 class ReservationOutcome(Base):
@@ -70,3 +76,14 @@ class Reservation(Base):
 
 class ProcessedEvent(InboxMixin, Base):
     __tablename__ = "processed_events"
+
+
+class OutboxMessage(OutboxMixin, Base):
+    __tablename__ = "outbox"
+
+
+class RelayLease(LeaseMixin, Base):
+    __tablename__ = "outbox_lease"
+
+
+RELAY_LEASE_NAME = "inventory.outbox"

@@ -10,16 +10,19 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from services.common.outbox.settings import RelaySettings
 from services.common.settings import service_config
 from services.common.topology import Service
 from services.common.worker.settings import WorkerSettings
 
 
-class Settings(WorkerSettings):
+class Settings(WorkerSettings, RelaySettings):
     model_config = service_config(Service.INVENTORY)
     service: ClassVar[Service] = Service.INVENTORY
 
     database_url: str = "sqlite:///var/inventory.db"
+    # The inventory relay's wake-up port (the orders relay uses 47301).
+    relay_wake_port: int = Field(default=47302, ge=0, le=65535)
 
     # Fault injection for tests and drills, never for production: after committing a
     # reservation the task waits this long before returning (so before its message is acked),

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.common.topology import ORDER_PLACED, Service, task_queue
+from services.common.topology import (
+    EVENT_SUBSCRIPTIONS,
+    ORDER_EXPIRED,
+    ORDER_PLACED,
+    Service,
+    task_queue,
+)
 from services.common.worker.app import node_name, worker_argv
 from services.common.worker.ingress import EventIngress
 from services.inventory import worker
@@ -13,7 +19,13 @@ def test_the_ingress_routes_order_placed_to_the_reserve_task() -> None:
     assert worker.RESERVE_TASK in app.tasks
     [ingress] = [s for s in app.steps["consumer"] if issubclass(s, EventIngress)]
     assert ingress.queue_name == "inventory.orders"
-    assert ingress.routes == {ORDER_PLACED: worker.RESERVE_TASK}
+    assert ingress.routes == {
+        ORDER_PLACED: worker.RESERVE_TASK,
+        ORDER_EXPIRED: worker.RELEASE_TASK,
+    }
+    # exactly the event types the topology binds to the queue: none dead-letters as "unhandled"
+    [(_queue, _exchange, keys)] = EVENT_SUBSCRIPTIONS[Service.INVENTORY]
+    assert set(ingress.routes) == set(keys)
 
 
 def test_tasks_go_to_the_private_queue_only() -> None:
