@@ -1,0 +1,108 @@
+"""The choreographed order lifecycle, every process real (the Procfile's commands), no service
+calling another: orders -> inventory -> orders, through RabbitMQ only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.common.db import Database
+from services.inventory.stock import set_stock, stock_levels
+from tests.support.broker import TestBroker
+from tests.support.polling import wait_until
+from tests.support.system import System, running_system
+
+TERMINAL = {"CONFIRMED", "REJECTED", "EXPIRED"}
+
+
+@pytest.fixture
+def system(broker: TestBroker, tmp_path: Path) -> Iterator[System]:
+    with running_system(tmp_path) as running:
+        yield running
+
+
+def _place(system: System, lines: list[tuple[str, int]], email: str = "ada@example.com") -> str:
+    body = {"customer_email": email, "lines": [{"sku": s, "quantity": q} for s, q in lines]}
+    resp = httpx.post(f"{system.api_url}/orders", json=body, timeout=10)
+    assert resp.status_code == 202, resp.text
+    return str(resp.json()["id"])
+
+
+def _settled(system: System, order_id: str, timeout: float = 60) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        order: dict[str, Any] = httpx.get(f"{system.api_url}/orders/{order_id}", timeout=10).json()
+        return order if order["status"] in TERMINAL else None
+
+    return wait_until(probe, timeout=timeout, message=f"order {order_id} settled")
+
+
+def _stock(system: System) -> dict[str, tuple[int, int]]:
+    db = Database(system.db_url("inventory"))
+    try:
+        return {s.sku: (s.on_hand, s.reserved) for s in stock_levels(db)}
+    finally:
+        db.dispose()
+
+
+def test_in_stock_order_is_confirmed_and_reserved_once(system: System) -> None:
+    before = _stock(system)["MUG-BLUE"]
+    order_id = _place(system, [("MUG-BLUE", 2)])
+    order = _settled(system, order_id)
+    assert order["status"] == "CONFIRMED"
+    steps = [step["what"] for step in order["timeline"]]
+    assert steps[0] == "order accepted"
+    assert "order confirmed" in steps
+    assert any(step.startswith("stock reserved: MUG-BLUE x2") for step in steps)
+    on_hand, reserved = _stock(system)["MUG-BLUE"]
+    assert (on_hand, reserved) == (before[0], before[1] + 2)
+
+
+def test_out_of_stock_order_is_rejected_and_stock_unchanged(system: System) -> None:
+    before = _stock(system)
+    order_id = _place(system, [("MUG-BLUE", 1), ("POSTER-A2", 1)])
+    order = _settled(system, order_id)
+    assert order["status"] == "REJECTED"
+    assert _stock(system) == before
+
+
+def test_concurrent_orders_for_the_last_unit_confirm_exactly_one(system: System) -> None:
+    db = Database(system.db_url("inventory"))
+    try:
+        set_stock(db, {"BOTTLE-STEEL": 1})
+    finally:
+        db.dispose()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        ids = list(
+            pool.map(lambda n: _place(system, [("BOTTLE-STEEL", 1)], f"c{n}@example.com"), range(6))
+        )
+    statuses = sorted(_settled(system, order_id)["status"] for order_id in ids)
+    assert statuses == ["CONFIRMED"] + ["REJECTED"] * 5
+    assert _stock(system)["BOTTLE-STEEL"] == (1, 1)
+
+
+def test_an_order_expires_while_inventory_is_down_and_its_late_reservation_is_released(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    extra = {"ORDERS_PENDING_TIMEOUT_SECONDS": "2"}
+    with running_system(tmp_path, extra_env=extra) as system:
+        system.procs["inventory-worker"].terminate()
+        before = _stock(system)["MUG-BLUE"]
+        order_id = _place(system, [("MUG-BLUE", 3)])
+        order = _settled(system, order_id)
+        assert order["status"] == "EXPIRED"
+
+        system.start("inventory-worker")  # comes back: order.placed, then order.expired
+        system.wait_ready("inventory-worker")
+
+        def released() -> bool:
+            timeline = httpx.get(f"{system.api_url}/orders/{order_id}", timeout=10).json()
+            return any("released" in step["what"] for step in timeline["timeline"])
+
+        wait_until(released, timeout=60, message="stock.released recorded in the timeline")
+        assert _stock(system)["MUG-BLUE"] == before
+        assert httpx.get(f"{system.api_url}/orders/{order_id}").json()["status"] == "EXPIRED"

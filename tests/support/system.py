@@ -1,0 +1,144 @@
+"""The whole system as real subprocesses, started from the Procfile's own commands.
+
+Each test gets its own SQLite files, mail folder and free ports; the broker is the session's
+throwaway vhost. Processes can be stopped, killed and restarted one by one.
+"""
+
+from __future__ import annotations
+
+import shlex
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from honcho.environ import parse_procfile
+
+from tests.support.polling import wait_until
+from tests.support.processes import PYTHON, REPO_ROOT, ServiceProcess
+
+# What each Procfile process prints once it is ready.
+READY_LOG = {
+    "orders-relay": r"lease .* acquired",
+    "inventory-relay": r"lease .* acquired",
+    "orders-worker": r"orders@\S+ ready\.",
+    "inventory-worker": r"inventory@\S+ ready\.",
+    "email-worker": r"email@\S+ ready\.",
+    "smtp-sink": r"listening",
+    "orders-beat": r"celery beat .* is starting",
+}
+DEFAULT_PROCESSES = (
+    "orders-api",
+    "orders-relay",
+    "orders-worker",
+    "orders-beat",
+    "inventory-worker",
+    "inventory-relay",
+    "email-worker",
+    "smtp-sink",
+)
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def procfile_commands() -> dict[str, list[str]]:
+    processes = parse_procfile((REPO_ROOT / "Procfile").read_text()).processes
+    out = {}
+    for name, command in processes.items():
+        argv = shlex.split(command)
+        out[name] = [PYTHON, *argv[1:]] if argv[0] == "python" else argv
+    return out
+
+
+@dataclass
+class System:
+    tmp: Path
+    env: dict[str, str]
+    procs: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.env['ORDERS_HTTP_PORT']}"
+
+    @property
+    def mail_dir(self) -> Path:
+        return Path(self.env["EMAIL_SINK_DIR"])
+
+    def db_url(self, service: str) -> str:
+        return self.env[f"{service.upper()}_DATABASE_URL"]
+
+    def start(self, name: str) -> ServiceProcess:
+        proc = ServiceProcess(name, procfile_commands()[name], self.tmp / "logs", env=self.env)
+        self.procs[name] = proc.start()
+        return proc
+
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        if name == "orders-api":
+            wait_until(self._api_ready, timeout=timeout, message="orders API /ready")
+        elif name in READY_LOG:
+            self.procs[name].wait_for_log(READY_LOG[name], timeout=timeout)
+
+    def _api_ready(self) -> bool:
+        proc = self.procs["orders-api"]
+        if not proc.alive():
+            raise AssertionError(f"orders-api exited:\n{proc.log()[-3000:]}")
+        try:
+            return httpx.get(f"{self.api_url}/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.procs.values())):
+            proc.stop()
+
+
+def _init_databases(env: dict[str, str], tmp: Path) -> None:
+    for module in ("services.orders.manage", "services.inventory.manage"):
+        proc = ServiceProcess(f"init-{module}", [PYTHON, "-m", module, "init"], tmp, env=env)
+        proc.start()
+        assert proc.proc is not None
+        assert proc.proc.wait(timeout=120) == 0, proc.log()
+
+
+@contextmanager
+def running_system(
+    tmp: Path,
+    processes: tuple[str, ...] = DEFAULT_PROCESSES,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[System]:
+    available = procfile_commands()
+    env = {
+        "ORDERS_DATABASE_URL": f"sqlite:///{tmp}/orders.db",
+        "INVENTORY_DATABASE_URL": f"sqlite:///{tmp}/inventory.db",
+        "EMAIL_DATABASE_URL": f"sqlite:///{tmp}/email.db",
+        "ORDERS_HTTP_PORT": str(free_port()),
+        "ORDERS_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "INVENTORY_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "EMAIL_SINK_DIR": str(tmp / "mail"),
+        "ORDERS_EXPIRY_CHECK_SECONDS": "1",
+        "ORDERS_WORKER_CONCURRENCY": "2",
+        "INVENTORY_WORKER_CONCURRENCY": "2",
+        "EMAIL_WORKER_CONCURRENCY": "2",
+    }
+    sink_port = free_port()
+    env["EMAIL_SINK_PORT"] = str(sink_port)
+    env["EMAIL_SMTP_URL"] = f"smtp://127.0.0.1:{sink_port}"
+    env.update(extra_env or {})
+    _init_databases(env, tmp)
+    system = System(tmp, env)
+    try:
+        for name in processes:
+            if name in available:
+                system.start(name)
+        for name in processes:
+            if name in available:
+                system.wait_ready(name)
+        yield system
+    finally:
+        system.stop_all()
