@@ -37,6 +37,7 @@ provision: install env  ## apply the topology to the vhost (idempotent)
 databases: install env  ## create every service's schema and seed the demo data (idempotent)
 	$(BIN)/python -m services.orders.manage init
 	$(BIN)/python -m services.inventory.manage init
+	$(BIN)/python -m services.email.manage init
 
 docs: install  ## regenerate the generated parts of docs/ (schemas, catalogue, AsyncAPI, topology)
 	$(BIN)/python -m services.common.events.schema

@@ -171,7 +171,9 @@ EVENT_SUBSCRIPTIONS: dict[Service, tuple[tuple[str, str, tuple[str, ...]], ...]]
     # service: ((queue, exchange, (binding keys...)), ...)
     # order.placed and order.expired share one queue, so inventory normally sees them in order.
     Service.INVENTORY: ((INVENTORY_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_EXPIRED)),),
-    Service.EMAIL: ((EMAIL_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED,)),),
+    Service.EMAIL: (
+        (EMAIL_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED)),
+    ),
     Service.ORDERS: (
         (ORDERS_EVENTS_QUEUE, INVENTORY_EXCHANGE, (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED)),
     ),

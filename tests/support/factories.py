@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from services.common.events import Envelope, OrderLine, OrderPlaced
+from services.common.events import Envelope, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected
 
 
 def order_placed(
@@ -32,3 +33,37 @@ def order_placed(
 
 def order_placed_event(**kw: Any) -> Envelope[OrderPlaced]:
     return Envelope.wrap(order_placed(**kw))
+
+
+def order_confirmed_event(placed: OrderPlaced | None = None) -> Envelope[OrderConfirmed]:
+    placed = placed or order_placed()
+    return Envelope.wrap(
+        OrderConfirmed(
+            order_id=placed.order_id,
+            customer_email=placed.customer_email,
+            lines=placed.lines,
+            total=placed.total,
+            currency=placed.currency,
+        )
+    )
+
+
+def order_rejected_event(
+    placed: OrderPlaced | None = None, short_skus: tuple[str, ...] = ("POSTER-A2",)
+) -> Envelope[OrderRejected]:
+    placed = placed or order_placed()
+    return Envelope.wrap(
+        OrderRejected(
+            order_id=placed.order_id,
+            customer_email=placed.customer_email,
+            reason="not enough stock",
+            short_skus=short_skus,
+        )
+    )
+
+
+EVENT_FACTORIES: dict[str, Callable[[], Envelope[Any]]] = {
+    "order.placed": order_placed_event,
+    "order.confirmed": order_confirmed_event,
+    "order.rejected": order_rejected_event,
+}

@@ -1,0 +1,178 @@
+"""The email service's own record of what it sent: `sent_emails`, one row per (event, template).
+
+A worker claims the row before it talks to SMTP and marks it sent afterwards. The primary key
+decides between two workers that got the same event at the same time; a claim older than the
+lease belongs to a worker that died mid-send and is taken over (the mail goes out again, with
+the same Message-ID: the one-duplicate window documented in docs/email.md).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import DateTime, Integer, String, Text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.common.db import Database
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Status(StrEnum):
+    CLAIMED = "claimed"  # a worker is sending it right now (or died doing so)
+    SENT = "sent"  # the SMTP server accepted it
+    RELEASED = "released"  # the send failed; the next delivery of the event claims it again
+
+
+class SentEmail(Base):
+    __tablename__ = "sent_emails"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    template: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    message_id: Mapped[str] = mapped_column(String(255))
+    claim_token: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime())  # naive UTC
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"  # first claim, or a retry after a failed send: send it
+    TAKEN_OVER = "taken_over"  # the previous claimer's lease ran out: send it again
+    ALREADY_SENT = "already_sent"  # nothing to do
+    HELD = "held"  # another worker holds a live claim: not ours, try later
+
+
+@dataclass(frozen=True)
+class Claim:
+    outcome: ClaimOutcome
+    token: str | None = None  # ours, when the outcome says we send
+    held_until: datetime | None = None  # for HELD: when that claim expires (UTC)
+
+    @property
+    def ours(self) -> bool:
+        return self.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.TAKEN_OVER)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _naive(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+class SentEmailStore:
+    def __init__(
+        self, db: Database, *, lease: timedelta, clock: Callable[[], datetime] = utc_now
+    ) -> None:
+        self._db = db
+        self._lease = lease
+        self._clock = clock
+
+    def create_schema(self) -> None:
+        Base.metadata.create_all(self._db.engine)
+
+    def claim(self, event_id: str, template: str, *, recipient: str, message_id: str) -> Claim:
+        now = _naive(self._clock())
+        token = uuid.uuid4().hex
+        try:
+            with self._db.transaction() as session:
+                session.add(
+                    SentEmail(
+                        event_id=event_id,
+                        template=template,
+                        status=Status.CLAIMED,
+                        recipient=recipient,
+                        message_id=message_id,
+                        claim_token=token,
+                        claimed_at=now,
+                        attempts=1,
+                    )
+                )
+            return Claim(ClaimOutcome.CLAIMED, token)
+        except IntegrityError:
+            pass  # the row exists: decide from its state
+        with self._db.transaction() as session:
+            row = session.get(SentEmail, (event_id, template), populate_existing=True)
+            if row is None:  # released and purged between our two statements
+                return Claim(ClaimOutcome.HELD, held_until=now.replace(tzinfo=UTC))
+            if row.status == Status.SENT:
+                return Claim(ClaimOutcome.ALREADY_SENT)
+            expires = row.claimed_at + self._lease
+            if row.status == Status.CLAIMED and expires > now:
+                return Claim(ClaimOutcome.HELD, held_until=expires.replace(tzinfo=UTC))
+            # Compare-and-set on the old token: of two workers taking over at once, one wins.
+            won = session.execute(
+                update(SentEmail)
+                .where(
+                    SentEmail.event_id == event_id,
+                    SentEmail.template == template,
+                    SentEmail.status == row.status,
+                    SentEmail.claim_token == row.claim_token,
+                )
+                .values(
+                    status=Status.CLAIMED,
+                    claim_token=token,
+                    claimed_at=now,
+                    recipient=recipient,
+                    message_id=message_id,
+                    attempts=SentEmail.attempts + 1,
+                )
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if won != 1:
+                return Claim(ClaimOutcome.HELD, held_until=(now + self._lease).replace(tzinfo=UTC))
+            taken_over = row.status == Status.CLAIMED
+            return Claim(ClaimOutcome.TAKEN_OVER if taken_over else ClaimOutcome.CLAIMED, token)
+
+    def mark_sent(self, event_id: str, template: str, token: str) -> bool:
+        """Record the send. False if our claim had been taken over meanwhile (the mail may then
+        go out twice; it is recorded as sent either way, because it was)."""
+        now = _naive(self._clock())
+        key = (SentEmail.event_id == event_id, SentEmail.template == template)
+        with self._db.transaction() as session:
+            still_ours = session.execute(
+                update(SentEmail)
+                .where(*key, SentEmail.claim_token == token)
+                .values(status=Status.SENT, sent_at=now)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            if still_ours:
+                return True
+            session.execute(
+                update(SentEmail)
+                .where(*key, SentEmail.status != Status.SENT)
+                .values(status=Status.SENT, sent_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return False
+
+    def release(self, event_id: str, template: str, token: str, reason: str) -> None:
+        """Give the claim back after a failed send, so the retry does not wait for the lease."""
+        with self._db.transaction() as session:
+            session.execute(
+                update(SentEmail)
+                .where(
+                    SentEmail.event_id == event_id,
+                    SentEmail.template == template,
+                    SentEmail.claim_token == token,
+                    SentEmail.status == Status.CLAIMED,
+                )
+                .values(status=Status.RELEASED, last_error=reason[:1000])
+                .execution_options(synchronize_session=False)
+            )
+
+    def get(self, event_id: str, template: str) -> SentEmail | None:
+        with self._db.transaction() as session:
+            return session.get(SentEmail, (event_id, template))
