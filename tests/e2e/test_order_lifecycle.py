@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from services.common.db import Database
+from services.email.sink.mailbox import Mailbox, StoredMail
 from services.inventory.stock import set_stock, stock_levels
 from tests.support.broker import TestBroker
 from tests.support.polling import wait_until
@@ -41,6 +42,18 @@ def _settled(system: System, order_id: str, timeout: float = 60) -> dict[str, An
     return wait_until(probe, timeout=timeout, message=f"order {order_id} settled")
 
 
+def _mails_to(system: System, recipient: str, count: int) -> list[StoredMail]:
+    def probe() -> list[StoredMail] | None:
+        mails = [m for m in Mailbox(system.mail_dir).mails() if m.header("To") == recipient]
+        return mails if len(mails) >= count else None
+
+    return wait_until(probe, timeout=60, message=f"{count} mails to {recipient}")
+
+
+def _template(mail: StoredMail) -> str:
+    return mail.header("Message-ID").strip("<>").split("@")[0].rsplit(".", 1)[-1]
+
+
 def _stock(system: System) -> dict[str, tuple[int, int]]:
     db = Database(system.db_url("inventory"))
     try:
@@ -51,7 +64,7 @@ def _stock(system: System) -> dict[str, tuple[int, int]]:
 
 def test_in_stock_order_is_confirmed_and_reserved_once(system: System) -> None:
     before = _stock(system)["MUG-BLUE"]
-    order_id = _place(system, [("MUG-BLUE", 2)])
+    order_id = _place(system, [("MUG-BLUE", 2)], "grace@example.com")
     order = _settled(system, order_id)
     assert order["status"] == "CONFIRMED"
     steps = [step["what"] for step in order["timeline"]]
@@ -60,14 +73,22 @@ def test_in_stock_order_is_confirmed_and_reserved_once(system: System) -> None:
     assert any(step.startswith("stock reserved: MUG-BLUE x2") for step in steps)
     on_hand, reserved = _stock(system)["MUG-BLUE"]
     assert (on_hand, reserved) == (before[0], before[1] + 2)
+    mails = _mails_to(system, "grace@example.com", 2)
+    assert sorted(_template(m) for m in mails) == ["order_confirmed", "order_received"]
+    assert all(order_id in m.header("Subject") for m in mails)
 
 
 def test_out_of_stock_order_is_rejected_and_stock_unchanged(system: System) -> None:
     before = _stock(system)
-    order_id = _place(system, [("MUG-BLUE", 1), ("POSTER-A2", 1)])
+    order_id = _place(system, [("MUG-BLUE", 1), ("POSTER-A2", 1)], "linus@example.com")
     order = _settled(system, order_id)
     assert order["status"] == "REJECTED"
     assert _stock(system) == before
+    mails = _mails_to(system, "linus@example.com", 2)
+    assert sorted(_template(m) for m in mails) == ["order_received", "order_rejected"]
+    [rejected] = [m for m in mails if _template(m) == "order_rejected"]
+    assert "POSTER-A2" in rejected.part("plain")
+    assert "MUG-BLUE" not in rejected.part("plain")
 
 
 def test_concurrent_orders_for_the_last_unit_confirm_exactly_one(system: System) -> None:

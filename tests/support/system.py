@@ -99,7 +99,7 @@ class System:
 
 
 def _init_databases(env: dict[str, str], tmp: Path) -> None:
-    for module in ("services.orders.manage", "services.inventory.manage"):
+    for module in ("services.orders.manage", "services.inventory.manage", "services.email.manage"):
         proc = ServiceProcess(f"init-{module}", [PYTHON, "-m", module, "init"], tmp, env=env)
         proc.start()
         assert proc.proc is not None
