@@ -13,6 +13,7 @@ COPY pyproject.toml README.md ./
 COPY services ./services
 COPY broker ./broker
 COPY runner ./runner
+COPY scenario ./scenario
 RUN pip install . && mkdir -p /app/var && chown -R shopflow:shopflow /app/var
 
 # No secrets here: every password comes from the environment at run time.

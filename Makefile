@@ -34,6 +34,9 @@ broker:  ## install/start RabbitMQ with the management plugin
 provision: install env  ## apply the topology to the vhost (idempotent)
 	$(BIN)/python -m broker.provision apply
 
+scenario: install env  ## the end-to-end scenario, against the system `make up` runs
+	$(BIN)/python -m scenario
+
 databases: install env  ## create every service's schema and seed the demo data (idempotent)
 	$(BIN)/python -m services.orders.manage init
 	$(BIN)/python -m services.inventory.manage init

@@ -1,0 +1,1 @@
+"""The end-to-end scenario: `python -m scenario` against a running system (`make up`)."""
