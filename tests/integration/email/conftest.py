@@ -1,0 +1,80 @@
+"""The SMTP sink and the email worker as real processes, each test with its own folder and port."""
+
+from __future__ import annotations
+
+import socket
+from datetime import timedelta
+from pathlib import Path
+
+from services.common.db import Database
+from services.email.sink.mailbox import Mailbox, StoredMail
+from services.email.store import SentEmail, SentEmailStore
+from tests.support.polling import wait_until
+from tests.support.processes import PYTHON, ServiceProcess
+
+WORKER_READY = r"email@\S+ ready\."
+SINK_READY = r"SMTP sink listening on"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sink_process(tmp: Path, port: int, *flags: str, name: str = "smtp-sink") -> ServiceProcess:
+    argv = [PYTHON, "-m", "services.email.sink", "--dir", str(tmp / "mail")]
+    argv += ["serve", "--host", "127.0.0.1", "--port", str(port), *flags]
+    return ServiceProcess(name, argv, tmp)
+
+
+def make_email_db(tmp: Path) -> tuple[str, SentEmailStore]:
+    url = f"sqlite:///{tmp}/email.db"
+    store = SentEmailStore(Database(url), lease=timedelta(seconds=3))
+    store.create_schema()
+    return url, store
+
+
+def email_worker(
+    tmp: Path, db_url: str, smtp_port: int, name: str = "email-worker", **env: str
+) -> ServiceProcess:
+    """`python -m services.email.worker` (not started): quick retries, a short claim lease."""
+    return ServiceProcess(
+        name,
+        [PYTHON, "-m", "services.email.worker"],
+        tmp,
+        env={
+            "EMAIL_DATABASE_URL": db_url,
+            "EMAIL_SMTP_URL": f"smtp://127.0.0.1:{smtp_port}",
+            "EMAIL_SMTP_TIMEOUT": "60",
+            "EMAIL_WORKER_CONCURRENCY": "2",
+            "EMAIL_RETRY_MAX": "60",
+            "EMAIL_RETRY_BACKOFF_SECONDS": "0.2",
+            "EMAIL_RETRY_BACKOFF_MAX_SECONDS": "1.0",
+            "EMAIL_CLAIM_LEASE_SECONDS": "3",
+            **env,
+        },
+    )
+
+
+def mails_with(mailbox: Mailbox, message_id: str) -> list[StoredMail]:
+    return [m for m in mailbox.mails() if m.header("Message-ID") == message_id]
+
+
+def wait_for_mails(
+    mailbox: Mailbox, message_id: str, count: int = 1, timeout: float = 60
+) -> list[StoredMail]:
+    def probe() -> list[StoredMail] | None:
+        found = mails_with(mailbox, message_id)
+        return found if len(found) >= count else None
+
+    return wait_until(
+        probe,
+        timeout=timeout,
+        message=f"{count} mail(s) with Message-ID {message_id} in {mailbox.dir}",
+    )
+
+
+def sent_row(store: SentEmailStore, event_id: str, template: str) -> SentEmail | None:
+    row = store.get(event_id, template)
+    return row if row is not None and row.status == "sent" else None
