@@ -31,7 +31,7 @@ class Settings(WorkerSettings):
 
     # Transient failures (SMTP down, 4xx, a claim held by another worker) are retried on the
     # private task queue with full jitter: uniform(0, min(max, base * 2**n)), at most retry_max
-    # times (about 17 minutes in all with these values); after that the event is dead-lettered.
+    # times (at most ~18.5 minutes in all with these values); then the event is dead-lettered.
     retry_max: int = Field(default=10, ge=0)
     retry_backoff_seconds: float = Field(default=2.0, ge=0)
     retry_backoff_max_seconds: float = Field(default=300.0, ge=0)
