@@ -1,0 +1,85 @@
+"""send_order_mails with a fake SMTP sender and a real SQLite store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from services.common.db import Database
+from services.common.worker.errors import PermanentError, TransientError
+from services.email.handlers import Mailer, send_order_mails
+from services.email.mails import ORDER_RECEIVED, MailRenderer
+from services.email.smtp import SendFailed
+from services.email.store import SentEmailStore, Status
+from tests.support.factories import order_placed_event
+
+
+class FakeSender:
+    def __init__(self) -> None:
+        self.sent: list[EmailMessage] = []
+        self.fail_with: SendFailed | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.fail_with:
+            raise self.fail_with
+        self.sent.append(message)
+
+
+@pytest.fixture
+def sender() -> FakeSender:
+    return FakeSender()
+
+
+@pytest.fixture
+def mailer(tmp_path: Path, sender: FakeSender) -> Mailer:
+    store = SentEmailStore(Database(f"sqlite:///{tmp_path}/e.db"), lease=timedelta(seconds=60))
+    store.create_schema()
+    return Mailer(
+        renderer=MailRenderer(),
+        store=store,
+        sender=sender,
+        mail_from="shop@example.com",
+        message_id_domain="shop.test",
+        clock=lambda: datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_sends_once_and_records_it(mailer: Mailer, sender: FakeSender) -> None:
+    event = order_placed_event(email="ada@example.com")
+    assert send_order_mails(event, mailer) == [f"{ORDER_RECEIVED}: sent"]
+    assert send_order_mails(event, mailer) == [f"{ORDER_RECEIVED}: already sent"]
+    [msg] = sender.sent
+    assert msg["Message-ID"] == f"<{event.id}.{ORDER_RECEIVED}@shop.test>"
+    assert msg["To"] == "ada@example.com"
+    row = mailer.store.get(event.id, ORDER_RECEIVED)
+    assert row is not None
+    assert row.status == Status.SENT
+
+
+@pytest.mark.parametrize(("transient", "error"), [(True, TransientError), (False, PermanentError)])
+def test_a_failed_send_releases_the_claim_and_is_classified(
+    mailer: Mailer, sender: FakeSender, transient: bool, error: type[Exception]
+) -> None:
+    event = order_placed_event()
+    sender.fail_with = SendFailed("4xx or 5xx from the server", transient=transient)
+    with pytest.raises(error, match="from the server"):
+        send_order_mails(event, mailer)
+    row = mailer.store.get(event.id, ORDER_RECEIVED)
+    assert row is not None
+    assert row.status == Status.RELEASED
+    sender.fail_with = None
+    assert send_order_mails(event, mailer) == [f"{ORDER_RECEIVED}: sent"]
+    assert len(sender.sent) == 1
+
+
+def test_a_live_claim_of_another_worker_means_retry_later(
+    mailer: Mailer, sender: FakeSender
+) -> None:
+    event = order_placed_event()
+    mailer.store.claim(event.id, ORDER_RECEIVED, recipient="x@example.com", message_id="<m>")
+    with pytest.raises(TransientError, match="another worker is sending it"):
+        send_order_mails(event, mailer)
+    assert sender.sent == []
