@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=announce, name="readiness", daemon=True).start()
     manager.loop()
-    return manager.returncode or 0
+    # Stopped with Ctrl-C or SIGTERM (honcho reports 130/143): that is the normal way out.
+    return 0 if manager.returncode in (None, 130, 143) else manager.returncode
 
 
 if __name__ == "__main__":
