@@ -23,12 +23,9 @@ class OrderLine(BaseModel):
     unit_price: Money
 
 
-class OrderPlaced(EventData):
-    """An order was accepted and is waiting for stock."""
-
-    event_type: ClassVar[str] = ORDER_PLACED
-    schema_version: ClassVar[int] = 1
-    source: ClassVar[str] = ORDERS_SOURCE
+class _PricedOrder(EventData):
+    """The order as priced by the orders service: what `order.placed` and `order.confirmed`
+    carry, so consumers never have to ask the orders service for it."""
 
     order_id: str = Field(min_length=1, max_length=64)
     customer_email: EmailStr
@@ -44,18 +41,20 @@ class OrderPlaced(EventData):
         return self
 
 
-class OrderConfirmed(EventData):
+class OrderPlaced(_PricedOrder):
+    """An order was accepted and is waiting for stock."""
+
+    event_type: ClassVar[str] = ORDER_PLACED
+    schema_version: ClassVar[int] = 1
+    source: ClassVar[str] = ORDERS_SOURCE
+
+
+class OrderConfirmed(_PricedOrder):
     """Stock was reserved for every line; the order is final."""
 
     event_type: ClassVar[str] = ORDER_CONFIRMED
     schema_version: ClassVar[int] = 1
     source: ClassVar[str] = ORDERS_SOURCE
-
-    order_id: str = Field(min_length=1, max_length=64)
-    customer_email: EmailStr
-    lines: tuple[OrderLine, ...] = Field(min_length=1, max_length=100)
-    total: Money
-    currency: Currency
 
 
 class OrderRejected(EventData):
