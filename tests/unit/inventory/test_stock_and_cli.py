@@ -60,3 +60,12 @@ def test_cli_shows_the_outcome_of_an_order(db_url: str, capsys: pytest.CaptureFi
     assert shown["status"] == "REJECTED"
     assert shown["shortages"] == [{"sku": "POSTER-A2", "requested": 1, "available": 0}]
     assert cli.main(["order", "no-such-order"]) == 1
+
+
+def test_manage_stock_is_the_stock_cli(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert manage.main(["init"]) == 0  # idempotent: a second init adds nothing
+    assert "0 SKUs added" in capsys.readouterr().out
+    assert manage.main(["stock", "--json"]) == 0
+    levels = json.loads(capsys.readouterr().out)
+    assert {lvl["sku"] for lvl in levels} == {item.sku for item in DEMO_CATALOGUE}
+    assert any(0 < lvl["available"] <= 5 for lvl in levels), "a SKU an order can exceed"
