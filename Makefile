@@ -43,7 +43,6 @@ databases: install env  ## create every service's schema and seed the demo data 
 	$(BIN)/python -m services.email.manage init
 
 docs: install  ## regenerate the generated parts of docs/ (schemas, catalogue, AsyncAPI, topology)
-	$(BIN)/python -m services.common.events.schema
 	$(BIN)/python -m broker.generated_docs
 
 check-topology: install env  ## report drift between the broker and the definition

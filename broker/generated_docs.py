@@ -13,12 +13,15 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from broker.topology_doc import render as render_topology
 from services.common import topology as t
 from services.common.events import EVENT_MODELS, Envelope
+from services.common.events.schema import event_schemas
+from services.common.events.schema import render as render_schema
 
 BEGIN = "<!-- BEGIN GENERATED: python -m broker.generated_docs -->"
 END = "<!-- END GENERATED -->"
@@ -131,6 +134,10 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+def _fixed(content: str, _old_text: str) -> str:
+    return content
+
+
 def _replace_block(text: str, content: str) -> str:
     before, rest = text.split(BEGIN, 1)
     _, after = rest.split(END, 1)
@@ -141,6 +148,10 @@ GENERATED: dict[Path, Callable[[str], str]] = {
     Path("docs/events.md"): lambda text: _replace_block(text, event_catalogue()),
     Path("docs/topology.md"): lambda text: _replace_block(text, render_topology()),
     Path("docs/asyncapi.json"): lambda _text: json.dumps(asyncapi(), indent=2) + "\n",
+    **{
+        Path("docs/schemas") / name: partial(_fixed, render_schema(schema))
+        for name, schema in event_schemas().items()
+    },
 }
 
 
@@ -156,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.check:
                 stale.append(str(path))
             else:
+                path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(new)
                 print(f"wrote {path}")
     if stale:

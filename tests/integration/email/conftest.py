@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,12 +13,6 @@ from tests.support.processes import PYTHON, ServiceProcess
 
 WORKER_READY = r"email@\S+ ready\."
 SINK_READY = r"SMTP sink listening on"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sink_process(tmp: Path, port: int, *flags: str, name: str = "smtp-sink") -> ServiceProcess:

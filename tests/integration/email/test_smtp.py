@@ -15,8 +15,8 @@ from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 from services.email.sink.server import build_controller
 from services.email.smtp import SendFailed, SmtpConfig, SmtpSender
-from tests.integration.email.conftest import free_port
 from tests.support.factories import order_placed_event
+from tests.support.system import free_port
 
 
 def _message(email: str = "ada@example.com") -> tuple[str, EmailMessage]:

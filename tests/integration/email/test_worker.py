@@ -21,7 +21,6 @@ from tests.integration.email.conftest import (
     SINK_READY,
     WORKER_READY,
     email_worker,
-    free_port,
     mails_with,
     make_email_db,
     sent_row,
@@ -32,6 +31,7 @@ from tests.support.broker import TestBroker, x_death_reason
 from tests.support.factories import order_placed_event
 from tests.support.polling import wait_until
 from tests.support.processes import ServiceProcess, running
+from tests.support.system import free_port
 
 TASKS = task_queue(Service.EMAIL)
 TASKS_DLQ = f"{TASKS}.dlq"

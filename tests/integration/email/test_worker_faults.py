@@ -13,7 +13,6 @@ from tests.integration.email.conftest import (
     SINK_READY,
     WORKER_READY,
     email_worker,
-    free_port,
     mails_with,
     make_email_db,
     sent_row,
@@ -24,6 +23,7 @@ from tests.support.broker import TestBroker
 from tests.support.factories import order_placed_event
 from tests.support.polling import wait_until
 from tests.support.processes import running
+from tests.support.system import free_port
 
 TASKS = task_queue(Service.EMAIL)
 TASKS_DLQ = f"{TASKS}.dlq"
