@@ -222,10 +222,13 @@ def service_permissions(service: Service) -> tuple[Permissions, tuple[TopicPermi
         read.append(tq)  # the private queue itself
         ex_patterns, q_patterns = celery_internals(service)
         # Celery declares its own event/control exchanges and its pidbox queue, binds the queue
-        # (write on the queue, read on the exchange) and publishes events/replies.
+        # to `celery.pidbox` (write on the queue, read on the exchange), publishes task events to
+        # `celeryev` and replies to `reply.celery.pidbox`. It never broadcasts on `celery.pidbox`
+        # nor reads `celeryev` (no mingle, no gossip): with those, one service's login could shut
+        # down every other service's workers, or read their task arguments.
         patterns_c = ex_patterns + q_patterns
-        patterns_w = ex_patterns + q_patterns
-        patterns_r = ex_patterns + q_patterns
+        patterns_w = [r"celeryev", r"reply\.celery\.pidbox", *q_patterns]
+        patterns_r = [r"celery\.pidbox", *q_patterns]
     topics = tuple(
         TopicPermission(exchange=ex, write=keys, read="^$")
         for ex, keys in EVENT_PUBLICATIONS.get(service, ())
