@@ -23,6 +23,7 @@ from celery.exceptions import SecurityWarning
 from kombu import Exchange, Queue
 
 from services.common.topology import Service, task_queue
+from services.common.worker.events import WorkerEvents
 from services.common.worker.settings import WorkerSettings
 
 
@@ -49,7 +50,10 @@ def create_worker_app(
     service: Service, settings: WorkerSettings, *, task_modules: Sequence[str] = ()
 ) -> Celery:
     quiet_root_warning()
-    app = Celery(service.value, set_as_current=False)
+    # Task events through a dispatcher that pool threads never flush (see worker/events.py).
+    app = Celery(
+        service.value, set_as_current=False, events=f"{WorkerEvents.__module__}:WorkerEvents"
+    )
     queue = private_queue(service)
     app.conf.update(
         broker_url=settings.broker_url,

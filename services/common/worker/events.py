@@ -1,0 +1,32 @@
+"""Task events that cannot freeze a threads-pool worker.
+
+With the threads pool Celery sends a task's events from the pool thread that ran it. Events of the
+group `task` are buffered, and once the buffer holds `buffer_limit` (24) events the sending pool
+thread publishes it itself. With publisher confirms on, that thread then waits for the broker's ack
+on the event connection, which the worker's event loop also reads (Celery registers it there for
+heartbeats). When the loop reads the ack first, the pool thread waits forever holding the
+dispatcher's lock, the loop blocks on that lock at its next flush, and the whole worker freezes
+until the broker drops it for missed heartbeats (60-90 s), then redelivers what it held. The
+benchmark hit it within seconds at a few hundred tasks/s (docs/benchmarks.md).
+
+So pool threads only append to the buffer; the event loop, the one reader of that connection,
+publishes it (Celery schedules that flush on every buffered send).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from celery.app.events import Events
+from celery.events.dispatcher import EventDispatcher
+
+
+class LoopFlushedDispatcher(EventDispatcher):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["buffer_limit"] = sys.maxsize  # never flushed by the sending (pool) thread
+        super().__init__(*args, **kwargs)
+
+
+class WorkerEvents(Events):
+    dispatcher_cls = f"{__name__}:LoopFlushedDispatcher"
