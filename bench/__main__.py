@@ -1,0 +1,100 @@
+"""`python -m bench` (or `make bench`): every stage with its baseline, a table, docs/benchmarks.md.
+
+python -m bench                      # the default run (a few minutes)
+python -m bench --quick              # a smoke run: tiny sizes, one run each, nothing written
+python -m bench --scale-max 100000   # add the 100k points to the scale stage
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.machine import describe, load_average
+from bench.report import Report, text_table, write_markdown
+from bench.suite import Sizes, run_suite
+from bench.vhost import throwaway_vhost
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="tiny sizes, 1 run, do not write docs")
+    p.add_argument("--runs", type=int, default=3, help="runs per figure (median, min, max)")
+    p.add_argument("--sizes", default="1000,10000", help="fan-out backlog sizes")
+    p.add_argument("--scale-max", type=int, default=0, help="add this size (e.g. 100000)")
+    p.add_argument("--relay-rows", type=int, default=10_000, help="outbox backlog for the relay")
+    p.add_argument("--http-rate", type=float, default=50.0, help="fixed moderate rate, req/s")
+    p.add_argument("--saga-rate", type=float, default=20.0, help="orders/s for stages 5 and 6")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per HTTP load run")
+    p.add_argument("--out", type=Path, default=DOC, help="markdown file to update")
+    p.add_argument("--no-write", action="store_true", help="print the table only")
+    p.add_argument("--keep", action="store_true", help="keep the processes' logs and databases")
+    return p.parse_args(argv)
+
+
+def sizes_from(args: argparse.Namespace) -> Sizes:
+    if args.quick:
+        return Sizes(
+            runs=1,
+            broker_n=2000,
+            broker_single=300,
+            celery_n=1000,
+            fanout=(200,),
+            relay_rows=500,
+            http_duration=2.0,
+            http_rate=args.http_rate,
+            saga_rate=args.saga_rate,
+            saga_duration=3.0,
+        )
+    fanout = tuple(int(n) for n in args.sizes.split(",") if n)
+    if args.scale_max and args.scale_max not in fanout:
+        fanout = (*fanout, args.scale_max)
+    return Sizes(
+        runs=args.runs,
+        fanout=fanout,
+        relay_rows=max(args.relay_rows, args.scale_max),
+        http_duration=args.duration,
+        http_rate=args.http_rate,
+        saga_rate=args.saga_rate,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    sizes = sizes_from(args)
+    began = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="shopflow-bench-"))
+    report = Report(f"Results of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    ok = False
+    try:
+        with throwaway_vhost() as vh:
+            report.machine = describe(vh)
+            report.machine.append(f"load average before the run: {load_average()}")
+            run_suite(vh, tmp, sizes, report, progress=lambda m: print(m, flush=True))
+            report.machine.append(f"load average after the run: {load_average()}")
+        ok = True
+    finally:
+        if ok and not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"logs and databases kept in {tmp}", file=sys.stderr)
+    elapsed = time.monotonic() - began
+    command = "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    report.settings.insert(0, f"command: `{command.strip()}`, wall time {elapsed / 60:.1f} min")
+    print()
+    print(text_table(report))
+    if not (args.quick or args.no_write):
+        write_markdown(report, args.out)
+        print(f"\nwritten to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

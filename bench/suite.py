@@ -1,0 +1,279 @@
+"""The stages in order, each paired with its baseline, turned into the report's rows."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import ceilings, fanout, http_api, latency, procs, relay_drain
+from bench.report import Report, Row
+from bench.stats import Spread, ratio
+from bench.vhost import BenchVhost
+from services.common.worker.settings import WorkerSettings
+
+
+@dataclass(frozen=True)
+class Sizes:
+    runs: int = 3
+    broker_n: int = 20_000
+    broker_single: int = 2_000
+    celery_n: int = 10_000
+    fanout: tuple[int, ...] = (1_000, 10_000)
+    relay_rows: int = 10_000
+    http_duration: float = 5.0
+    http_connections: int = 16
+    http_rate: float = 50.0
+    saga_rate: float = 20.0
+    saga_duration: float = 10.0
+
+
+def _at_least(value: Spread, goal: float) -> bool:
+    return value.median >= goal
+
+
+def run_suite(
+    vh: BenchVhost, tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]
+) -> None:
+    w = WorkerSettings.model_fields
+    report.settings += [
+        f"every figure: median of {s.runs} run(s), with min .. max",
+        f"workers as `make up` runs them: pool {w['worker_pool'].default}, concurrency "
+        f"{w['worker_concurrency'].default}, prefetch multiplier "
+        f"{w['worker_prefetch_multiplier'].default}, ingress prefetch "
+        f"{w['ingress_prefetch'].default}; SQLite (WAL) per service",
+        f"broker ceiling: {s.broker_n} persistent 500-byte messages to the `orders` exchange "
+        f"(bound to 2 queues), confirm window {ceilings.CONFIRM_WINDOW}; consume at prefetch "
+        f"{ceilings.CONSUME_PREFETCH} with a manual ack each; {s.broker_single} publishes with "
+        "one confirm at a time",
+        f"Celery no-op: {s.celery_n} tasks, fan-out backlogs: {', '.join(map(str, s.fanout))} "
+        f"events, relay backlog: {s.relay_rows} rows",
+        f"HTTP: {s.http_connections} keep-alive connections, {s.http_duration:.0f} s per run "
+        f"after 1 s warm-up; fixed rate {s.http_rate:.0f} req/s; saga: {s.saga_rate:.0f} "
+        f"orders/s for {s.saga_duration:.0f} s per run",
+    ]
+
+    progress("stage 1: broker ceiling (raw pika)")
+    broker = ceilings.broker_ceiling(vh, s.broker_n, s.broker_single, s.runs)
+    add = report.add
+    add(Row("1 broker", "publish, confirm window", "msg/s", broker.publish_windowed))
+    add(Row("1 broker", "publish, one confirm at a time", "msg/s", broker.publish_one_by_one))
+    add(Row("1 broker", "publish latency p50 (one at a time)", "ms", broker.publish_p50_ms))
+    add(Row("1 broker", "publish latency p99 (one at a time)", "ms", broker.publish_p99_ms))
+    add(Row("1 broker", "consume, manual ack", "msg/s", broker.consume))
+
+    with procs.system(tmp / "workers") as sys_:
+        progress("stage 2: Celery no-op ceiling")
+        noop = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
+        add(
+            Row(
+                "2 celery",
+                "no-op tasks",
+                "tasks/s",
+                noop,
+                "raw consume",
+                ratio(noop, broker.consume),
+            )
+        )
+        vh.purge()
+        scale: dict[int, fanout.FanoutResult] = {}
+        for n in s.fanout:
+            progress(f"stage 3/7: fan-out of {n} order.placed")
+            scale[n] = res = fanout.fanout(vh, sys_, n, s.runs)
+            for svc in fanout.WORKERS:
+                rate = res.spread(svc)
+                r = ratio(rate, noop)
+                add(
+                    Row(
+                        f"3 fan-out N={n}",
+                        f"{svc} events",
+                        "ev/s",
+                        rate,
+                        "Celery no-op",
+                        r,
+                        ">= 0.5",
+                        r >= 0.5,
+                    )
+                )
+                add(
+                    Row(
+                        f"3 fan-out N={n}",
+                        f"{svc} vs raw consume",
+                        "ev/s",
+                        rate,
+                        "raw consume",
+                        ratio(rate, broker.consume),
+                    )
+                )
+    _scale_rows(report, scale)
+
+    with procs.system(tmp / "relay") as sys_:
+        progress(f"stage 7: relay drain of {s.relay_rows} outbox rows")
+        drains = [relay_drain.relay_drain(vh, sys_, s.relay_rows) for _ in range(s.runs)]
+    rates = Spread.of([d.rate for d in drains])
+    add(
+        Row(
+            f"7 relay N={s.relay_rows}",
+            "outbox rows published",
+            "rows/s",
+            rates,
+            "one-at-a-time publish",
+            ratio(rates, broker.publish_one_by_one),
+        )
+    )
+    halves = Spread.of([d.half_rates()[1] / d.half_rates()[0] for d in drains])
+    add(
+        Row(
+            f"7 relay N={s.relay_rows}",
+            "rate, 2nd half / 1st half",
+            "x",
+            halves,
+            "",
+            math.nan,
+            ">= 0.8 (flat)",
+            halves.median >= 0.8,
+        )
+    )
+    growth = Spread.of([d.rss_growth[1] - d.rss_growth[0] for d in drains])
+    add(Row(f"7 relay N={s.relay_rows}", "relay RSS growth over the drain", "MB", growth))
+
+    with procs.system(tmp / "http") as sys_:
+        progress("stage 4: HTTP API vs bare FastAPI")
+        h = http_api.http_api(sys_, s.runs, s.http_rate, s.http_duration, s.http_connections)
+    ours, bare = h.spread("ours.sat.rps"), h.spread("bare.sat.rps")
+    r = ratio(ours, bare)
+    add(
+        Row(
+            "4 http saturation",
+            "POST /orders",
+            "req/s",
+            ours,
+            "bare FastAPI",
+            r,
+            ">= 0.5",
+            r >= 0.5,
+        )
+    )
+    add(Row("4 http saturation", "bare FastAPI POST", "req/s", bare))
+    for who, label in (("ours", "POST /orders"), ("bare", "bare FastAPI")):
+        for mode, mname in (("sat", "saturation"), ("rate", f"{s.http_rate:.0f} req/s")):
+            for pct in ("p50", "p99"):
+                add(
+                    Row(
+                        f"4 http {mname}",
+                        f"{label} latency {pct}",
+                        "ms",
+                        h.spread(f"{who}.{mode}.{pct}_ms"),
+                    )
+                )
+    errors = sum(sum(v) for k, v in h.figures.items() if k.endswith(".errors"))
+    report.notes.append(f"HTTP stage: {errors:.0f} non-2xx answers or connection errors in all")
+
+    with procs.system(tmp / "saga") as sys_:
+        progress(f"stages 5/6: outbox and saga latency at {s.saga_rate:.0f} orders/s")
+        lat = latency.saga_latency(vh, sys_, s.runs, s.saga_rate, s.saga_duration)
+    c2c = lat.spread("outbox.commit_to_confirm.p99")
+    add(
+        Row(
+            "5 outbox",
+            "commit -> confirmed (marked) p50",
+            "ms",
+            lat.spread("outbox.commit_to_confirm.p50"),
+            "raw publish p50",
+            ratio(lat.spread("outbox.commit_to_confirm.p50"), broker.publish_p50_ms),
+        )
+    )
+    add(
+        Row(
+            "5 outbox",
+            "commit -> confirmed (marked) p99",
+            "ms",
+            c2c,
+            "raw publish p99",
+            ratio(c2c, broker.publish_p99_ms),
+            "<= 50 ms",
+            c2c.median <= 50,
+        )
+    )
+    for pct in ("p50", "p99"):
+        add(
+            Row(
+                "5 outbox",
+                f"commit -> in a bound queue {pct}",
+                "ms",
+                lat.spread(f"outbox.commit_to_queue.{pct}"),
+            )
+        )
+    p50, p99 = lat.spread("saga.confirmed.p50"), lat.spread("saga.confirmed.p99")
+    add(
+        Row(
+            "6 saga",
+            "POST returned -> CONFIRMED p50",
+            "ms",
+            p50,
+            "",
+            math.nan,
+            "<= 50 ms",
+            p50.median <= 50,
+        )
+    )
+    add(
+        Row(
+            "6 saga",
+            "POST returned -> CONFIRMED p99",
+            "ms",
+            p99,
+            "",
+            math.nan,
+            "<= 250 ms",
+            p99.median <= 250,
+        )
+    )
+    for pct in ("p50", "p99"):
+        add(
+            Row(
+                "6 saga",
+                f"POST returned -> both mails sent {pct}",
+                "ms",
+                lat.spread(f"saga.mails.{pct}"),
+            )
+        )
+
+
+def _scale_rows(report: Report, scale: dict[int, fanout.FanoutResult]) -> None:
+    if not scale:
+        return
+    smallest, largest = min(scale), max(scale)
+    for svc in fanout.WORKERS:
+        big, small = scale[largest].spread(svc), scale[smallest].spread(svc)
+        r = ratio(big, small)
+        report.add(
+            Row(
+                f"7 scale {smallest}->{largest}",
+                f"{svc} rate at N={largest} / N={smallest}",
+                "x",
+                big,
+                f"N={smallest}",
+                r,
+                ">= 0.8 (flat)",
+                r >= 0.8,
+            )
+        )
+        halves = Spread.of([b / a for a, b in scale[largest].halves[svc]])
+        report.add(
+            Row(
+                f"7 scale N={largest}",
+                f"{svc} rate, 2nd half / 1st half",
+                "x",
+                halves,
+                "",
+                math.nan,
+                ">= 0.8 (flat)",
+                halves.median >= 0.8,
+            )
+        )
+        growth = Spread.of([end - start for start, end in scale[largest].rss[svc]])
+        report.add(
+            Row(f"7 scale N={largest}", f"{svc} worker RSS growth over the drain", "MB", growth)
+        )
