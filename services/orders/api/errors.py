@@ -69,9 +69,22 @@ async def on_orders_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(status, _CODES.get(status, "bad_request"), exc.message, exc.problems)
 
 
+def _unparsable(cause: BaseException) -> str:
+    if isinstance(cause, RecursionError):
+        return "invalid JSON: nested too deeply"
+    if isinstance(cause, UnicodeDecodeError):
+        return "invalid JSON: not UTF-8 text"
+    return f"invalid JSON: {cause}"  # e.g. an integer literal of more than 4300 digits
+
+
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     route = f"{request.method} {request.url.path}"
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI answers 400 "There was an error parsing the body" for what json.loads raises
+        # besides JSONDecodeError; it is malformed JSON all the same.
+        problems = [FieldProblem("(body)", _unparsable(exc.__cause__))]
+        return error_response(422, "validation_failed", "the request is not valid", problems)
     if exc.status_code == 404:
         problem = FieldProblem("path", f"no route {route}", "path")
         code, message = "not_found", "not found"

@@ -91,7 +91,9 @@ def post_order(
     tags=["orders"],
 )
 def get_order(
-    container: ContainerDep, order_id: Annotated[str, Path(min_length=1, max_length=64)]
+    container: ContainerDep,
+    # Printable ASCII like every id we hand out: PostgreSQL refuses a NUL in a query parameter.
+    order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN)],
 ) -> OrderView:
     return handlers.get_order(order_id, container.db)
 
