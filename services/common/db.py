@@ -5,12 +5,19 @@ Write transactions on SQLite start with `BEGIN IMMEDIATE`, so two writers queue 
 timeout instead of one of them failing with "database is locked" when it upgrades a read lock.
 Any other `DATABASE_URL` (PostgreSQL in the tests) works unchanged. Nothing connects until the
 first query, so importing a service never touches its database.
+
+On SQLite the threads of one process also take turns on a lock around each transaction: SQLite
+lets one writer in at a time anyway, and a thread that finds the file locked waits in SQLite's busy
+handler, which *sleeps* 1, 2, 5, 10, 15, 20, 25 ... ms between tries, so a 3 ms transaction ahead
+of it costs it about 8 ms, and four busy threads queue far longer than the work takes. Waiting on
+the lock instead wakes a thread the moment the one ahead commits (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +67,15 @@ class Database:
         self.url = url
         self.engine = create_db_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reentrant: a transaction opened inside another (by mistake) must not deadlock.
+        self._turn: AbstractContextManager[object] = (
+            threading.RLock() if is_sqlite(url) else nullcontext()
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any exception."""
-        with self.sessions.begin() as session:
+        with self._turn, self.sessions.begin() as session:
             yield session
 
     def dispose(self) -> None:
