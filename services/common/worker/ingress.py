@@ -54,6 +54,23 @@ class HandoffError(Exception):
     """The broker did not take the task message (returned as unroutable, or nacked)."""
 
 
+class LoopSentEvents:
+    """Celery's `task-sent` event for a hand-off, given to the worker's own event dispatcher.
+
+    By default Celery publishes it on the hand-off's producer: a second confirmed publish, and a
+    second broker round trip inside the event loop, for every event. The worker's dispatcher
+    buffers it with the task events and the loop publishes them in batches (worker/events.py).
+    Flower still sees every `task-sent`."""
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+
+    def publish(self, type: str, fields: dict[str, Any], *_args: Any, **_kwargs: Any) -> None:
+        dispatcher = getattr(self._consumer, "event_dispatcher", None)
+        if dispatcher is not None:
+            dispatcher.send(type, **fields)
+
+
 class EventIngress(bootsteps.ConsumerStep):
     """Configured through class attributes set by `install_event_ingress`."""
 
@@ -69,6 +86,7 @@ class EventIngress(bootsteps.ConsumerStep):
         self._connection: Connection | None = None
         self._producer: Producer | None = None
         self._returned: list[str] = []
+        self._sent_events = LoopSentEvents(parent)
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
         channel.basic_qos(prefetch_size=0, prefetch_count=self.prefetch, a_global=False)
@@ -140,6 +158,7 @@ class EventIngress(bootsteps.ConsumerStep):
             producer=self._get_producer(),
             mandatory=True,
             confirm_timeout=self.confirm_timeout,
+            event_dispatcher=self._sent_events,
         )
         if self._returned:
             raise HandoffError("; ".join(self._returned))
