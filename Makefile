@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up scenario test install env broker provision databases check-topology docs clean
+.PHONY: up scenario test bench install env broker provision databases check-topology docs clean
 
 up: install env broker provision databases  ## everything, then every process in the foreground
 	$(BIN)/python -m runner
@@ -16,6 +16,9 @@ test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+bench: install broker  ## the benchmark suite (docs/benchmarks.md): prints the table, rewrites its block
+	$(BIN)/python -m bench
 
 install: $(STAMP)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.machine import describe, load_average
 from bench.report import Report, text_table, write_markdown
-from bench.suite import Sizes, run_suite
+from bench.suite import STAGES, Sizes, run_suite
 from bench.vhost import throwaway_vhost
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -33,6 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--http-rate", type=float, default=50.0, help="fixed moderate rate, req/s")
     p.add_argument("--saga-rate", type=float, default=20.0, help="orders/s for stages 5 and 6")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per HTTP load run")
+    p.add_argument("--only", default=",".join(STAGES), help="stages to run: " + ",".join(STAGES))
     p.add_argument("--out", type=Path, default=DOC, help="markdown file to update")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     p.add_argument("--keep", action="store_true", help="keep the processes' logs and databases")
@@ -40,6 +41,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def sizes_from(args: argparse.Namespace) -> Sizes:
+    only = frozenset(args.only.split(","))
+    if only - set(STAGES):
+        raise SystemExit(f"unknown stage(s): {', '.join(sorted(only - set(STAGES)))}")
     if args.quick:
         return Sizes(
             runs=1,
@@ -52,6 +56,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             http_rate=args.http_rate,
             saga_rate=args.saga_rate,
             saga_duration=3.0,
+            only=only,
         )
     fanout = tuple(int(n) for n in args.sizes.split(",") if n)
     if args.scale_max and args.scale_max not in fanout:
@@ -63,12 +68,14 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         http_duration=args.duration,
         http_rate=args.http_rate,
         saga_rate=args.saga_rate,
+        only=only,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sizes = sizes_from(args)
+    only_some = sizes.only != frozenset(STAGES)
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="shopflow-bench-"))
     report = Report(f"Results of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     report.settings.insert(0, f"command: `{command.strip()}`, wall time {elapsed / 60:.1f} min")
     print()
     print(text_table(report))
-    if not (args.quick or args.no_write):
+    if not (args.quick or args.no_write or only_some):
         write_markdown(report, args.out)
         print(f"\nwritten to {args.out}")
     return 0

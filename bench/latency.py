@@ -30,7 +30,7 @@ from bench.http_api import load
 from bench.procs import start
 from bench.stats import Spread, percentile
 from bench.vhost import BenchVhost
-from services.common.topology import ORDER_PLACED, ORDERS_EXCHANGE
+from services.common.topology import ORDER_PLACED, ORDERS_EXCHANGE, STOCK_RESERVED
 from tests.support.polling import wait_until
 from tests.support.system import DEFAULT_PROCESSES, System
 
@@ -99,6 +99,7 @@ def saga_latency(
 def _analyse(sys_: System, spy: ArrivalSpy, record: Path, result: LatencyResult) -> None:
     answers = {oid: t for t, status, oid in json.loads(record.read_text()) if status == 202}
     orders, email = Peek(sys_.db_url("orders")), Peek(sys_.db_url("email"))
+    inventory = Peek(sys_.db_url("inventory"))
     confirmed_sql = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
     outbox_sql = "SELECT aggregate_id, event_id, event_type, created_at, published_at FROM outbox"
     sent_sql = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
@@ -127,6 +128,14 @@ def _analyse(sys_: System, spy: ArrivalSpy, record: Path, result: LatencyResult)
             message="both mails of every benchmark order sent",
         )
         wait_until(lambda: all(e[0] in spy.arrivals for e in placed.values()), timeout=60)
+        decided = dict(inventory.rows("SELECT order_id, decided_at FROM reservation_outcomes"))
+        answered = {
+            agg: (c, p)
+            for agg, typ, c, p in inventory.rows(
+                "SELECT aggregate_id, event_type, created_at, published_at FROM outbox"
+            )
+            if typ == STOCK_RESERVED
+        }
         mails_done: dict[str, float] = {}
         for eid, sent_at in sent_now():
             oid = mail_events[eid]
@@ -134,6 +143,7 @@ def _analyse(sys_: System, spy: ArrivalSpy, record: Path, result: LatencyResult)
     finally:
         orders.close()
         email.close()
+        inventory.close()
 
     def per_order(f: Callable[[str], float]) -> list[float]:
         return [f(oid) for oid in answers]
@@ -146,4 +156,12 @@ def _analyse(sys_: System, spy: ArrivalSpy, record: Path, result: LatencyResult)
         per_order(lambda o: spy.arrivals[placed[o][0]] - epoch(placed[o][1])),
     )
     result.add("saga.confirmed", per_order(lambda o: confirmed[o] - answers[o]))
+    # Where the time goes: each hop's p50/p99 (all per order).
+    result.add("hop.orders_relay", per_order(lambda o: epoch(placed[o][2]) - epoch(placed[o][1])))
+    result.add("hop.inventory_worker", per_order(lambda o: epoch(decided[o]) - epoch(placed[o][2])))
+    result.add(
+        "hop.inventory_relay",
+        per_order(lambda o: epoch(answered[o][1]) - epoch(answered[o][0])),
+    )
+    result.add("hop.orders_worker", per_order(lambda o: confirmed[o] - epoch(answered[o][1])))
     result.add("saga.mails", per_order(lambda o: mails_done[o] - answers[o]))

@@ -13,6 +13,17 @@ from bench.stats import Spread, ratio
 from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerSettings
 
+STAGES = ("broker", "celery", "fanout", "relay", "http", "saga")
+NOT_RUN = Spread.of([])
+
+
+HOPS = (
+    ("orders_relay", "orders outbox commit -> marked published"),
+    ("inventory_worker", "-> inventory decided (ingress, task, commit)"),
+    ("inventory_relay", "inventory outbox commit -> marked published"),
+    ("orders_worker", "-> order CONFIRMED (ingress, task, commit)"),
+)
+
 
 @dataclass(frozen=True)
 class Sizes:
@@ -27,6 +38,7 @@ class Sizes:
     http_rate: float = 50.0
     saga_rate: float = 20.0
     saga_duration: float = 10.0
+    only: frozenset[str] = frozenset(STAGES)
 
 
 def _at_least(value: Spread, goal: float) -> bool:
@@ -54,8 +66,11 @@ def run_suite(
         f"orders/s for {s.saga_duration:.0f} s per run",
     ]
 
-    progress("stage 1: broker ceiling (raw pika)")
-    broker = ceilings.broker_ceiling(vh, s.broker_n, s.broker_single, s.runs)
+    if "broker" in s.only:
+        progress("stage 1: broker ceiling (raw pika)")
+        broker = ceilings.broker_ceiling(vh, s.broker_n, s.broker_single, s.runs)
+    else:
+        broker = ceilings.BrokerCeiling(NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN)
     add = report.add
     add(Row("1 broker", "publish, confirm window", "msg/s", broker.publish_windowed))
     add(Row("1 broker", "publish, one confirm at a time", "msg/s", broker.publish_one_by_one))
@@ -63,9 +78,30 @@ def run_suite(
     add(Row("1 broker", "publish latency p99 (one at a time)", "ms", broker.publish_p99_ms))
     add(Row("1 broker", "consume, manual ack", "msg/s", broker.consume))
 
+    if {"celery", "fanout"} & s.only:
+        _workers(vh, tmp, s, report, progress, broker)
+    if "relay" in s.only:
+        _relay(vh, tmp, s, report, progress, broker)
+    if "http" in s.only:
+        _http(tmp, s, report, progress)
+    if "saga" in s.only:
+        _saga(vh, tmp, s, report, progress, broker)
+
+
+def _workers(
+    vh: BenchVhost,
+    tmp: Path,
+    s: Sizes,
+    report: Report,
+    progress: Callable[[str], None],
+    broker: ceilings.BrokerCeiling,
+) -> None:
+    add = report.add
     with procs.system(tmp / "workers") as sys_:
-        progress("stage 2: Celery no-op ceiling")
-        noop = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
+        noop = NOT_RUN
+        if "celery" in s.only:
+            progress("stage 2: Celery no-op ceiling")
+            noop = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
         add(
             Row(
                 "2 celery",
@@ -78,7 +114,7 @@ def run_suite(
         )
         vh.purge()
         scale: dict[int, fanout.FanoutResult] = {}
-        for n in s.fanout:
+        for n in s.fanout if "fanout" in s.only else ():
             progress(f"stage 3/7: fan-out of {n} order.placed")
             scale[n] = res = fanout.fanout(vh, sys_, n, s.runs)
             for svc in fanout.WORKERS:
@@ -108,6 +144,16 @@ def run_suite(
                 )
     _scale_rows(report, scale)
 
+
+def _relay(
+    vh: BenchVhost,
+    tmp: Path,
+    s: Sizes,
+    report: Report,
+    progress: Callable[[str], None],
+    broker: ceilings.BrokerCeiling,
+) -> None:
+    add = report.add
     with procs.system(tmp / "relay") as sys_:
         progress(f"stage 7: relay drain of {s.relay_rows} outbox rows")
         drains = [relay_drain.relay_drain(vh, sys_, s.relay_rows) for _ in range(s.runs)]
@@ -138,6 +184,9 @@ def run_suite(
     growth = Spread.of([d.rss_growth[1] - d.rss_growth[0] for d in drains])
     add(Row(f"7 relay N={s.relay_rows}", "relay RSS growth over the drain", "MB", growth))
 
+
+def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) -> None:
+    add = report.add
     with procs.system(tmp / "http") as sys_:
         progress("stage 4: HTTP API vs bare FastAPI")
         h = http_api.http_api(sys_, s.runs, s.http_rate, s.http_duration, s.http_connections)
@@ -170,6 +219,16 @@ def run_suite(
     errors = sum(sum(v) for k, v in h.figures.items() if k.endswith(".errors"))
     report.notes.append(f"HTTP stage: {errors:.0f} non-2xx answers or connection errors in all")
 
+
+def _saga(
+    vh: BenchVhost,
+    tmp: Path,
+    s: Sizes,
+    report: Report,
+    progress: Callable[[str], None],
+    broker: ceilings.BrokerCeiling,
+) -> None:
+    add = report.add
     with procs.system(tmp / "saga") as sys_:
         progress(f"stages 5/6: outbox and saga latency at {s.saga_rate:.0f} orders/s")
         lat = latency.saga_latency(vh, sys_, s.runs, s.saga_rate, s.saga_duration)
@@ -239,6 +298,9 @@ def run_suite(
                 lat.spread(f"saga.mails.{pct}"),
             )
         )
+    for hop, label in HOPS:
+        for pct in ("p50", "p99"):
+            add(Row("6 saga, per hop", f"{label} {pct}", "ms", lat.spread(f"hop.{hop}.{pct}")))
 
 
 def _scale_rows(report: Report, scale: dict[int, fanout.FanoutResult]) -> None:
