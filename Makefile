@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up scenario test bench install env broker provision databases check-topology docs clean
+.PHONY: up scenario test bench reliability install env broker provision databases check-topology docs clean
 
 up: install env broker provision databases  ## everything, then every process in the foreground
 	$(BIN)/python -m runner
@@ -16,6 +16,12 @@ test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+ORDERS ?= 2000
+reliability: install broker  ## the fault suite at a bigger size; rewrites the table in docs/reliability.md
+	rm -f var/reliability.jsonl
+	$(BIN)/pytest -m reliability --timeout 1800 --orders $(ORDERS) --reliability-report var/reliability.jsonl
+	$(BIN)/python -m tests.reliability.report var/reliability.jsonl --command "make reliability ORDERS=$(ORDERS)"
 
 bench: install broker  ## the benchmark suite (docs/benchmarks.md): prints the table, rewrites its block
 	$(BIN)/python -m bench

@@ -32,7 +32,24 @@ from services.common import topology  # noqa: E402
 from services.common.settings import BrokerSettings  # noqa: E402
 from tests.support.broker import TestBroker  # noqa: E402
 
-_DIRS = {"unit": None, "integration": "integration", "e2e": "e2e"}
+_DIRS = {"unit": None, "integration": "integration", "e2e": "e2e", "reliability": "reliability"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("reliability", "the fault-injection suite (tests/reliability)")
+    group.addoption(
+        "--orders",
+        type=int,
+        default=40,
+        help="orders per reliability scenario (default 40; docs/reliability.md uses 2000)",
+    )
+    group.addoption("--reliability-seed", type=int, default=20261122, help="order mix seed")
+    group.addoption(
+        "--reliability-report",
+        type=Path,
+        default=None,
+        help="append each scenario's books as a JSON line to this file",
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

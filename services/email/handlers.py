@@ -3,7 +3,8 @@
 For every mail the event causes (`MAILS_BY_EVENT`): claim `(event id, template)` in the email
 database, send over SMTP, mark it sent. A mail already sent is skipped, so a redelivered or
 duplicated event sends nothing. A claim held by another live worker is not ours: the task is
-retried later. An SMTP failure gives the claim back and becomes a `TransientError` (retried with
+`Deferred` until that claim's lease runs out (outside the retry budget: waiting is not
+failing). An SMTP failure gives the claim back and becomes a `TransientError` (retried with
 backoff on the private queue) or a `PermanentError` (dead-lettered at once, with the server's
 reply in the log). Email cannot be exactly-once: a worker that dies after the server took the
 mail and before the mark leaves a claim that is taken over when its lease runs out, and the mail
@@ -20,7 +21,7 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from services.common.events import Envelope
-from services.common.worker.errors import PermanentError, TransientError
+from services.common.worker.errors import Deferred, PermanentError, TransientError
 from services.email.mails import MAILS_BY_EVENT, MailRenderer
 from services.email.message import build_message, message_id
 from services.email.smtp import SendFailed
@@ -58,7 +59,11 @@ def send_order_mails(event: Envelope[Any], mailer: Mailer) -> list[str]:
             done.append(f"{template}: already sent")
             continue
         if claim.outcome is ClaimOutcome.HELD or claim.token is None:
-            raise TransientError(f"{ids}: another worker is sending it (until {claim.held_until})")
+            until = claim.held_until or mailer.clock()
+            raise Deferred(
+                f"{ids}: another worker is sending it (until {until:%H:%M:%S})",
+                seconds=(until - mailer.clock()).total_seconds(),
+            )
         message = build_message(
             mail, mail_from=mailer.mail_from, message_id=mid, date=mailer.clock()
         )

@@ -73,16 +73,24 @@ class System:
     def db_url(self, service: str) -> str:
         return self.env[f"{service.upper()}_DATABASE_URL"]
 
-    def start(self, name: str) -> ServiceProcess:
-        proc = ServiceProcess(name, procfile_commands()[name], self.tmp / "logs", env=self.env)
-        self.procs[name] = proc.start()
+    def start(self, name: str, instance: str | None = None) -> ServiceProcess:
+        """Start Procfile process `name`; `instance` names a second copy ("inventory-worker-2")."""
+        label = instance or name
+        proc = ServiceProcess(label, procfile_commands()[name], self.tmp / "logs", env=self.env)
+        self.procs[label] = proc.start()
         return proc
 
+    def restart(self, name: str) -> None:
+        """Start `name` again (after a stop or a kill) and wait until it is ready."""
+        self.start(name)
+        self.wait_ready(name)
+
     def wait_ready(self, name: str, timeout: float = 90) -> None:
+        kind = next((k for k in READY_LOG if name.startswith(k)), name)
         if name == "orders-api":
             wait_until(self._api_ready, timeout=timeout, message="orders API /ready")
-        elif name in READY_LOG:
-            self.procs[name].wait_for_log(READY_LOG[name], timeout=timeout)
+        elif kind in READY_LOG:
+            self.procs[name].wait_for_log(READY_LOG[kind], timeout=timeout)
 
     def _api_ready(self) -> bool:
         proc = self.procs["orders-api"]

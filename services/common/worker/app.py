@@ -60,6 +60,11 @@ def create_worker_app(
         broker_heartbeat=settings.broker.heartbeat,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        # A channel closed by the broker (e.g. 406 "delivery acknowledgement timed out" when a
+        # task outlives the broker's consumer_timeout) is recovered like a lost connection:
+        # reconnect, and the broker redelivers what was unacked. Without this Celery calls it
+        # "Unrecoverable error" and the worker stops consuming (tests/reliability, scenario 9).
+        broker_channel_error_retry=True,
         broker_transport_options={"confirm_publish": True},
         accept_content=["json"],
         task_serializer="json",

@@ -3,11 +3,16 @@ failures into retries or dead letters.
 
 - Success: the task returns and its message is acked (acks_late: only now).
 - `TransientError`, or a database `OperationalError` (locked, unreachable): `Task.retry` with
-  countdown `uniform(0, min(retry_backoff_max_seconds, retry_backoff_seconds * 2**n))` (exponential
-  backoff, full jitter; n = retries so far), at most `retry_max` times (`<SVC>_RETRY_*`). A retry
+  countdown `c/2 + uniform(0, c/2)`, `c = min(retry_backoff_max_seconds, retry_backoff_seconds *
+  2**n)` (exponential backoff with "equal jitter"; n = retries so far), at most `retry_max` times
+  (`<SVC>_RETRY_*`). Equal rather than full jitter, because it guarantees how long the retries
+  last: with the defaults at least 31 s from the first failure to the dead letter, so a short
+  outage (an SMTP server restarting) never dead-letters work. A retry
   is a new message published (confirmed) to the *delivery* exchange and routing key, i.e. the
   service's private direct exchange `<svc>.tasks`, never the topic exchange, so no other service
   ever sees it; the old message is acked after that publish.
+- `Deferred` (another live worker holds the work's lease): retried with the same backoff, but
+  never later than the end of that lease, and outside the retry budget.
 - `PermanentError`, an envelope that no longer validates, the last retry failing, or any other
   exception (a bug): the task fails; with acks_late and `task_acks_on_failure=False` Celery
   rejects the message (requeue=False) and the private queue's policy dead-letters it into
@@ -29,7 +34,7 @@ from celery import Celery, Task
 from sqlalchemy.exc import OperationalError
 
 from services.common.events import Envelope, InvalidEvent, parse_event
-from services.common.worker.errors import PermanentError, TransientError
+from services.common.worker.errors import Deferred, PermanentError, TransientError
 from services.common.worker.settings import WorkerSettings
 
 logger = logging.getLogger("shopflow.tasks")
@@ -39,9 +44,9 @@ RETRYABLE = (TransientError, OperationalError)
 
 
 def backoff_seconds(retries: int, settings: WorkerSettings) -> float:
-    """Full jitter: uniform(0, min(cap, base * 2**retries))."""
+    """Equal jitter: half of min(cap, base * 2**retries), plus up to that half again at random."""
     ceiling = min(settings.retry_backoff_max_seconds, settings.retry_backoff_seconds * 2**retries)
-    return random.uniform(0, ceiling)
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
 def event_task(
@@ -76,6 +81,24 @@ def event_task(
                 exc,
             )
             raise
+        except Deferred as exc:
+            # Look again soon (the holder usually finishes in milliseconds), backing off as for
+            # a failure, but never later than the end of the holder's lease.
+            delay = min(
+                exc.seconds + random.uniform(0, 1), backoff_seconds(self.request.retries, settings)
+            )
+            logger.info(
+                "event %s %s correlation=%s deferred (%s); again in %.1fs",
+                event.type,
+                event.id,
+                event.correlationid,
+                exc,
+                delay,
+            )
+            # max_retries: one more than now, so waiting never counts as failing
+            raise self.retry(
+                exc=exc, countdown=delay, max_retries=self.request.retries + 1
+            ) from exc
         except RETRYABLE as exc:
             retries = self.request.retries
             if retries >= settings.retry_max:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.common.db import Database
-from services.common.worker.errors import PermanentError, TransientError
+from services.common.worker.errors import Deferred, PermanentError, TransientError
 from services.email.handlers import Mailer, send_order_mails
 from services.email.mails import ORDER_RECEIVED, MailRenderer
 from services.email.smtp import SendFailed
@@ -80,6 +80,6 @@ def test_a_live_claim_of_another_worker_means_retry_later(
 ) -> None:
     event = order_placed_event()
     mailer.store.claim(event.id, ORDER_RECEIVED, recipient="x@example.com", message_id="<m>")
-    with pytest.raises(TransientError, match="another worker is sending it"):
+    with pytest.raises(Deferred, match="another worker is sending it"):
         send_order_mails(event, mailer)
     assert sender.sent == []

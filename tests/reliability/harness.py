@@ -1,0 +1,196 @@
+"""One fault scenario: the whole system on the private node, a stream of orders, one fault,
+then drain, stop and audit the books (tests/support/books.py).
+
+    with fault_run("kill -9 inventory worker", fault="...") as run:
+        run.start_traffic()
+        run.at(0.3)                # 30 % of the orders accepted
+        ...inject the fault...
+        run.cleared()              # the fault is over: recovery time starts here
+        run.finish()               # drain, stop, audit; fails the test with the books
+
+The books of every run are appended to the `--reliability-report` file when one is given
+(`python -m tests.reliability.report` turns it into docs/reliability.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from services.common.catalogue import DEMO_CATALOGUE
+from services.common.db import Database
+from services.email.sink.mailbox import Mailbox
+from services.inventory.stock import set_stock
+from tests.support.books import Books, Snapshot, audit, audit_queues, drained
+from tests.support.broker import TestBroker
+from tests.support.polling import ConditionTimeout, wait_until
+from tests.support.private_rabbit import PrivateRabbit
+from tests.support.system import DEFAULT_PROCESSES, System, running_system
+from tests.support.traffic import OrderStream, PlacedOrder, plan_orders
+
+SOLD_OUT = next(item.sku for item in DEMO_CATALOGUE if item.initial_stock == 0)
+PLENTY = tuple(item.sku for item in DEMO_CATALOGUE if item.sku != SOLD_OUT)
+HARNESS_ENV = {
+    # Orders must not time out while a fault is on: expiry has its own tests (tests/e2e).
+    "ORDERS_PENDING_TIMEOUT_SECONDS": "3600",
+}
+
+
+@dataclass
+class RunConfig:
+    orders: int
+    seed: int
+    report: Path | None
+
+
+@dataclass
+class FaultRun:
+    scenario: str
+    fault: str
+    node: PrivateRabbit
+    broker: TestBroker
+    tmp: Path
+    config: RunConfig
+    extra_env: dict[str, str] = field(default_factory=dict)
+    processes: tuple[str, ...] = DEFAULT_PROCESSES
+    system: System = field(init=False)
+    stream: OrderStream = field(init=False)
+    _stack: ExitStack = field(default_factory=ExitStack)
+    _cleared_at: float | None = None
+    _started_at: float = 0.0
+
+    def __enter__(self) -> FaultRun:
+        self.broker.purge_all()
+        self.system = self._stack.enter_context(
+            running_system(
+                self.tmp,
+                processes=self.processes,
+                extra_env={**self.node.broker_env(), **HARNESS_ENV, **self.extra_env},
+            )
+        )
+        inventory_db = Database(self.system.db_url("inventory"))
+        set_stock(inventory_db, {**{sku: 10**7 for sku in PLENTY}, SOLD_OUT: 0})
+        inventory_db.dispose()
+        orders = plan_orders(
+            self.config.orders,
+            seed=self.config.seed,
+            plenty=PLENTY,
+            sold_out=SOLD_OUT,
+            run=uuid.uuid4().hex[:6],
+        )
+        # About five seconds of traffic at the default size; bigger runs at up to 50 orders/s.
+        rate = min(max(self.config.orders / 5, 4.0), 50.0)
+        self.stream = OrderStream(self.system.api_url, orders, rate=rate)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stack.close()
+
+    def start_traffic(self) -> None:
+        self._started_at = time.monotonic()
+        self.stream.start()
+
+    def at(self, fraction: float, timeout: float = 180.0) -> None:
+        """Wait until `fraction` of the orders were accepted by the API."""
+        self.stream.wait_accepted(max(1, int(self.config.orders * fraction)), timeout=timeout)
+
+    def cleared(self) -> None:
+        self._cleared_at = time.monotonic()
+
+    def snapshot(self) -> Snapshot:
+        orders_db = Database(self.system.db_url("orders"))
+        inventory_db = Database(self.system.db_url("inventory"))
+        try:
+            return Snapshot.take(orders_db, inventory_db, Mailbox(self.system.mail_dir))
+        finally:
+            orders_db.dispose()
+            inventory_db.dispose()
+
+    def finish(
+        self,
+        *,
+        expected_dlq: dict[str, int] | None = None,
+        allow_resend: bool = False,
+        drain_timeout: float | None = None,
+    ) -> Books:
+        placed = self.stream.join()
+        if self._cleared_at is None:
+            self.cleared()
+        books = Books(self.scenario, self.fault, orders=len(placed))
+        accepted = [o for o in placed if o.order_id is not None]
+        books.unexpected.extend(
+            f"order {o.number}: never accepted ({o.attempts} tries, last: {o.error})"
+            for o in placed
+            if o.order_id is None
+        )
+        timeout = drain_timeout or 120 + self.config.orders / 5
+        try:
+            wait_until(
+                lambda: drained(self.snapshot(), accepted),
+                timeout=timeout,
+                interval=0.5,
+                message=lambda: self._progress(accepted),
+            )
+        except ConditionTimeout:
+            self._dump_worker_stacks()
+            raise
+        assert self._cleared_at is not None
+        books.recovery_seconds = round(time.monotonic() - self._cleared_at, 1)
+        self._settle()
+        self.system.stop_all()  # unacked messages go back to ready: the depths are exact
+        audit(books, self.snapshot(), accepted, allow_resend=allow_resend)
+        audit_queues(books, self.broker, expected_dlq or {})
+        books.duration_seconds = round(time.monotonic() - self._started_at, 1)
+        self._report(books)
+        assert books.ok, books.summary()
+        return books
+
+    def _settle(self) -> None:
+        """Drained means the effects are in. Wait for the messages still in flight too (a retry
+        or a duplicate waiting for its countdown, unacked): they must run and find nothing to do."""
+
+        def busy() -> dict[str, int]:
+            return {
+                q: n
+                for q, n in self.node.unsettled(self.broker.vhost).items()
+                if not q.endswith(".dlq")
+            }
+
+        wait_until(lambda: not busy(), timeout=180, interval=0.5, message=lambda: str(busy()))
+
+    def _dump_worker_stacks(self) -> None:
+        """Stuck? Celery's SIGUSR1 handler writes every thread's stack into the worker's log."""
+        for name, proc in self.system.procs.items():
+            if "worker" in name and proc.alive():
+                os.kill(proc.pid, signal.SIGUSR1)
+                with suppress(ConditionTimeout, AssertionError):
+                    proc.wait_for_log(r"=======", timeout=5)
+                print(f"--- {name} (stacks at the end) ---\n{proc.log()[-6000:]}")
+
+    def _progress(self, accepted: list[PlacedOrder]) -> str:
+        snap = self.snapshot()
+        waiting = [o for o in accepted if snap.statuses.get(str(o.order_id)) != o.expected_status]
+        return (
+            f"{len(waiting)} of {len(accepted)} orders not in their final status "
+            f"(e.g. {[(o.number, snap.statuses.get(str(o.order_id))) for o in waiting[:5]]}), "
+            f"unpublished {snap.unpublished}, mails {snap.mail_count}/{2 * len(accepted)}"
+        )
+
+    def _report(self, books: Books) -> None:
+        print(books.summary())
+        if self.config.report is not None:
+            self.config.report.parent.mkdir(parents=True, exist_ok=True)
+            with self.config.report.open("a") as fh:
+                fh.write(json.dumps(books.to_json()) + "\n")

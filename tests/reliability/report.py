@@ -1,0 +1,91 @@
+"""Turn the books of a reliability run into the results table of docs/reliability.md.
+
+    pytest -m reliability --orders 2000 --reliability-report var/reliability.jsonl
+    python -m tests.reliability.report var/reliability.jsonl   # rewrites the table in the docs
+
+(`make reliability` does both.) Only the part between the two markers is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "reliability.md"
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+COLUMNS = (
+    "scenario",
+    "orders",
+    "fault",
+    "lost",
+    "duplicated effects",
+    "DLQ'd as expected",
+    "recovery time",
+)
+
+
+def _row(b: dict[str, Any]) -> str:
+    expected = sum(b["dlq_expected"].values())
+    found = sum(b["dlq_found"].values())
+    dlq = "yes" if not any("dead letters" in u for u in b["unexpected"]) else "**no**"
+    dlq += f" ({found} of {expected})" if expected or found else " (none expected, none found)"
+    duplicated = str(len(b["duplicated"]))
+    if b["resent"]:
+        duplicated += f" (+{b['resent']} same-Message-ID resend, allowed)"
+    cells = (
+        b["scenario"],
+        f"{b['orders']} ({b['confirmed']} confirmed, {b['rejected']} rejected)",
+        b["fault"],
+        str(len(b["lost"])),
+        duplicated,
+        dlq,
+        f"{b['recovery_seconds']:.1f} s",
+    )
+    return "| " + " | ".join(c.replace("|", "/") for c in cells) + " |"
+
+
+def _rabbitmq_version() -> str:
+    out = subprocess.run(
+        ["rabbitmqctl", "version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return out or "unknown"
+
+
+def render(results: list[dict[str, Any]], command: str) -> str:
+    unexpected = sum(len(b["unexpected"]) for b in results)
+    lines = [
+        f"Run on {datetime.now(UTC):%Y-%m-%d} ({platform.system()}, {platform.machine()}, "
+        f"Python {platform.python_version()}, RabbitMQ {_rabbitmq_version()}), "
+        f"`{command}`: {len(results)} scenarios, "
+        f"{sum(b['duration_seconds'] for b in results) / 60:.0f} minutes of runs, "
+        f"unexpected findings in all: {unexpected}.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+        *(_row(b) for b in results),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("results", type=Path, help="the --reliability-report file")
+    parser.add_argument("--command", default="make reliability ORDERS=2000")
+    args = parser.parse_args(argv)
+    results = [json.loads(line) for line in args.results.read_text().splitlines() if line]
+    table = render(results, args.command)
+    text = DOC.read_text()
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    DOC.write_text(pattern.sub(lambda _m: f"{START}\n{table}\n{END}", text))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

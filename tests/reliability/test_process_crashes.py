@@ -1,0 +1,90 @@
+"""Scenarios 3, 4 and 10: processes die in mid-stream (kill -9, or SIGTERM of everything)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable
+from functools import partial
+
+import pytest
+
+from tests.reliability.harness import FaultRun
+from tests.support.polling import wait_until
+from tests.support.system import System
+
+pytestmark = pytest.mark.reliability
+
+WORKERS = ("inventory-worker", "email-worker", "orders-worker")
+
+
+def pool_children(system: System, name: str) -> list[int]:
+    out = subprocess.run(
+        ["pgrep", "-P", str(system.procs[name].pid)], capture_output=True, text=True, check=False
+    ).stdout
+    return [int(pid) for pid in out.split()]
+
+
+def test_kill_9_each_worker_in_turn(fault_run: Callable[..., FaultRun]) -> None:
+    """The default threads pool: the worker is one process, so kill -9 takes the consumer and
+    every running task with it. Each worker in turn, restarted each time."""
+    with fault_run("3a. kill -9 each worker (threads pool)", fault="kill -9, restart") as run:
+        run.start_traffic()
+        for n, name in enumerate(WORKERS):
+            run.at(0.2 + 0.2 * n)
+            run.system.procs[name].kill9()
+            run.system.restart(name)
+        run.cleared()
+        run.finish(allow_resend=True)  # email: killed between SMTP's 250 and recording it
+
+
+def test_kill_9_pool_child_then_main_process(fault_run: Callable[..., FaultRun]) -> None:
+    """The prefork pool: first a pool child dies mid-task (the main process sees the worker
+    lost and the message comes back), then the main process with all its children."""
+    prefork = {f"{svc}_WORKER_POOL": "prefork" for svc in ("ORDERS", "INVENTORY", "EMAIL")}
+    with fault_run(
+        "3b. kill -9 pool child, then main (prefork pool)",
+        fault="kill -9 child; kill -9 main, restart",
+        extra_env=prefork,
+    ) as run:
+        run.start_traffic()
+        for n, name in enumerate(WORKERS):
+            run.at(0.1 + 0.15 * n)
+            children = wait_until(partial(pool_children, run.system, name), timeout=30)
+            os.kill(children[0], signal.SIGKILL)
+        for n, name in enumerate(WORKERS):
+            run.at(0.55 + 0.15 * n)
+            run.system.procs[name].kill9()
+            run.system.restart(name)
+        run.cleared()
+        run.finish(allow_resend=True)
+
+
+def test_kill_9_api_and_relay_after_commits(fault_run: Callable[..., FaultRun]) -> None:
+    """The API dies with requests in flight (clients retry with their Idempotency-Key), then the
+    relay dies with outbox rows committed but not yet published."""
+    with fault_run("4. kill -9 orders API, then relay", fault="kill -9, restart") as run:
+        run.start_traffic()
+        run.at(0.3)
+        run.system.procs["orders-api"].kill9()
+        run.system.restart("orders-api")
+        run.at(0.6)
+        run.system.procs["orders-relay"].kill9()
+        run.system.restart("orders-relay")
+        run.cleared()
+        run.finish()
+
+
+def test_sigterm_every_process_then_restart(fault_run: Callable[..., FaultRun]) -> None:
+    with fault_run("10. SIGTERM every process, restart", fault="SIGTERM all, restart") as run:
+        run.start_traffic()
+        run.at(0.4)
+        names = list(run.system.procs)
+        run.system.stop_all()
+        for name in names:
+            run.system.start(name)
+        for name in names:
+            run.system.wait_ready(name)
+        run.cleared()
+        run.finish()

@@ -1,0 +1,234 @@
+"""The books: after a run with a fault in it, account for every order the API accepted.
+
+Everything is read from where the effects really are: the orders and inventory databases, the
+SMTP sink's folder and the broker's queues. Each discrepancy is filed under one of three heads:
+
+- lost: an accepted order, or one of its effects, that never happened;
+- duplicated: an effect that happened more than once;
+- unexpected: anything else that should not be there (a wrong status, a reservation for a
+  rejected order, a message left in a queue, a dead letter nobody meant to make).
+
+A mail sent twice with the same Message-ID is the one duplicate docs/email.md allows (the sender
+died between the SMTP server's "250" and recording it); it is counted apart, as `resent`, and
+only where the scenario says that window can open.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from services.common.db import Database
+from services.email.sink.mailbox import Mailbox
+from services.inventory import models as inventory
+from services.orders import models as orders
+from tests.support.broker import TestBroker
+from tests.support.traffic import CONFIRMED, PlacedOrder
+
+TERMINAL_EVENTS = ("order.confirmed", "order.rejected")
+SECOND_MAIL = {CONFIRMED: "order_confirmed", "REJECTED": "order_rejected"}
+
+
+@dataclass
+class Snapshot:
+    """What the system holds right now."""
+
+    statuses: dict[str, str]
+    order_events: dict[str, Counter[str]]  # order id -> Counter(event type) in the orders outbox
+    unpublished: dict[str, int]  # service -> outbox rows not yet confirmed by the broker
+    reservations: dict[str, dict[str, int]]  # order id -> {sku: quantity}
+    stock: dict[str, tuple[int, int]]  # sku -> (on_hand, reserved)
+    mails: dict[str, dict[str, Counter[str]]]  # recipient -> template -> Counter(Message-ID)
+    mail_count: int
+
+    @classmethod
+    def take(cls, orders_db: Database, inventory_db: Database, mailbox: Mailbox) -> Snapshot:
+        with orders_db.transaction() as s:
+            statuses = {
+                order_id: status
+                for order_id, status in s.execute(select(orders.Order.id, orders.Order.status))
+            }
+            order_events: dict[str, Counter[str]] = defaultdict(Counter)
+            unpublished = {"orders": 0, "inventory": 0}
+            for aggregate, type_, published in s.execute(
+                select(
+                    orders.OutboxMessage.aggregate_id,
+                    orders.OutboxMessage.event_type,
+                    orders.OutboxMessage.published_at,
+                )
+            ):
+                order_events[aggregate][type_] += 1
+                unpublished["orders"] += published is None
+        with inventory_db.transaction() as s:
+            reservations: dict[str, dict[str, int]] = defaultdict(dict)
+            for r in s.scalars(select(inventory.Reservation)):
+                reservations[r.order_id][r.sku] = r.quantity
+            stock = {st.sku: (st.on_hand, st.reserved) for st in s.scalars(select(inventory.Stock))}
+            unpublished["inventory"] = len(
+                s.scalars(
+                    select(inventory.OutboxMessage.id).where(
+                        inventory.OutboxMessage.published_at.is_(None)
+                    )
+                ).all()
+            )
+        mails: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+        count = 0
+        for mail in mailbox.mails():
+            message_id = mail.header("Message-ID").strip("<>")
+            template = message_id.split("@")[0].rsplit(".", 1)[-1]
+            mails[mail.header("To").strip().lower()][template][message_id] += 1
+            count += 1
+        return cls(statuses, order_events, unpublished, reservations, stock, mails, count)
+
+
+@dataclass
+class Books:
+    scenario: str
+    fault: str
+    orders: int
+    confirmed: int = 0
+    rejected: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    resent: int = 0
+    dlq_expected: dict[str, int] = field(default_factory=dict)
+    dlq_found: dict[str, int] = field(default_factory=dict)
+    recovery_seconds: float = 0.0
+    duration_seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.unexpected)
+
+    def summary(self) -> str:
+        def head(name: str, items: list[str]) -> str:
+            return f"{name}={len(items)}" + (f" {items[:10]}" if items else "")
+
+        return (
+            f"[{self.scenario}] {self.orders} orders ({self.confirmed} confirmed, "
+            f"{self.rejected} rejected); {head('lost', self.lost)}; "
+            f"{head('duplicated', self.duplicated)}; {head('unexpected', self.unexpected)}; "
+            f"resent(same Message-ID)={self.resent}; DLQs {self.dlq_found} "
+            f"(expected {self.dlq_expected}); recovered in {self.recovery_seconds:.1f}s"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def expected_mail_count(placed: list[PlacedOrder]) -> int:
+    return 2 * len(placed)
+
+
+def drained(snap: Snapshot, placed: list[PlacedOrder]) -> bool:
+    """Every accepted order has its final status, both outboxes are empty and every mail is in."""
+    return (
+        all(snap.statuses.get(str(o.order_id)) == o.expected_status for o in placed)
+        and not any(snap.unpublished.values())
+        and snap.mail_count >= expected_mail_count(placed)
+    )
+
+
+def audit(
+    books: Books,
+    snap: Snapshot,
+    placed: list[PlacedOrder],
+    *,
+    allow_resend: bool,
+) -> None:
+    """Fill `books` from a snapshot taken after the system was drained and stopped."""
+    known = {str(o.order_id) for o in placed}
+    for order_id in snap.statuses.keys() - known:
+        books.duplicated.append(f"order {order_id} exists but no client was given it")
+    reserved_by_sku: Counter[str] = Counter()
+    for order in placed:
+        _audit_order(books, snap, order, allow_resend, reserved_by_sku)
+    for order_id in snap.reservations.keys() - known:
+        books.unexpected.append(f"reservation for unknown order {order_id}")
+    for sku, (on_hand, reserved) in snap.stock.items():
+        if on_hand - reserved < 0 or reserved < 0:
+            books.unexpected.append(
+                f"{sku}: stock negative (on hand {on_hand}, reserved {reserved})"
+            )
+        if reserved > reserved_by_sku[sku]:
+            books.duplicated.append(
+                f"{sku}: reserved {reserved}, orders ask {reserved_by_sku[sku]}"
+            )
+        elif reserved < reserved_by_sku[sku]:
+            books.lost.append(f"{sku}: reserved {reserved}, orders ask {reserved_by_sku[sku]}")
+    for service, rows in snap.unpublished.items():
+        if rows:
+            books.lost.append(f"{service} outbox: {rows} event(s) never published")
+    for recipient in snap.mails.keys() - {o.email for o in placed}:
+        books.unexpected.append(f"mail to unknown recipient {recipient}")
+
+
+def _audit_order(
+    books: Books,
+    snap: Snapshot,
+    order: PlacedOrder,
+    allow_resend: bool,
+    reserved_by_sku: Counter[str],
+) -> None:
+    oid = str(order.order_id)
+    status = snap.statuses.get(oid)
+    if status is None:
+        books.lost.append(f"order {order.number}: accepted as {oid} but not in the database")
+        return
+    if status != order.expected_status:
+        target = books.lost if status == "PENDING" else books.unexpected
+        target.append(f"order {order.number}: {status}, expected {order.expected_status}")
+    books.confirmed += status == CONFIRMED
+    books.rejected += status == "REJECTED"
+    events = snap.order_events.get(oid, Counter())
+    for type_ in ("order.placed", "terminal"):
+        n = sum(events[t] for t in TERMINAL_EVENTS) if type_ == "terminal" else events[type_]
+        if n == 0:
+            books.lost.append(f"order {order.number}: no {type_} event in the outbox")
+        elif n > 1:
+            books.duplicated.append(f"order {order.number}: {n} {type_} events")
+    reservation = snap.reservations.get(oid, {})
+    if order.expected_status == CONFIRMED:
+        wanted = dict(order.lines)
+        reserved_by_sku.update(wanted)
+        if not reservation:
+            books.lost.append(f"order {order.number}: confirmed but nothing reserved")
+        elif reservation != wanted:
+            books.unexpected.append(f"order {order.number}: reserved {reservation}, not {wanted}")
+    elif reservation:
+        books.unexpected.append(f"order {order.number}: rejected but reserved {reservation}")
+    mails = snap.mails.get(order.email, {})
+    expected = {"order_received", SECOND_MAIL[order.expected_status]}
+    for template in expected:
+        ids = mails.get(template, Counter())
+        if not ids:
+            books.lost.append(f"order {order.number}: no {template} mail")
+        elif len(ids) > 1:
+            books.duplicated.append(f"order {order.number}: {template} with {len(ids)} Message-IDs")
+        else:
+            (copies,) = ids.values()
+            if copies == 2 and allow_resend:
+                books.resent += 1
+            elif copies > 1:
+                books.duplicated.append(f"order {order.number}: {copies} {template} mails")
+    for template in mails.keys() - expected:
+        books.unexpected.append(f"order {order.number}: unexpected {template} mail")
+
+
+def audit_queues(books: Books, broker: TestBroker, expected_dlq: dict[str, int]) -> None:
+    """Run with every consumer stopped, so that unacked messages are counted as ready again."""
+    books.dlq_expected = dict(expected_dlq)
+    for queue in broker.topology.queues:
+        depth = broker.depth(queue.name)
+        if queue.name.endswith(".dlq"):
+            if depth:
+                books.dlq_found[queue.name] = depth
+            wanted = expected_dlq.get(queue.name, 0)
+            if depth != wanted:
+                books.unexpected.append(f"{queue.name}: {depth} dead letters, expected {wanted}")
+        elif depth:
+            books.unexpected.append(f"{queue.name}: {depth} message(s) left")
