@@ -222,7 +222,7 @@ def test_hostile_looking_text_that_is_valid_is_stored_verbatim(api: Api) -> None
 # ---- schema-driven fuzzing -----------------------------------------------------------------------
 
 
-@settings(FUZZ, max_examples=250)
+@settings(FUZZ, max_examples=200)
 @given(body=fb.anything, key=st.none() | fb.header_values)
 def test_fuzzed_bodies_never_5xx_and_a_refusal_writes_nothing(
     api: Api, body: object, key: str | bytes | None
@@ -230,13 +230,13 @@ def test_fuzzed_bodies_never_5xx_and_a_refusal_writes_nothing(
     api.post_json(body, None if key is None else {"Idempotency-Key": key})
 
 
-@settings(FUZZ, max_examples=100)
+@settings(FUZZ, max_examples=80)
 @given(content=fb.raw_bodies())
 def test_fuzzed_raw_bytes_never_5xx(api: Api, content: bytes) -> None:
     api.send("POST", "/orders", sent_raw(content), content=content, headers=JSON)
 
 
-@settings(FUZZ, max_examples=100)
+@settings(FUZZ, max_examples=80)
 @given(
     order_id=fb.path_ids,
     params=st.dictionaries(
