@@ -57,7 +57,14 @@ def _rabbitmq_version() -> str:
     return out or "unknown"
 
 
+def _order(books: dict[str, Any]) -> tuple[int, str]:
+    """The control first, then by scenario number (1, 2, 3a, 3b, ..., 10)."""
+    number = re.match(r"(\d+)", books["scenario"])
+    return (int(number.group(1)) if number else 0, books["scenario"])
+
+
 def render(results: list[dict[str, Any]], command: str) -> str:
+    results = sorted(results, key=_order)
     unexpected = sum(len(b["unexpected"]) for b in results)
     lines = [
         f"Run on {datetime.now(UTC):%Y-%m-%d} ({platform.system()}, {platform.machine()}, "
