@@ -27,9 +27,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("--quick", action="store_true", help="tiny sizes, 1 run, do not write docs")
     p.add_argument("--runs", type=int, default=3, help="runs per figure (median, min, max)")
-    p.add_argument("--sizes", default="1000,10000", help="fan-out backlog sizes")
+    p.add_argument("--sizes", default="1000", help="stage 3 fan-out backlog sizes")
+    p.add_argument("--scale", default="10000", help="stage 7 fan-out backlog sizes")
+    p.add_argument("--scale-runs", type=int, default=1, help="runs per stage 7 size")
     p.add_argument("--scale-max", type=int, default=0, help="add this size (e.g. 100000)")
-    p.add_argument("--relay-rows", type=int, default=10_000, help="outbox backlog for the relay")
+    p.add_argument("--relay-rows", type=int, default=5_000, help="outbox backlog for the relay")
     p.add_argument("--http-rate", type=float, default=50.0, help="fixed moderate rate, req/s")
     p.add_argument("--saga-rate", type=float, default=20.0, help="orders/s for stages 5 and 6")
     p.add_argument("--duration", type=float, default=5.0, help="seconds per HTTP load run")
@@ -51,6 +53,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             broker_single=300,
             celery_n=1000,
             fanout=(200,),
+            scale=(400,),
             relay_rows=500,
             http_duration=2.0,
             http_rate=args.http_rate,
@@ -59,11 +62,14 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             only=only,
         )
     fanout = tuple(int(n) for n in args.sizes.split(",") if n)
-    if args.scale_max and args.scale_max not in fanout:
-        fanout = (*fanout, args.scale_max)
+    scale = tuple(int(n) for n in args.scale.split(",") if n)
+    if args.scale_max and args.scale_max not in scale:
+        scale = (*scale, args.scale_max)
     return Sizes(
         runs=args.runs,
         fanout=fanout,
+        scale=scale,
+        scale_runs=args.scale_runs,
         relay_rows=max(args.relay_rows, args.scale_max),
         http_duration=args.duration,
         http_rate=args.http_rate,

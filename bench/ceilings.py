@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bench import amqp
 from bench.drain import watch
 from bench.messages import NOOP_TASK, filler_messages, noop_task_messages
-from bench.procs import module_process
+from bench.procs import cpu_seconds, module_process
 from bench.stats import Spread, percentile
 from bench.vhost import BenchVhost
 from services.common.topology import (
@@ -60,10 +60,11 @@ def broker_ceiling(vh: BenchVhost, n: int, n_single: int, runs: int) -> BrokerCe
     )
 
 
-def celery_ceiling(vh: BenchVhost, sys_: System, n: int, runs: int) -> Spread:
-    """No-op tasks/s: fill the private queue, start the worker, time the queue emptying."""
+def celery_ceiling(vh: BenchVhost, sys_: System, n: int, runs: int) -> tuple[Spread, Spread]:
+    """No-op tasks/s and worker CPU ms per task: fill the private queue, start the worker, time
+    the queue emptying."""
     queue = task_queue(Service.INVENTORY)
-    rates = []
+    rates, cpu = [], []
     for i in range(runs):
         vh.purge(queue)
         amqp.publish_windowed(
@@ -72,10 +73,15 @@ def celery_ceiling(vh: BenchVhost, sys_: System, n: int, runs: int) -> Spread:
         proc = module_process(sys_, f"noop-worker-{i}", "bench.noop_worker")
         try:
             drain = watch(
-                lambda: n - vh.depth(queue), n, timeout=max(60, n / 50), alive=[proc.alive]
+                lambda: n - vh.depth(queue),
+                n,
+                timeout=max(60, n / 50),
+                cpu=lambda p=proc.pid: cpu_seconds(p),  # type: ignore[misc]
+                alive=[proc.alive],
             )
             rates.append(drain.rate)
+            cpu.append(drain.cpu_ms_per_item)
         finally:
             proc.stop()
             sys_.procs.pop(proc.name, None)
-    return Spread.of(rates)
+    return Spread.of(rates), Spread.of(cpu)

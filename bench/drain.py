@@ -17,6 +17,7 @@ class Drain:
     target: int
     samples: list[tuple[float, int]] = field(default_factory=list)  # (monotonic, done)
     rss: list[float] = field(default_factory=list)  # MB, one per sample
+    cpu: list[float] = field(default_factory=list)  # CPU seconds used so far, one per sample
 
     def _first_progress(self) -> tuple[float, int]:
         return next((t, c) for t, c in self.samples if c > 0)
@@ -39,6 +40,15 @@ class Drain:
         return first, second
 
     @property
+    def cpu_ms_per_item(self) -> float:
+        """CPU time the process spent per item, from the first progress to the end."""
+        if not self.cpu:
+            return float("nan")
+        start = next(i for i, (_, c) in enumerate(self.samples) if c > 0)
+        done = self.samples[-1][1] - self.samples[start][1]
+        return (self.cpu[-1] - self.cpu[start]) / done * 1000 if done else float("nan")
+
+    @property
     def rss_growth(self) -> tuple[float, float]:
         """Memory at the first progress sample and at the end (MB)."""
         if not self.rss:
@@ -54,6 +64,7 @@ def watch(
     timeout: float,
     interval: float = 0.05,
     memory: Callable[[], float] | None = None,
+    cpu: Callable[[], float] | None = None,
     alive: Sequence[Callable[[], bool]] = (),
 ) -> Drain:
     drain = Drain(target)
@@ -63,6 +74,8 @@ def watch(
         drain.samples.append((time.monotonic(), done))
         if memory is not None:
             drain.rss.append(memory())
+        if cpu is not None:
+            drain.cpu.append(cpu())
         if done >= target:
             return drain
         if time.monotonic() > deadline:

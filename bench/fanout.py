@@ -17,7 +17,7 @@ from bench import amqp
 from bench.dbpeek import Peek
 from bench.drain import Drain
 from bench.messages import order_placed_messages
-from bench.procs import rss_mb, start, stop
+from bench.procs import cpu_seconds, rss_mb, start, stop
 from bench.stats import Spread
 from bench.vhost import BenchVhost
 from services.common.topology import ORDERS_EXCHANGE
@@ -36,6 +36,7 @@ class FanoutResult:
     rates: dict[str, list[float]] = field(default_factory=dict)  # events/s per run
     halves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     rss: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # MB start, end
+    cpu_ms: dict[str, list[float]] = field(default_factory=dict)  # worker CPU per event
 
     def spread(self, service: str) -> Spread:
         return Spread.of(self.rates.get(service, []))
@@ -60,6 +61,7 @@ def fanout(vh: BenchVhost, sys_: System, n: int, runs: int) -> FanoutResult:
             result.rates.setdefault(svc, []).append(drain.rate)
             result.halves.setdefault(svc, []).append(drain.half_rates())
             result.rss.setdefault(svc, []).append(drain.rss_growth)
+            result.cpu_ms.setdefault(svc, []).append(drain.cpu_ms_per_item)
     return result
 
 
@@ -77,6 +79,7 @@ def _watch_both(
                 continue
             drain.samples.append((now, peeks[svc].scalar(COUNT_SQL[svc]) - before[svc]))
             drain.rss.append(rss_mb(procs[svc].pid))
+            drain.cpu.append(cpu_seconds(procs[svc].pid))
         if all(d.samples[-1][1] >= n for d in drains.values()):
             return drains
         dead = [svc for svc, p in procs.items() if not p.alive()]

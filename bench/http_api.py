@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.procs import free_port, module_process, start, stop
+from bench.procs import cpu_seconds, free_port, module_process, start, stop
 from bench.stats import Spread
 from tests.support.polling import wait_until
 from tests.support.processes import PYTHON, REPO_ROOT
@@ -76,13 +76,19 @@ def http_api(sys_: System, runs: int, rate: float, duration: float, connections:
 
     wait_until(bare_up, timeout=60, message="bare API up")
     targets = {"ours": f"{sys_.api_url}/orders", "bare": f"{bare_url}/orders"}
+    servers = {"ours": sys_.procs["orders-api"], "bare": bare}
     result = HttpResult()
     try:
         for _ in range(runs):
             for who, url in targets.items():
+                before = cpu_seconds(servers[who].pid)
                 sat = load(url, duration=duration, connections=connections)
+                used = cpu_seconds(servers[who].pid) - before
                 for metric in ("rps", "p50_ms", "p99_ms", "errors"):
                     result.add(f"{who}.sat.{metric}", sat[metric])
+                # CPU per request, warm-up included in both the CPU and the count
+                total = sat["requests"] * (1 + 1 / duration)
+                result.add(f"{who}.sat.cpu_ms", used / total * 1000 if total else float("nan"))
             for who, url in targets.items():
                 fixed = load(url, rate=rate, duration=duration, connections=connections)
                 for metric in ("rps", "p50_ms", "p99_ms", "errors"):

@@ -28,16 +28,18 @@ HOPS = (
 @dataclass(frozen=True)
 class Sizes:
     runs: int = 3
-    broker_n: int = 20_000
+    broker_n: int = 10_000
     broker_single: int = 2_000
-    celery_n: int = 10_000
-    fanout: tuple[int, ...] = (1_000, 10_000)
-    relay_rows: int = 10_000
-    http_duration: float = 5.0
+    celery_n: int = 5_000
+    fanout: tuple[int, ...] = (1_000,)  # stage 3, `runs` runs each
+    scale: tuple[int, ...] = (10_000,)  # stage 7, `scale_runs` runs each
+    scale_runs: int = 1
+    relay_rows: int = 5_000
+    http_duration: float = 4.0
     http_connections: int = 16
     http_rate: float = 50.0
     saga_rate: float = 20.0
-    saga_duration: float = 10.0
+    saga_duration: float = 8.0
     only: frozenset[str] = frozenset(STAGES)
 
 
@@ -59,8 +61,9 @@ def run_suite(
         f"(bound to 2 queues), confirm window {ceilings.CONFIRM_WINDOW}; consume at prefetch "
         f"{ceilings.CONSUME_PREFETCH} with a manual ack each; {s.broker_single} publishes with "
         "one confirm at a time",
-        f"Celery no-op: {s.celery_n} tasks, fan-out backlogs: {', '.join(map(str, s.fanout))} "
-        f"events, relay backlog: {s.relay_rows} rows",
+        f"Celery no-op: {s.celery_n} tasks; fan-out backlogs: {', '.join(map(str, s.fanout))} "
+        f"events ({s.runs} runs), scale points {', '.join(map(str, s.scale))} events "
+        f"({s.scale_runs} run(s) each); relay backlog: {s.relay_rows} rows",
         f"HTTP: {s.http_connections} keep-alive connections, {s.http_duration:.0f} s per run "
         f"after 1 s warm-up; fixed rate {s.http_rate:.0f} req/s; saga: {s.saga_rate:.0f} "
         f"orders/s for {s.saga_duration:.0f} s per run",
@@ -98,10 +101,10 @@ def _workers(
 ) -> None:
     add = report.add
     with procs.system(tmp / "workers") as sys_:
-        noop = NOT_RUN
+        noop = noop_cpu = NOT_RUN
         if "celery" in s.only:
             progress("stage 2: Celery no-op ceiling")
-            noop = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
+            noop, noop_cpu = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
         add(
             Row(
                 "2 celery",
@@ -112,34 +115,40 @@ def _workers(
                 ratio(noop, broker.consume),
             )
         )
+        add(Row("2 celery", "no-op worker CPU per task", "ms", noop_cpu))
         vh.purge()
         scale: dict[int, fanout.FanoutResult] = {}
-        for n in s.fanout if "fanout" in s.only else ():
-            progress(f"stage 3/7: fan-out of {n} order.placed")
-            scale[n] = res = fanout.fanout(vh, sys_, n, s.runs)
+        points = [(n, s.runs, "3 fan-out") for n in s.fanout]
+        points += [(n, s.scale_runs, "7 scale fan-out") for n in s.scale if n not in s.fanout]
+        for n, runs, name in points if "fanout" in s.only else ():
+            progress(f"stage {name[0]}: fan-out of {n} order.placed, {runs} run(s)")
+            scale[n] = res = fanout.fanout(vh, sys_, n, runs)
+            stage = f"{name} N={n}"
             for svc in fanout.WORKERS:
                 rate = res.spread(svc)
                 r = ratio(rate, noop)
                 add(
-                    Row(
-                        f"3 fan-out N={n}",
-                        f"{svc} events",
-                        "ev/s",
-                        rate,
-                        "Celery no-op",
-                        r,
-                        ">= 0.5",
-                        r >= 0.5,
-                    )
+                    Row(stage, f"{svc} events", "ev/s", rate, "Celery no-op", r, ">= 0.5", r >= 0.5)
                 )
                 add(
                     Row(
-                        f"3 fan-out N={n}",
-                        f"{svc} vs raw consume",
+                        stage,
+                        f"{svc} events",
                         "ev/s",
                         rate,
                         "raw consume",
                         ratio(rate, broker.consume),
+                    )
+                )
+                cpu = Spread.of(res.cpu_ms[svc])
+                add(
+                    Row(
+                        stage,
+                        f"{svc} worker CPU per event",
+                        "ms",
+                        cpu,
+                        "no-op CPU per task (ratio: no-op / ours)",
+                        ratio(noop_cpu, cpu),
                     )
                 )
     _scale_rows(report, scale)
@@ -205,6 +214,18 @@ def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) 
         )
     )
     add(Row("4 http saturation", "bare FastAPI POST", "req/s", bare))
+    ours_cpu, bare_cpu = h.spread("ours.sat.cpu_ms"), h.spread("bare.sat.cpu_ms")
+    add(
+        Row(
+            "4 http saturation",
+            "API CPU per POST",
+            "ms",
+            ours_cpu,
+            "bare CPU per POST (ratio: bare / ours)",
+            ratio(bare_cpu, ours_cpu),
+        )
+    )
+    add(Row("4 http saturation", "bare FastAPI CPU per POST", "ms", bare_cpu))
     for who, label in (("ours", "POST /orders"), ("bare", "bare FastAPI")):
         for mode, mname in (("sat", "saturation"), ("rate", f"{s.http_rate:.0f} req/s")):
             for pct in ("p50", "p99"):
@@ -313,10 +334,10 @@ def _scale_rows(report: Report, scale: dict[int, fanout.FanoutResult]) -> None:
         report.add(
             Row(
                 f"7 scale {smallest}->{largest}",
-                f"{svc} rate at N={largest} / N={smallest}",
-                "x",
+                f"{svc} events at N={largest}",
+                "ev/s",
                 big,
-                f"N={smallest}",
+                f"same at N={smallest}",
                 r,
                 ">= 0.8 (flat)",
                 r >= 0.8,
