@@ -37,9 +37,9 @@ class Sizes:
     relay_rows: int = 5_000
     http_duration: float = 4.0
     http_connections: int = 16
-    http_rate: float = 50.0
-    saga_rate: float = 20.0
-    saga_duration: float = 8.0
+    http_rate: float = 20.0
+    saga_rate: float = 5.0
+    saga_duration: float = 12.0
     only: frozenset[str] = frozenset(STAGES)
 
 
