@@ -94,11 +94,28 @@ class EventIngress(bootsteps.ConsumerStep):
         return [Consumer(channel, queues=[queue], on_message=self.on_message, no_ack=False)]
 
     def stop(self, parent: Any) -> None:
-        super().stop(parent)
-        self._drop_producer()
+        self._release(parent, cancel=True)
 
     def shutdown(self, parent: Any) -> None:
-        super().shutdown(parent)
+        self._release(parent, cancel=False)
+
+    def _release(self, parent: Any, *, cancel: bool) -> None:
+        """Cancel our consumers, close their channel, drop the producer.
+
+        Not Celery's `ConsumerStep._close`: after a connection loss Celery 5.7 has already closed
+        and cleared `parent.connection` when it stops the steps, and `_close` then fails with
+        AttributeError ('NoneType' has no 'connection_errors'), leaving the step half-stopped
+        with a dead producer (found by the reliability suite, full broker restart)."""
+        consumers, self.consumers = list(self.consumers or []), None
+        if parent.connection is not None:  # a live connection: a clean cancel and close
+            for consumer in consumers:
+                if cancel:
+                    with suppress(Exception):
+                        consumer.cancel()
+                channel: Any = consumer.channel
+                if channel is not None:
+                    with suppress(Exception):
+                        channel.close()
         self._drop_producer()
 
     def on_message(self, message: Message) -> None:
