@@ -165,7 +165,13 @@ class EventIngress(bootsteps.ConsumerStep):
 
         A connection of its own, so that waiting for the confirm never reads (and dispatches)
         frames of the consumer connection from inside this callback. `mandatory` plus the
-        return handler turn a missing binding into an error instead of a silent confirm."""
+        return handler turn a missing binding into an error instead of a silent confirm.
+
+        `retry=False`: kombu's own publish retry would reconnect and wait for another confirm
+        timeout, up to four times, all inside the worker's event loop. A failure here already
+        has its answer (drop the producer, back off, requeue the event), so one timeout is the
+        most the loop ever waits (found by the reliability suite: a worker's loop stalled in
+        that retry after a full broker restart)."""
         self._returned.clear()
         self.app.send_task(
             task_name,
@@ -175,6 +181,7 @@ class EventIngress(bootsteps.ConsumerStep):
             producer=self._get_producer(),
             mandatory=True,
             confirm_timeout=self.confirm_timeout,
+            retry=False,
             event_dispatcher=self._sent_events,
         )
         if self._returned:
@@ -182,7 +189,10 @@ class EventIngress(bootsteps.ConsumerStep):
 
     def _get_producer(self) -> Producer:
         if self._producer is None:
-            connection = self.app.connection_for_write()
+            # No heartbeat: nothing would drive it on this connection, so the broker would close
+            # it after two idle intervals and the next hand-off would find it dead. A dead
+            # connection shows up as a failed publish or a confirm timeout instead.
+            connection = self.app.connection_for_write(heartbeat=0)
             connection.ensure_connection(max_retries=1)
             self._connection = connection
             self._producer = Producer(connection.channel(), on_return=self._on_return)
