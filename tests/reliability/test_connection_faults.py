@@ -18,7 +18,9 @@ def test_connections_closed_by_the_broker_mid_task(
 ) -> None:
     """Every connection of one service (its worker's consumer and producer, its relay) is closed
     from the broker side, service by service, while messages are in flight."""
-    with fault_run("5. connections closed by the broker", fault="close via management API") as run:
+    with fault_run(
+        "5. connections closed by the broker", fault="rabbitmqctl close_connection"
+    ) as run:
         run.start_traffic()
         for n, service in enumerate(WORKER_SERVICES):
             run.at(0.2 + 0.2 * n)
