@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import uuid
 
-import uvicorn
 from fastapi import FastAPI
 
+from services.orders.api.__main__ import serve
 from services.orders.api.schemas import PlaceOrderRequest
-from services.orders.settings import Settings
 
 
 def create_app() -> FastAPI:
@@ -33,16 +32,7 @@ def create_app() -> FastAPI:
 
 
 def main() -> None:
-    settings = Settings()
-    # The same call as services/orders/api/__main__.py.
-    uvicorn.run(
-        "bench.bare_api:create_app",
-        factory=True,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=False,
-    )
+    serve("bench.bare_api:create_app")  # the same uvicorn call and settings as the real API
 
 
 if __name__ == "__main__":

@@ -11,16 +11,22 @@ import uvicorn
 from services.orders.settings import Settings
 
 
-def main() -> None:
+def serve(app_factory: str = "services.orders.api:create_app") -> None:
+    """Run `app_factory` under uvicorn with the API's settings (the benchmark's bare endpoint
+    uses this too, so both are served the same way)."""
     settings = Settings()
     uvicorn.run(
-        "services.orders.api:create_app",
+        app_factory,
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         proxy_headers=False,
     )
+
+
+def main() -> None:
+    serve()
 
 
 if __name__ == "__main__":
