@@ -65,6 +65,14 @@ def create_worker_app(
         # reconnect, and the broker redelivers what was unacked. Without this Celery calls it
         # "Unrecoverable error" and the worker stops consuming (tests/reliability, scenario 9).
         broker_channel_error_retry=True,
+        # After a reconnect Celery lowers the prefetch count and raises it again from each ack
+        # callback. With the threads pool that callback runs in a pool thread, so it sends a
+        # synchronous basic.qos on the consumer connection while the event loop reads the same
+        # connection: the qos-ok goes to the wrong reader and the loop stalls until the broker
+        # drops the connection for missed heartbeats (60-90 s; the reliability suite's full
+        # broker restart, from the thread stacks it dumps). Our tasks are short, so keeping the
+        # full prefetch across a reconnect costs nothing.
+        worker_enable_prefetch_count_reduction=False,
         broker_transport_options={"confirm_publish": True},
         accept_content=["json"],
         task_serializer="json",
