@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.common.db import Database
 from services.email.sink.mailbox import Mailbox
@@ -67,12 +67,9 @@ class Snapshot:
             for r in s.scalars(select(inventory.Reservation)):
                 reservations[r.order_id][r.sku] = r.quantity
             stock = {st.sku: (st.on_hand, st.reserved) for st in s.scalars(select(inventory.Stock))}
-            unpublished["inventory"] = len(
-                s.scalars(
-                    select(inventory.OutboxMessage.id).where(
-                        inventory.OutboxMessage.published_at.is_(None)
-                    )
-                ).all()
+            unpublished["inventory"] = (
+                s.scalar(select(func.count()).where(inventory.OutboxMessage.published_at.is_(None)))
+                or 0
             )
         mails: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
         count = 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
+from tests.support.system import free_port
 
 # Debian installs the real scripts here; /usr/sbin/rabbitmq-* are wrappers that `su rabbitmq`
 # and would drop our HOME (and so our cookie).
@@ -40,12 +40,6 @@ def _script(name: str) -> str:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class PrivateRabbit:
     home: Path
@@ -62,9 +56,9 @@ class PrivateRabbit:
         return cls(
             home=home,
             node=f"shopflow-faults-{os.getpid()}@localhost",
-            amqp_port=_free_port(),
-            management_port=_free_port(),
-            dist_port=_free_port(),
+            amqp_port=free_port(),
+            management_port=free_port(),
+            dist_port=free_port(),
         )
 
     @property
