@@ -19,9 +19,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, inspect
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,3 +81,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def insert_unless_exists(session: Session, model: type[object], **values: Any) -> bool:
+    """`INSERT ... ON CONFLICT DO NOTHING` of one row; True if it was inserted.
+
+    One statement where a SELECT, a SAVEPOINT, the INSERT and a RELEASE (or a caught
+    IntegrityError) did the same job. On PostgreSQL an insert that meets a row a concurrent
+    transaction has not committed yet waits for it, then skips (it committed) or inserts (it
+    rolled back), so exactly one of two racing twins gets True. On SQLite `BEGIN IMMEDIATE`
+    already serializes them. It goes to the table, not through the ORM's unit of work.
+    """
+    table = cast(Table, inspect(model).local_table)
+    dialect = session.get_bind().dialect.name
+    statement: sqlite.Insert | postgresql.Insert
+    if dialect == "sqlite":
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    elif dialect == "postgresql":
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        raise NotImplementedError(f"insert_unless_exists: no ON CONFLICT for {dialect}")
+    # RETURNING, not rowcount: psycopg reports -1 for an INSERT run through the Session.
+    return session.execute(statement.returning(*table.primary_key.columns)).first() is not None

@@ -6,19 +6,19 @@ event. The insert commits or rolls back together with the business change, so a 
 duplicated event changes nothing.
 
 Two workers handling the same event at once: on SQLite `BEGIN IMMEDIATE` serializes them and the
-second sees the row; on PostgreSQL the second insert waits for the first transaction and then hits
-the primary key. Either way the insert runs in a savepoint, so the loser's transaction stays usable
-and simply does nothing.
+second sees the row; on PostgreSQL the second insert waits for the first transaction and then
+skips (`ON CONFLICT DO NOTHING`). Either way the loser's transaction stays usable and simply does
+nothing.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import String, exists, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from services.common.db import insert_unless_exists
 from services.common.sqltypes import UtcDateTime
 
 
@@ -33,19 +33,11 @@ def first_delivery(
     session: Session, table: type[InboxMixin], consumer: str, event_id: str, event_type: str
 ) -> bool:
     """Record the event as processed by `consumer`; False if it already was (do nothing then)."""
-    seen = select(exists().where(table.consumer == consumer, table.event_id == event_id))
-    if session.scalar(seen):
-        return False
-    try:
-        with session.begin_nested():
-            session.execute(
-                insert(table).values(
-                    consumer=consumer,
-                    event_id=event_id,
-                    event_type=event_type,
-                    processed_at=datetime.now(UTC),
-                )
-            )
-    except IntegrityError:
-        return False  # a concurrent transaction processed it and committed first
-    return True
+    return insert_unless_exists(
+        session,
+        table,
+        consumer=consumer,
+        event_id=event_id,
+        event_type=event_type,
+        processed_at=datetime.now(UTC),
+    )

@@ -15,10 +15,9 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Integer, String, Text, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.common.db import Database
+from services.common.db import Database, insert_unless_exists
 
 
 class Base(DeclarativeBase):
@@ -86,23 +85,22 @@ class SentEmailStore:
     def claim(self, event_id: str, template: str, *, recipient: str, message_id: str) -> Claim:
         now = _naive(self._clock())
         token = uuid.uuid4().hex
-        try:
-            with self._db.transaction() as session:
-                session.add(
-                    SentEmail(
-                        event_id=event_id,
-                        template=template,
-                        status=Status.CLAIMED,
-                        recipient=recipient,
-                        message_id=message_id,
-                        claim_token=token,
-                        claimed_at=now,
-                        attempts=1,
-                    )
-                )
+        with self._db.transaction() as session:
+            claimed = insert_unless_exists(
+                session,
+                SentEmail,
+                event_id=event_id,
+                template=template,
+                status=Status.CLAIMED,
+                recipient=recipient,
+                message_id=message_id,
+                claim_token=token,
+                claimed_at=now,
+                attempts=1,
+            )
+        if claimed:
             return Claim(ClaimOutcome.CLAIMED, token)
-        except IntegrityError:
-            pass  # the row exists: decide from its state
+        # the row exists: decide from its state
         with self._db.transaction() as session:
             row = session.get(SentEmail, (event_id, template), populate_existing=True)
             if row is None:  # released and purged between our two statements
