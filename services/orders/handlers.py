@@ -26,7 +26,7 @@ from services.orders.models import (
     Product,
 )
 from services.orders.models import OrderLine as OrderLineRow
-from services.orders.views import OrderPage, OrderView, order_view
+from services.orders.views import NewEvent, OrderPage, OrderView, order_view
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,10 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
             )
             session.flush()
         envelope = Envelope.wrap(_order_placed(order), correlation_id=cmd.correlation_id)
-        add_event(session, OutboxMessage, envelope, aggregate_id=order.id)
-        return Placement(_load_view(session, order.id), created=True)
+        recorded_at = add_event(session, OutboxMessage, envelope, aggregate_id=order.id)
+        # The answer comes from the objects in hand (what GET /orders/{id} would read back).
+        event = NewEvent(event_id=envelope.id, event_type=envelope.type, created_at=recorded_at)
+        return Placement(order_view(order, [event]), created=True)
 
 
 def _priced_lines(session: Session, cmd: PlaceOrder) -> dict[str, Product]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.events.money import Currency, Money
-from services.orders.models import Order, OrderStatus, OutboxMessage
+from services.orders.models import Order, OrderStatus
 
 
 class LineView(BaseModel):
@@ -109,7 +111,31 @@ class OrderPage(BaseModel):
     next_page: int | None = Field(description="null on the last page", examples=[2])
 
 
-def order_view(order: Order, events: list[OutboxMessage]) -> OrderView:
+class RecordedEvent(Protocol):
+    """What the timeline shows of an outbox row: a stored `OutboxMessage`, or the row a handler
+    has just added (`NewEvent`), so that it can answer without reading the row back."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def event_type(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def published_at(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An outbox row added in the current transaction: not published yet."""
+
+    event_id: str
+    event_type: str
+    created_at: datetime
+    published_at: None = None
+
+
+def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
     timeline = [
         TimelineEntry(at=h.at, what=h.note, status=OrderStatus(h.status), event_id=h.event_id)
         for h in order.history

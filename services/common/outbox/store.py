@@ -41,9 +41,13 @@ def _commit_order_lock(session: Session, table: type[OutboxMixin]) -> None:
 
 def add_event(
     session: Session, table: type[OutboxMixin], envelope: Envelope[Any], aggregate_id: str
-) -> None:
-    """Add `envelope` to the outbox in the caller's transaction; call it last, before commit."""
+) -> datetime:
+    """Add `envelope` to the outbox in the caller's transaction; call it last, before commit.
+
+    Returns the row's `created_at`, so a caller can show the row without reading it back.
+    """
     _commit_order_lock(session, table)
+    created_at = datetime.now(UTC)
     session.execute(
         insert(table).values(
             event_id=envelope.id,
@@ -51,10 +55,11 @@ def add_event(
             aggregate_id=aggregate_id,
             correlation_id=envelope.correlationid,
             payload=envelope.to_json_bytes().decode(),
-            created_at=datetime.now(UTC),
+            created_at=created_at,
             attempts=0,
         )
     )
+    return created_at
 
 
 class OutboxStore:

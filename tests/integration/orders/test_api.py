@@ -174,6 +174,25 @@ def test_get_order_shows_status_and_timeline(client: TestClient) -> None:
     assert order["timeline"][0]["status"] == "PENDING"
 
 
+def test_the_accepted_order_is_what_a_following_get_returns(client: TestClient) -> None:
+    """POST answers from the objects it wrote, a replay reads them back: both match GET."""
+    headers = {"Idempotency-Key": "order-same-body", "X-Correlation-ID": "corr-7"}
+    body = order_body("zoë@example.com")
+    body["lines"] = [{"sku": "TEE-M", "quantity": 3}, {"sku": "MUG-BLUE", "quantity": 1}]
+    posted = client.post("/orders", json=body, headers=headers)
+    fetched = client.get(posted.headers["location"])
+    replayed = client.post("/orders", json=body, headers=headers)
+
+    assert posted.status_code == replayed.status_code == 202
+    assert fetched.status_code == 200
+    assert posted.content == fetched.content == replayed.content
+    assert posted.headers["content-type"] == fetched.headers["content-type"]
+    assert [e["what"] for e in posted.json()["timeline"]] == [
+        "order accepted",
+        f"{ORDER_PLACED} recorded",
+    ]
+
+
 def test_unknown_order_is_404_naming_the_id(client: TestClient) -> None:
     resp = client.get("/orders/does-not-exist")
     assert resp.status_code == 404
