@@ -177,6 +177,10 @@ class EventIngress(bootsteps.ConsumerStep):
             task_name,
             args=[event.to_dict()],
             task_id=f"{event.type}:{event.id}",
+            # What Flower and the logs show for the arguments: Celery's default is a `saferepr`
+            # of the whole envelope, about a tenth of the hand-off's CPU (docs/benchmarks.md).
+            argsrepr=f"[{event.type} {event.id} correlation={event.correlationid}]",
+            kwargsrepr="{}",
             headers={"correlation_id": event.correlationid},
             producer=self._get_producer(),
             mandatory=True,
