@@ -5,9 +5,9 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Table, func, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from services.common.db import Database
@@ -48,16 +48,20 @@ def add_event(
     """
     _commit_order_lock(session, table)
     created_at = datetime.now(UTC)
+    # A Core insert into the table (the ORM's bulk-insert path costs several times the CPU);
+    # the explicit flush keeps what autoflush did: the caller's pending rows go first.
+    session.flush()
     session.execute(
-        insert(table).values(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            aggregate_id=aggregate_id,
-            correlation_id=envelope.correlationid,
-            payload=envelope.to_json_bytes().decode(),
-            created_at=created_at,
-            attempts=0,
-        )
+        insert(cast(Table, inspect(table).local_table)),
+        {
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "aggregate_id": aggregate_id,
+            "correlation_id": envelope.correlationid,
+            "payload": envelope.to_json_bytes().decode(),
+            "created_at": created_at,
+            "attempts": 0,
+        },
     )
     return created_at
 
