@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from services.orders import handlers
 from services.orders.api.schemas import (
@@ -24,7 +25,8 @@ from services.orders.views import OrderPage, OrderView
 router = APIRouter()
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
+    # async: a plain function here would cost every request a trip to the thread pool.
     container: Container = request.app.state.container
     return container
 
@@ -60,7 +62,7 @@ CorrelationIdHeader = Annotated[
     summary="Place an order",
     tags=["orders"],
 )
-def post_order(
+async def post_order(
     container: ContainerDep,
     response: Response,
     request: Annotated[PlaceOrderRequest, Body(openapi_examples=PLACE_ORDER_EXAMPLES)],
@@ -76,7 +78,11 @@ def post_order(
         idempotency_key=idempotency_key,
         correlation_id=correlation_id,
     )
-    placement = handlers.place_order(command, container.db, container.notify_relay)
+    # The handler blocks on the database: it runs in the thread pool, and the answer is then
+    # serialized here (a sync route would make FastAPI hop to the pool a second time for that).
+    placement = await run_in_threadpool(
+        handlers.place_order, command, container.db, container.notify_relay
+    )
     response.headers["Location"] = f"/orders/{placement.order.id}"
     if not placement.created:
         response.headers["Idempotent-Replayed"] = "true"
