@@ -41,6 +41,8 @@ def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> O
             target.exchange,
             timeout=settings.broker.connect_timeout,
             heartbeat=settings.broker.heartbeat,
+            window=settings.relay_batch_size,
+            name=f"{target.lease_name} relay",
         ),
         Lease(db, target.lease, target.lease_name, ttl=settings.relay_lease_ttl),
         wakeup=UdpWakeupListener(settings.relay_wake_host, settings.relay_wake_port),

@@ -1,9 +1,12 @@
 """The relay loop: publish pending outbox rows in commit order, mark each only after its confirm.
 
-Per pass: hold the lease, read up to `batch_size` pending rows (oldest first), publish them one by
-one, stop at the first failure (so nothing overtakes it), then record the result in one short
-transaction. A failed pass is retried after a capped exponential backoff; an idle relay waits for
-a wake-up datagram or the fallback poll interval.
+Per pass: hold the lease, read up to `batch_size` pending rows (oldest first), publish them with a
+window of confirms in flight (while the lease is held), then record the result in one short
+transaction: the rows of the longest prefix the broker acked (and did not return) are marked
+published, the first failure keeps its error, and every row after it stays pending. Those later
+rows may already have reached the broker in the same window; they go out again with the next pass
+and the consumers' inbox drops the duplicate. A failed pass is retried after a capped exponential
+backoff; an idle relay waits for a wake-up datagram or the fallback poll interval.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.common.outbox.lease import Lease
-from services.common.outbox.publisher import BrokerUnavailable, Publisher, PublishFailed
-from services.common.outbox.store import OutboxStore
+from services.common.outbox.publisher import BrokerUnavailable, Publisher
+from services.common.outbox.store import OutboundMessage, OutboxStore
 from services.common.outbox.wakeup import UdpWakeupListener
 
 log = logging.getLogger(__name__)
@@ -81,25 +84,22 @@ class OutboxRelay:
         if not self.lease.hold():
             return PassResult(leader=False)
         batch = self.store.pending(self.config.batch_size)
-        confirmed: list[int] = []
+        if not batch:
+            return PassResult(leader=True)
+        result = self.publisher.publish_batch(self._while_leased(batch))
+        confirmed = list(result.confirmed)
         failed: tuple[int, str] | None = None
-        for message in batch:
-            if not self.lease.held():
-                break  # renew before going on; never publish on an expired lease
-            try:
-                self.publisher.publish(message)
-            except PublishFailed as exc:
-                failed = (message.row_id, str(exc))
-                kind = "broker unavailable" if isinstance(exc, BrokerUnavailable) else "rejected"
-                log.warning(
-                    "event %s (%s) not published, %s: %s",
-                    message.event_id,
-                    message.event_type,
-                    kind,
-                    exc,
-                )
-                break
-            confirmed.append(message.row_id)
+        if result.failure is not None:
+            message, exc = result.failure.message, result.failure.error
+            failed = (message.row_id, str(exc))
+            kind = "broker unavailable" if isinstance(exc, BrokerUnavailable) else "rejected"
+            log.warning(
+                "event %s (%s) not published, %s: %s",
+                message.event_id,
+                message.event_type,
+                kind,
+                exc,
+            )
         self.store.record(confirmed, failed)
         if confirmed:
             log.info("published %d event(s), last row %d", len(confirmed), confirmed[-1])
@@ -109,6 +109,14 @@ class OutboxRelay:
             error=failed[1] if failed else None,
             full_batch=len(batch) == self.config.batch_size and failed is None,
         )
+
+    def _while_leased(self, batch: list[OutboundMessage]) -> Iterator[OutboundMessage]:
+        """The batch, cut short if the lease runs out: never publish on an expired lease (the
+        next pass renews it first). The publisher takes each message just before sending it."""
+        for message in batch:
+            if not self.lease.held():
+                return
+            yield message
 
     def run(self, stop: threading.Event) -> None:
         log.info("relay running (holder %s)", self.lease.holder)

@@ -20,6 +20,7 @@ from services.common.outbox import (
     Backoff,
     Lease,
     LeaseMixin,
+    OutboundMessage,
     OutboxMixin,
     OutboxRelay,
     OutboxStore,
@@ -131,6 +132,45 @@ def test_a_failed_publish_keeps_the_row_pending_with_its_error_and_stops_the_bat
     assert retry.published == 2
     assert publisher.confirmed_ids == ids
     assert all(r.published_at is not None and r.last_error is None for r in rows(db))
+
+
+def test_rows_in_flight_after_a_failure_stay_pending_and_go_out_again(db: Database) -> None:
+    """A confirm window: 3 and 4 reached the broker after 2 failed, but only the prefix before
+    the failure counts. They are published again with 2, in commit order; the consumers' inbox
+    drops the second copies."""
+    ids = commit_events(db, 4)
+    publisher = FakePublisher("confirm", NACK, "confirm", "confirm", in_flight_after_failure=2)
+    relay = make_relay(db, publisher)
+
+    first = relay.run_once()
+    assert (first.published, first.full_batch) == (1, False)
+    marked = [r.published_at is not None for r in rows(db)]
+    assert marked == [True, False, False, False]
+    assert publisher.delivered_ids == [ids[0], ids[2], ids[3]]
+
+    assert relay.run_once().published == 3
+    assert publisher.confirmed_ids == ids
+    assert publisher.delivered_ids == [ids[0], ids[2], ids[3], ids[1], ids[2], ids[3]]
+    assert all(r.published_at is not None for r in rows(db))
+
+
+def test_a_lease_that_runs_out_mid_batch_stops_publishing(db: Database) -> None:
+    ids = commit_events(db, 5)
+    mono = {"now": 0.0}
+    lease = Lease(db, Leases, "test.outbox", ttl=30, holder="r1", monotonic=lambda: mono["now"])
+
+    def expire_after_the_second(message: OutboundMessage) -> None:
+        if message.event_id == ids[1]:
+            mono["now"] += 31  # our own clock says the lease is over
+
+    publisher = FakePublisher(on_publish=expire_after_the_second)
+    relay = OutboxRelay(OutboxStore(db, Outbox), publisher, lease, config=RelayConfig())
+
+    result = relay.run_once()
+    assert (result.published, result.error) == (2, None)
+    assert publisher.attempts == publisher.confirmed
+    assert publisher.confirmed_ids == ids[:2]
+    assert [r.published_at is not None for r in rows(db)] == [True, True, False, False, False]
 
 
 def test_connection_lost_on_every_try_publishes_nothing_and_loses_nothing(db: Database) -> None:
