@@ -35,6 +35,7 @@ class ImplChannel:
         self.on_return: Callable[..., None] | None = None
         self.on_close: Callable[[Any, Exception], None] | None = None
         self.published: list[str] = []  # message ids
+        self.is_open = True
 
     def add_on_close_callback(self, callback: Callable[[Any, Exception], None]) -> None:
         self.on_close = callback
@@ -115,6 +116,7 @@ def returned(message_id: str | None) -> Step:
 
 def channel_closed(b: Broker) -> None:
     assert b.impl.on_close is not None
+    b.impl.is_open = False
     b.impl.on_close(b.impl, ChannelClosedByBroker(404, "NOT_FOUND - no exchange 'events'"))
 
 
@@ -255,6 +257,18 @@ def test_channel_closed_by_the_broker_is_a_rejection_and_a_new_channel_follows(
     assert pub.publish_batch(messages(1)) == BatchResult((1,))
     assert len(broker.channels) == 2
     assert broker.is_open
+
+
+def test_a_channel_closed_while_idle_is_replaced_before_the_next_batch(
+    connect: list[Broker],
+) -> None:
+    broker = Broker([ack(1)], [channel_closed], [ack(1)])
+    connect.append(broker)
+    pub = publisher()
+    assert pub.publish_batch(messages(1)) == BatchResult((1,))
+    pub.idle()  # the broker closes the channel meanwhile
+    assert pub.publish_batch(messages(1)) == BatchResult((1,))
+    assert len(broker.channels) == 2
 
 
 def test_no_confirm_within_the_timeout_is_broker_unavailable(connect: list[Broker]) -> None:

@@ -112,6 +112,10 @@ class ConfirmWindow:
         return len(self._in_flight)
 
     @property
+    def is_open(self) -> bool:
+        return self._closed is None and bool(self._channel.is_open)
+
+    @property
     def failed(self) -> bool:
         """Has a message been nacked or returned since `forget`?"""
         return bool(self._failures)
@@ -234,9 +238,7 @@ def settle(
             return BatchResult(tuple(confirmed), BatchFailure(message, failure))
         kind, reason = outcome
         if kind is Outcome.NACKED:
-            return BatchResult(
-                tuple(confirmed), BatchFailure(message, PublishRejected(f"{reason}"))
-            )
+            return BatchResult(tuple(confirmed), BatchFailure(message, PublishRejected(reason)))
         if kind is Outcome.RETURNED:
             return BatchResult(
                 tuple(confirmed),
@@ -281,8 +283,10 @@ class PikaPublisher:
         self._window: ConfirmWindow | None = None
 
     def _open_window(self) -> ConfirmWindow:
-        if self._window is not None:
+        connected = self._connection is not None and self._connection.is_open
+        if self._window is not None and self._window.is_open and connected:
             return self._window
+        self._window = None  # e.g. the broker closed the channel while we were idle
         if self._connection is None or not self._connection.is_open:
             self.close()
             self._connection = pika.BlockingConnection(self._params)
