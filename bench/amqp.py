@@ -1,9 +1,9 @@
 """Raw pika clients: the broker's own ceiling, and the bench's fast backlog filler.
 
 `WindowedPublisher` keeps up to `window` unconfirmed messages in flight on one channel in
-confirm mode and counts the broker's (possibly `multiple`) acks, which is how a publisher gets
-near the broker's ceiling. pika's BlockingChannel only offers one-confirm-at-a-time publishing, so
-the window is driven on the channel's underlying asynchronous implementation.
+confirm mode, which is how a publisher gets near the broker's ceiling. The window is the relay's
+own (`ConfirmWindow` in services/common/outbox/pika_publisher.py), so the ceiling and the relay
+publish the same way; here without `mandatory`, counting acks and nacks.
 """
 
 from __future__ import annotations
@@ -15,48 +15,38 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingConnection
 
+from services.common.outbox.pika_publisher import ConfirmWindow
+
 PERSISTENT = 2
 Message = tuple[str, bytes, pika.BasicProperties]  # routing key, body, properties
 
 
 class WindowedPublisher:
-    def __init__(self, params: pika.ConnectionParameters, exchange: str, window: int = 256):
+    def __init__(
+        self,
+        params: pika.ConnectionParameters,
+        exchange: str,
+        window: int = 256,
+        timeout: float = 60.0,
+    ):
         self.connection = BlockingConnection(params)
-        self.channel = self.connection.channel()
         self.exchange = exchange
-        self.window = window
-        self.sent = 0
-        self.acked = 0
-        self.nacked = 0
-        self.channel._impl.confirm_delivery(ack_nack_callback=self._on_confirm)
-        self.connection.process_data_events(0)
+        self.confirms = ConfirmWindow(
+            self.connection, self.connection.channel(), size=window, timeout=timeout
+        )
 
-    def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        tag = method.delivery_tag
-        count = tag - self.acked - self.nacked if method.multiple else 1
-        if isinstance(method, pika.spec.Basic.Ack):
-            self.acked += count
-        else:
-            self.nacked += count
-
-    def _pending(self) -> int:
-        return self.sent - self.acked - self.nacked
+    @property
+    def sent(self) -> int:
+        return self.confirms.sent
 
     def publish(self, routing_key: str, body: bytes, props: pika.BasicProperties) -> None:
-        while self._pending() >= self.window:
-            self.connection.process_data_events(0.01)
-        self.channel._impl.basic_publish(self.exchange, routing_key, body, props)
-        self.sent += 1
+        self.confirms.publish(self.exchange, routing_key, body, props)
 
-    def wait_confirms(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._pending() and time.monotonic() < deadline:
-            self.connection.process_data_events(0.01)
-        if self._pending():
-            raise TimeoutError(f"{self._pending()} publishes not confirmed")
-        if self.nacked:
-            raise RuntimeError(f"{self.nacked} publishes nacked")
+    def wait_confirms(self) -> None:
+        """Until every publish is confirmed; TimeoutError if none arrives for `timeout` s."""
+        self.confirms.wait()
+        if self.confirms.nacked:
+            raise RuntimeError(f"{self.confirms.nacked} publishes nacked")
 
     def close(self) -> None:
         if self.connection.is_open:
