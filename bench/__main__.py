@@ -31,7 +31,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--scale", default="10000", help="stage 7 fan-out backlog sizes")
     p.add_argument("--scale-runs", type=int, default=1, help="runs per stage 7 size")
     p.add_argument("--scale-max", type=int, default=0, help="add this size (e.g. 100000)")
-    p.add_argument("--relay-rows", type=int, default=5_000, help="outbox backlog for the relay")
+    p.add_argument("--relay-rows", type=int, default=20_000, help="outbox backlog for the relay")
     p.add_argument("--http-rate", type=float, default=20.0, help="fixed moderate rate, req/s")
     p.add_argument("--saga-rate", type=float, default=5.0, help="orders/s for stages 5 and 6")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per HTTP load run")

@@ -33,6 +33,8 @@ class Drain:
 
     def half_rates(self) -> tuple[float, float]:
         t0, c0 = self._first_progress()
+        if c0 >= self.target:  # drained between two samples: no halves to compare
+            return float("nan"), float("nan")
         tm, cm = self._reached(max(c0 + 1, self.target // 2))
         t1, c1 = self._reached(self.target)
         first = (cm - c0) / (tm - t0) if tm > t0 else float("nan")

@@ -34,7 +34,7 @@ class Sizes:
     fanout: tuple[int, ...] = (1_000,)  # stage 3, `runs` runs each
     scale: tuple[int, ...] = (10_000,)  # stage 7, `scale_runs` runs each
     scale_runs: int = 1
-    relay_rows: int = 5_000
+    relay_rows: int = 20_000
     http_duration: float = 4.0
     http_connections: int = 16
     http_rate: float = 20.0
@@ -173,6 +173,16 @@ def _relay(
             "outbox rows published",
             "rows/s",
             rates,
+            "publish, confirm window (the ceiling)",
+            ratio(rates, broker.publish_windowed),
+        )
+    )
+    add(
+        Row(
+            f"7 relay N={s.relay_rows}",
+            "outbox rows published",
+            "rows/s",
+            rates,
             "one-at-a-time publish",
             ratio(rates, broker.publish_one_by_one),
         )
@@ -187,7 +197,7 @@ def _relay(
             "",
             math.nan,
             ">= 0.8 (flat)",
-            halves.median >= 0.8,
+            None if math.isnan(halves.median) else halves.median >= 0.8,
         )
     )
     growth = Spread.of([d.rss_growth[1] - d.rss_growth[0] for d in drains])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench.drain import Drain
 from bench.report import BEGIN, END, Report, Row, text_table, write_markdown
 from bench.stats import Spread, percentile, ratio
 
@@ -68,3 +69,14 @@ def test_markdown_is_created_when_missing(tmp_path: Path) -> None:
     doc = tmp_path / "docs" / "benchmarks.md"
     write_markdown(_report(), doc)
     assert doc.read_text().startswith("# Benchmarks\n")
+
+
+def test_drain_rates_and_halves_from_the_samples() -> None:
+    drain = Drain(100, samples=[(0.0, 0), (1.0, 10), (2.0, 50), (3.0, 100)])
+    assert drain.rate == 45.0  # from the first progress (10 at 1 s) to the target (100 at 3 s)
+    assert drain.half_rates() == (40.0, 50.0)
+
+
+def test_a_drain_done_between_two_samples_has_no_halves() -> None:
+    drain = Drain(100, samples=[(0.0, 0), (0.1, 100)])
+    assert all(math.isnan(half) for half in drain.half_rates())
