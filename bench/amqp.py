@@ -15,7 +15,7 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingConnection
 
-from services.common.outbox.pika_publisher import ConfirmWindow
+from services.common.outbox.confirm_window import ConfirmWindow
 
 PERSISTENT = 2
 Message = tuple[str, bytes, pika.BasicProperties]  # routing key, body, properties

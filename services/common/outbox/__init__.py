@@ -2,7 +2,8 @@
 
 - `tables`: `OutboxMixin` / `LeaseMixin` to map into a service's own metadata;
 - `store`: `add_event` (inside the business transaction) and `OutboxStore` (the relay's reads);
-- `relay`: `OutboxRelay`, the loop; `publisher` the interface, `pika_publisher` the real one;
+- `relay`: `OutboxRelay`, the loop; `publisher` the interface, `pika_publisher` the real one,
+  publishing through `confirm_window` (several confirms in flight);
 - `lease`: one active relay at a time; `wakeup`: UDP wake-ups after commit.
 """
 
