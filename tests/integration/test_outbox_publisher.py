@@ -18,16 +18,13 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.orm import DeclarativeBase
 
 from services.common.db import Database
 from services.common.events import Envelope
 from services.common.outbox import (
     BrokerUnavailable,
     Lease,
-    LeaseMixin,
     OutboundMessage,
-    OutboxMixin,
     OutboxRelay,
     OutboxStore,
     PikaPublisher,
@@ -39,19 +36,8 @@ from services.common.outbox.publisher import BatchResult
 from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED
 from tests.support.broker import TestBroker
 from tests.support.factories import order_confirmed_event, order_placed
+from tests.support.outbox_tables import Base, Leases, Outbox
 from tests.support.polling import wait_until
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Outbox(OutboxMixin, Base):
-    __tablename__ = "outbox"
-
-
-class Leases(LeaseMixin, Base):
-    __tablename__ = "outbox_lease"
 
 
 @dataclass

@@ -12,36 +12,22 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import DeclarativeBase
 
 from services.common.db import Database
 from services.common.events import Envelope
 from services.common.outbox import (
     Backoff,
     Lease,
-    LeaseMixin,
     OutboundMessage,
-    OutboxMixin,
     OutboxRelay,
     OutboxStore,
     RelayConfig,
     add_event,
 )
 from tests.support.factories import order_placed
+from tests.support.outbox_tables import Base, Leases, Outbox
 from tests.support.polling import wait_until
 from tests.unit.orders.fakes import CONNECTION_LOST, NACK, UNROUTABLE, FakePublisher
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Outbox(OutboxMixin, Base):
-    __tablename__ = "some_outbox"
-
-
-class Leases(LeaseMixin, Base):
-    __tablename__ = "some_lease"
 
 
 @pytest.fixture
