@@ -54,7 +54,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             celery_n=1000,
             fanout=(200,),
             scale=(400,),
-            relay_rows=500,
+            relay_rows=5000,  # the windowed relay drains 500 rows between two samples
             http_duration=2.0,
             http_rate=args.http_rate,
             saga_rate=args.saga_rate,
