@@ -27,12 +27,11 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from services.common.db import Database, insert_unless_exists
+from services.common.db import Database, insert_rows, insert_unless_exists, table_of
 from services.common.events import (
     Envelope,
     OrderPlaced,
@@ -158,28 +157,27 @@ def _decide(
                 Shortage(sku=s.sku, requested=s.requested, available=s.available) for s in shortages
             ),
         )
+        result = ReservationResult(Result.REJECTED, order_id, lines, shortages)
     else:
-        stock = cast(Table, Stock.__table__)
+        stock = table_of(Stock)
         session.execute(
             update(stock)
             .where(stock.c.sku == bindparam("b_sku"))
             .values(reserved=stock.c.reserved + bindparam("b_qty")),
             [{"b_sku": sku, "b_qty": qty} for sku, qty in lines],
         )
-        session.execute(
-            insert(cast(Table, Reservation.__table__)),
-            [{"order_id": order_id, "sku": sku, "quantity": qty} for sku, qty in lines],
+        insert_rows(
+            session, [Reservation(order_id=order_id, sku=sku, quantity=qty) for sku, qty in lines]
         )
         answer = StockReserved(
             order_id=order_id,
             lines=tuple(ReservedLine(sku=sku, quantity=qty) for sku, qty in lines),
         )
+        result = ReservationResult(Result.RESERVED, order_id, lines)
     add_event(
         session,
         OutboxMessage,
         Envelope.wrap(answer, correlation_id=event.correlationid),
         aggregate_id=order_id,
     )
-    if shortages:
-        return ReservationResult(Result.REJECTED, order_id, lines, shortages)
-    return ReservationResult(Result.RESERVED, order_id, lines)
+    return result

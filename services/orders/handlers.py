@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import cast
 
-from sqlalchemy import Table, func, insert, inspect, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from services.common.db import Database
+from services.common.db import Database, insert_rows
 from services.common.events import Envelope, OrderLine, OrderPlaced
 from services.common.outbox import add_event
 from services.orders.commands import PlaceOrder
 from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder, OrderNotFound
 from services.orders.models import (
-    Base,
     IdempotencyKey,
     Order,
     OrderHistory,
@@ -98,11 +96,11 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
                 order_id=order.id, at=now, status=OrderStatus.PENDING, note="order accepted"
             )
         ]
-        _insert_rows(session, [order])
-        _insert_rows(session, order.lines)
-        _insert_rows(session, order.history)
+        insert_rows(session, [order])
+        insert_rows(session, order.lines)
+        insert_rows(session, order.history)
         if cmd.idempotency_key is not None:
-            _insert_rows(
+            insert_rows(
                 session,
                 [
                     IdempotencyKey(
@@ -118,24 +116,6 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
         # The answer comes from the objects in hand (what GET /orders/{id} would read back).
         event = NewEvent(event_id=envelope.id, event_type=envelope.type, created_at=recorded_at)
         return Placement(order_view(order, [event]), created=True)
-
-
-def _insert_rows(session: Session, rows: Sequence[Base]) -> None:
-    """INSERT new objects of one model as a single Core statement, outside the unit of work.
-
-    The objects stay transient: they only carry the values (typed by the model) and build the
-    answer. Attributes never set (autoincrement ids, defaults) are left to the table. The unit
-    of work costs several times the CPU for the same rows, and needs a flush per FK level.
-    """
-    if rows:
-        table = cast(Table, rows[0].__table__)
-        session.execute(
-            insert(table),
-            [
-                {c.key: state.dict[c.key] for c in table.columns if c.key in state.dict}
-                for state in map(inspect, rows)
-            ],
-        )
 
 
 def _priced_lines(session: Session, cmd: PlaceOrder) -> dict[str, Product]:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, inspect, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from services.common.db import Database
+from services.common.db import Database, table_of
 from services.common.events import Envelope
 from services.common.outbox.tables import OutboxMixin
 
@@ -52,7 +52,7 @@ def add_event(
     # the explicit flush keeps what autoflush did: the caller's pending rows go first.
     session.flush()
     session.execute(
-        insert(cast(Table, inspect(table).local_table)),
+        insert(table_of(table)),
         {
             "event_id": envelope.id,
             "event_type": envelope.type,
