@@ -2,8 +2,8 @@
 
 `WindowedPublisher` keeps up to `window` unconfirmed messages in flight on one channel in
 confirm mode, which is how a publisher gets near the broker's ceiling. The window is the relay's
-own (`ConfirmWindow` in services/common/outbox/pika_publisher.py), so the ceiling and the relay
-publish the same way; here without `mandatory`, counting acks and nacks.
+own (`ConfirmWindow`, services/common/outbox/confirm_window.py), so the ceiling and the relay
+publish the same way; here without `mandatory`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ class WindowedPublisher:
     def wait_confirms(self) -> None:
         """Until every publish is confirmed; TimeoutError if none arrives for `timeout` s."""
         self.confirms.wait()
-        if self.confirms.nacked:
-            raise RuntimeError(f"{self.confirms.nacked} publishes nacked")
+        if self.confirms.failed:
+            raise RuntimeError("the broker nacked some publishes")
 
     def close(self) -> None:
         if self.connection.is_open:

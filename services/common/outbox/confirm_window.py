@@ -54,9 +54,6 @@ class ConfirmWindow:
         self.mandatory = mandatory
         self.timeout = timeout
         self.sent = 0  # the delivery tag of the last publish
-        self.acked = 0
-        self.nacked = 0
-        self.returned = 0
         self._connection = connection
         self._channel = channel._impl
         self._in_flight: dict[int, str | None] = {}  # tag -> message id, in tag order
@@ -68,10 +65,6 @@ class ConfirmWindow:
         self._channel.add_on_close_callback(self._on_close)
         self._channel.add_on_return_callback(self._on_return)
         self._channel.confirm_delivery(ack_nack_callback=self._on_confirm)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
 
     @property
     def is_open(self) -> bool:
@@ -156,13 +149,9 @@ class ConfirmWindow:
                 del self._tag_of[message_id]
             returned = self._returns.pop(tag, None)
             if nack:
-                self.nacked += 1
                 self._failures[tag] = (Outcome.NACKED, "nacked by the broker")
             elif returned is not None:
-                self.returned += 1
                 self._failures[tag] = (Outcome.RETURNED, returned)
-            else:
-                self.acked += 1
         if not self._wake_pending:
             self._wake_pending = True
             self._connection.call_later(0, self._woken)

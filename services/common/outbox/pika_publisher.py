@@ -53,8 +53,8 @@ def settle(
     unsent: OutboundMessage | None = None,
 ) -> BatchResult:
     """The longest acked-and-not-returned prefix of `sent` ((message, tag) in publish order), and
-    the first failure: the message that broke the prefix, else `unsent` (the message we were
-    about to publish when `error` happened)."""
+    the first failure: the message that broke the prefix, else `unsent` (the message that was
+    about to go, or would have gone next, when `error` happened)."""
     confirmed: list[int] = []
     for message, tag in sent:
         outcome = window.outcome(tag) if window is not None else None
@@ -173,14 +173,11 @@ class PikaPublisher:
         except (AMQPError, OSError) as exc:
             self.close()
             error = BrokerUnavailable(describe(exc))
-        result = settle(sent, window, error, unsent)
-        if error is not None and result.failure is None:
-            # Everything sent was acked, then the channel or connection failed: the error
-            # belongs to the message that would have gone next.
-            message = next(following, None)
-            if message is not None:
-                result = BatchResult(result.confirmed, BatchFailure(message, error))
-        return result
+        if error is not None and unsent is None:
+            # It failed between two publishes (waiting for room or for the last confirms): if
+            # everything sent was acked, the error belongs to the message that would go next.
+            unsent = next(following, None)
+        return settle(sent, window, error, unsent)
 
     def idle(self) -> None:
         if self._connection is None or not self._connection.is_open:
