@@ -22,8 +22,8 @@ from services.common.topology import FLOWER, MONITOR, user_name
 class FlowerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLOWER_", env_file=ENV_FILE, extra="ignore")
 
-    address: str = "127.0.0.1"
-    port: int = Field(default=5555, ge=1, le=65535)
+    address: str = Field(default="127.0.0.1", description="Flower's web UI address")
+    port: int = Field(default=5555, ge=1, le=65535, description="Flower's web UI port")
 
 
 def flower_argv(settings: ProvisionSettings, flower: FlowerSettings) -> list[str]:

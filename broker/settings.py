@@ -18,10 +18,16 @@ class ProvisionSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
 
-    admin_user: str = "guest"
-    admin_password: SecretStr = SecretStr("guest")
-    monitor_password: SecretStr
-    flower_password: SecretStr
+    admin_user: str = Field(
+        default="guest", description="an existing administrator the vhost tool logs in as"
+    )
+    admin_password: SecretStr = Field(
+        default=SecretStr("guest"), description="its password (guest works from localhost only)"
+    )
+    monitor_password: SecretStr = Field(
+        description="password of `<vhost>-monitor`, the read-only login for people"
+    )
+    flower_password: SecretStr = Field(description="password of `<vhost>-flower`, Flower's login")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
 
     def password_of(self, user: UserSpec) -> SecretStr:

@@ -1,20 +1,33 @@
-"""Settings shared by every service: where the broker is, and how a service logs in.
+"""Settings shared by every service: where the broker is, how a service logs in, and the knobs
+every service has.
 
 Each service has its own typed `Settings` class (`services/<name>/settings.py`) that subclasses
 `ServiceSettings` with `env_prefix="<SERVICE>_"`. Secrets have no defaults in code: they come from
 the environment or from the `.env` file that `make up` creates from `.env.example`.
+
+A *knob group* (`Knobs`: logging, worker tuning, retries, the relay) is defined once and read from
+shared variables, `LOG_LEVEL` or `WORKER_CONCURRENCY`, which every service honours; a service's own
+`<SERVICE>_WORKER_CONCURRENCY` overrides the shared one for that service only. A service may also
+give a group defaults of its own (email retries longer than the others). docs/configuration.md
+lists every setting with its default.
 """
 
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-from services.common.topology import DEFAULT_VHOST, Service, user_name
+from services.common.topology import DEFAULT_VHOST, QueueType, Service, user_name
 
 # The test suite points this elsewhere so that a developer's .env never leaks into tests.
 ENV_FILE = os.environ.get("SHOPFLOW_ENV_FILE", ".env")
@@ -25,12 +38,18 @@ class BrokerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = 5672
-    vhost: str = DEFAULT_VHOST
-    management_url: str = "http://127.0.0.1:15672"
-    heartbeat: int = 30
-    connect_timeout: float = 5.0
+    host: str = Field(default="127.0.0.1", description="RabbitMQ's address")
+    port: int = Field(default=5672, description="RabbitMQ's AMQP port")
+    vhost: str = Field(default=DEFAULT_VHOST, description="the vhost every service works in")
+    management_url: str = Field(
+        default="http://127.0.0.1:15672", description="the management HTTP API (vhost tool)"
+    )
+    queue_type: QueueType = Field(
+        default=QueueType.CLASSIC,
+        description="classic or quorum: the type of every queue the vhost tool declares",
+    )
+    heartbeat: int = Field(default=30, description="AMQP heartbeat, seconds")
+    connect_timeout: float = Field(default=5.0, description="seconds to wait for a connection")
 
     def amqp_url(self, user: str, password: SecretStr) -> str:
         """An amqp:// URL for kombu/Celery, with user, password and vhost quoted."""
@@ -38,6 +57,22 @@ class BrokerSettings(BaseSettings):
             f"amqp://{quote(user, safe='')}:{quote(password.get_secret_value(), safe='')}"
             f"@{self.host}:{self.port}/{quote(self.vhost, safe='')}"
         )
+
+
+class Knobs(BaseModel):
+    """A group of settings that every service reads from `<PREFIX><NAME>`, overridden by
+    `<SERVICE>_<PREFIX><NAME>`. Names in `per_service` are read from the service's own variable
+    only (a UDP port two relays cannot share, say)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    prefix: ClassVar[str]
+    per_service: ClassVar[frozenset[str]] = frozenset()
+
+
+class LogSettings(Knobs):
+    prefix: ClassVar[str] = "LOG_"
+
+    level: str = Field(default="INFO", description="Python log level of every process")
 
 
 def env_prefix(service: Service) -> str:
@@ -49,8 +84,58 @@ def service_config(service: Service) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=env_prefix(service), env_file=ENV_FILE, extra="ignore")
 
 
+class SharedKnobsSource(PydanticBaseSettingsSource):
+    """Fills each `Knobs` field of a service's Settings from the shared and the service's own
+    variables, the service's own first, each looked up in the environment, then in `.env`."""
+
+    def __init__(
+        self,
+        settings_cls: type[ServiceSettings],
+        env: EnvSettingsSource,
+        dotenv: EnvSettingsSource,
+    ) -> None:
+        super().__init__(settings_cls)
+        self._service_prefix = env_prefix(settings_cls.service)
+        self._layers = (env.env_vars, dotenv.env_vars)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # everything happens in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            group = field.annotation
+            if isinstance(group, type) and issubclass(group, Knobs):
+                found = self._read_group(group)
+                if found:
+                    default = field.default if isinstance(field.default, Knobs) else group()
+                    out[name] = {**default.model_dump(), **found}
+        return out
+
+    def _read_group(self, group: type[Knobs]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for knob in group.model_fields:
+            variable = f"{group.prefix}{knob}".lower()
+            names = [f"{self._service_prefix.lower()}{variable}"]
+            if knob not in group.per_service:
+                names.append(variable)
+            value = next(
+                (
+                    layer[n]
+                    for n in names
+                    for layer in self._layers
+                    if layer.get(n) not in (None, "")
+                ),
+                None,
+            )
+            if value is not None:
+                found[knob] = value
+        return found
+
+
 class ServiceSettings(BaseSettings):
-    """What every service's Settings has: the broker and the service's own broker password.
+    """What every service's Settings has: the broker, the service's own broker password, and
+    logging.
 
     The login is `<vhost>-<service>` (see `topology.user_name`); the password is read from
     `<SERVICE>_BROKER_PASSWORD`.
@@ -60,12 +145,28 @@ class ServiceSettings(BaseSettings):
     service: ClassVar[Service]
 
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
-    broker_password: SecretStr
+    broker_password: SecretStr = Field(description="the service's broker login's password")
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert issubclass(settings_cls, ServiceSettings)
+        assert isinstance(env_settings, EnvSettingsSource)
+        assert isinstance(dotenv_settings, EnvSettingsSource)
+        knobs = SharedKnobsSource(settings_cls, env_settings, dotenv_settings)
+        return init_settings, env_settings, knobs, dotenv_settings, file_secret_settings
 
     @classmethod
     def password_of(cls, service: Service) -> SecretStr:
         """Read one service's password without building its whole Settings (the vhost tool)."""
-        return cls(_env_prefix=env_prefix(service)).broker_password
+        return PasswordOnly(_env_prefix=env_prefix(service)).broker_password
 
     @property
     def broker_user(self) -> str:
@@ -74,3 +175,11 @@ class ServiceSettings(BaseSettings):
     @property
     def broker_url(self) -> str:
         return self.broker.amqp_url(self.broker_user, self.broker_password)
+
+
+class PasswordOnly(BaseSettings):
+    """One service's `<SERVICE>_BROKER_PASSWORD`, for the vhost tool."""
+
+    model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
+
+    broker_password: SecretStr

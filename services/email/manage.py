@@ -1,33 +1,24 @@
-"""Database chores of the email service, run explicitly (never at import or start-up).
-
-python -m services.email.manage init   # create the sent_emails table (idempotent)
-"""
+"""Database chores of the email service: `python -m services.email.manage --help`."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from datetime import timedelta
+from collections.abc import Sequence
 
 from services.common.db import Database
+from services.common.manage import manage
+from services.email.models import Base
 from services.email.settings import Settings
-from services.email.store import SentEmailStore
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+def create_schema(db: Database) -> None:
+    Base.metadata.create_all(db.engine)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return manage(
+        argv, service="email", database_url=Settings().database_url, metadata=Base.metadata
     )
-    parser.add_argument("command", choices=["init", "create-schema"])
-    parser.parse_args(argv)
-    settings = Settings()
-    db = Database(settings.database_url)
-    try:
-        SentEmailStore(db, lease=timedelta(seconds=settings.claim_lease_seconds)).create_schema()
-        print(f"schema ready in {db.engine.url.render_as_string(hide_password=True)}")
-    finally:
-        db.dispose()
-    return 0
 
 
 if __name__ == "__main__":

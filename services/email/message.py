@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -17,6 +18,14 @@ from services.email.mails import RenderedMail
 
 # dot-atom-text characters that are safe in the left part of a msg-id (RFC 5322 3.6.4)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+
+
+@dataclass(frozen=True)
+class Letterhead:
+    """Who our mails come from, and the domain of their Message-IDs."""
+
+    mail_from: str
+    message_id_domain: str
 
 
 def message_id(event_id: str, template: str, domain: str = "shopflow") -> str:
@@ -28,10 +37,10 @@ def message_id(event_id: str, template: str, domain: str = "shopflow") -> str:
 
 
 def build_message(
-    mail: RenderedMail, *, mail_from: str, message_id: str, date: datetime
+    mail: RenderedMail, letterhead: Letterhead, *, message_id: str, date: datetime
 ) -> EmailMessage:
     msg = EmailMessage()
-    msg["From"] = mail_from
+    msg["From"] = letterhead.mail_from
     msg["To"] = mail.recipient
     msg["Subject"] = mail.subject
     msg["Date"] = format_datetime(date)

@@ -1,4 +1,4 @@
-"""Settings of the email service (env prefix `EMAIL_`, see .env.example)."""
+"""Settings of the email service (env prefix `EMAIL_`; docs/configuration.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from services.common.settings import service_config
 from services.common.topology import Service
-from services.common.worker.settings import WorkerSettings
+from services.common.worker.settings import RetryPolicy, WorkerSettings
 
 SMTP_SCHEMES = {"smtp": 25, "smtps": 465}
 
@@ -18,27 +18,32 @@ class Settings(WorkerSettings):
     model_config = service_config(Service.EMAIL)
     service: ClassVar[Service] = Service.EMAIL
 
-    database_url: str = "sqlite:///var/email.db"
+    database_url: str = Field(default="sqlite:///var/email.db", description="any SQLAlchemy URL")
 
-    # smtp://host:port (plain, optionally upgraded with STARTTLS) or smtps://host:port (TLS).
-    smtp_url: str = "smtp://127.0.0.1:1025"
-    smtp_starttls: bool = False
-    smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_timeout: float = Field(default=30.0, gt=0)
-    mail_from: str = "shopflow <orders@shopflow.example>"
-    message_id_domain: str = "shopflow"
+    smtp_url: str = Field(
+        default="smtp://127.0.0.1:1025",
+        description="smtp://host:port (plain, optionally STARTTLS) or smtps://host:port (TLS)",
+    )
+    smtp_starttls: bool = Field(default=False, description="upgrade smtp:// with STARTTLS")
+    smtp_user: str | None = Field(default=None, description="SMTP login, if the server wants one")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_timeout: float = Field(default=30.0, gt=0, description="seconds per SMTP exchange")
+    mail_from: str = Field(
+        default="shopflow <orders@shopflow.example>", description="the From of every mail"
+    )
+    message_id_domain: str = Field(
+        default="shopflow", description="Message-IDs are <event id>.<template>@this"
+    )
 
-    # Transient failures (SMTP down, 4xx, a claim held by another worker) are retried on the
-    # private task queue with full jitter: uniform(0, min(max, base * 2**n)), at most retry_max
-    # times (at most ~18.5 minutes in all with these values); then the event is dead-lettered.
-    retry_max: int = Field(default=10, ge=0)
-    retry_backoff_seconds: float = Field(default=2.0, ge=0)
-    retry_backoff_max_seconds: float = Field(default=300.0, ge=0)
+    # SMTP servers restart: transient failures (4xx, unreachable) retry longer than the other
+    # services' (at least ~9 minutes before a dead letter), unless RETRY_* / EMAIL_RETRY_* say.
+    retry: RetryPolicy = RetryPolicy(max=10, backoff_seconds=2.0, backoff_max_seconds=300.0)
 
     # A claim older than this belongs to a worker that died mid-send and is taken over. It must
     # be longer than the longest send (a few smtp_timeout), or a slow send gets doubled.
-    claim_lease_seconds: float = Field(default=120.0, gt=0)
+    claim_lease_seconds: float = Field(
+        default=120.0, gt=0, description="a mail claimed longer ago is taken over"
+    )
 
     @field_validator("smtp_url")
     @classmethod

@@ -14,35 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Integer, String, Text, update
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import update
 
 from services.common.db import Database, insert_unless_exists
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Status(StrEnum):
-    CLAIMED = "claimed"  # a worker is sending it right now (or died doing so)
-    SENT = "sent"  # the SMTP server accepted it
-    RELEASED = "released"  # the send failed; the next delivery of the event claims it again
-
-
-class SentEmail(Base):
-    __tablename__ = "sent_emails"
-
-    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    template: Mapped[str] = mapped_column(String(64), primary_key=True)
-    status: Mapped[str] = mapped_column(String(16))
-    recipient: Mapped[str] = mapped_column(String(320))
-    message_id: Mapped[str] = mapped_column(String(255))
-    claim_token: Mapped[str] = mapped_column(String(32))
-    claimed_at: Mapped[datetime] = mapped_column(DateTime())  # naive UTC
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime(), default=None)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+from services.email.models import SentEmail, Status
 
 
 class ClaimOutcome(StrEnum):
@@ -57,10 +32,6 @@ class Claim:
     outcome: ClaimOutcome
     token: str | None = None  # ours, when the outcome says we send
     held_until: datetime | None = None  # for HELD: when that claim expires (UTC)
-
-    @property
-    def ours(self) -> bool:
-        return self.outcome in (ClaimOutcome.CLAIMED, ClaimOutcome.TAKEN_OVER)
 
 
 def utc_now() -> datetime:
@@ -78,9 +49,6 @@ class SentEmailStore:
         self._db = db
         self._lease = lease
         self._clock = clock
-
-    def create_schema(self) -> None:
-        Base.metadata.create_all(self._db.engine)
 
     def claim(self, event_id: str, template: str, *, recipient: str, message_id: str) -> Claim:
         now = _naive(self._clock())
@@ -170,7 +138,3 @@ class SentEmailStore:
                 .values(status=Status.RELEASED, last_error=reason[:1000])
                 .execution_options(synchronize_session=False)
             )
-
-    def get(self, event_id: str, template: str) -> SentEmail | None:
-        with self._db.transaction() as session:
-            return session.get(SentEmail, (event_id, template))

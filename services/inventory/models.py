@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -22,6 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from services.common.inbox import InboxMixin
 from services.common.outbox import LeaseMixin, OutboxMixin
 from services.common.sqltypes import UtcDateTime
+from services.common.topology import Service
 
 
 class Base(DeclarativeBase):
@@ -75,6 +76,7 @@ class Reservation(Base):
 
 
 class ProcessedEvent(InboxMixin, Base):
+    inbox_consumer: ClassVar[str] = Service.INVENTORY.value
     __tablename__ = "processed_events"
 
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import sys
 
-from services.common.outbox import process as relay_process
+from services.common.outbox.process import RelayTarget, run_relay
 from services.common.topology import INVENTORY_EXCHANGE
+from services.inventory.bootstrap import bootstrap
 from services.inventory.models import RELAY_LEASE_NAME, OutboxMessage, RelayLease
-from services.inventory.settings import Settings
 
-TARGET = relay_process.RelayTarget(INVENTORY_EXCHANGE, OutboxMessage, RelayLease, RELAY_LEASE_NAME)
+TARGET = RelayTarget(INVENTORY_EXCHANGE, OutboxMessage, RelayLease, RELAY_LEASE_NAME)
 
 
 def main() -> int:
-    settings = Settings()
-    return relay_process.run_relay("inventory-relay", settings, settings.database_url, TARGET)
+    inventory = bootstrap()
+    return run_relay("inventory-relay", inventory.settings, inventory.db, TARGET)
 
 
 if __name__ == "__main__":

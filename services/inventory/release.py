@@ -18,16 +18,17 @@ commits second sees the other's outcome row (see docs/orders.md, "the expiry and
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.common.db import Database
 from services.common.events import Envelope, OrderExpired, ReservedLine, StockReleased
 from services.common.inbox import first_delivery
 from services.common.outbox import add_event
-from services.inventory.handlers import INBOX_CONSUMER
 from services.inventory.models import (
     OutboxMessage,
     OutcomeStatus,
@@ -50,49 +51,10 @@ class Released(StrEnum):
 def release_stock(event: Envelope[OrderExpired], db: Database) -> Released:
     order_id = event.data.order_id
     with db.transaction() as session:
-        if not first_delivery(session, ProcessedEvent, INBOX_CONSUMER, event.id, event.type):
+        if not first_delivery(session, ProcessedEvent, event):
             result = Released.DUPLICATE
         else:
-            outcome = session.get(ReservationOutcome, order_id, with_for_update=True)
-            lines: tuple[ReservedLine, ...] = ()
-            if outcome is None:
-                session.add(
-                    ReservationOutcome(
-                        order_id=order_id,
-                        status=OutcomeStatus.RELEASED,
-                        event_id=event.id,
-                        correlation_id=event.correlationid,
-                        detail={"note": "order expired before any reservation"},
-                        decided_at=datetime.now(UTC),
-                    )
-                )
-                session.flush()
-                result = Released.PRE_EMPTED
-            elif outcome.status == OutcomeStatus.RESERVED:
-                reservations = session.scalars(
-                    select(Reservation)
-                    .where(Reservation.order_id == order_id)
-                    .order_by(Reservation.sku)
-                ).all()
-                stock = {
-                    row.sku: row
-                    for row in session.scalars(
-                        select(Stock)
-                        .where(Stock.sku.in_([r.sku for r in reservations]))
-                        .order_by(Stock.sku)
-                        .with_for_update()
-                    )
-                }
-                for reservation in reservations:
-                    stock[reservation.sku].reserved -= reservation.quantity
-                lines = tuple(ReservedLine(sku=r.sku, quantity=r.quantity) for r in reservations)
-                outcome.status = OutcomeStatus.RELEASED
-                outcome.detail = {
-                    "released": [{"sku": r.sku, "quantity": r.quantity} for r in reservations]
-                }
-                result = Released.RELEASED
-            else:
-                result = Released.NOTHING
+            result, lines = _release(session, event)
             if result in (Released.RELEASED, Released.PRE_EMPTED):
                 answer = StockReleased(order_id=order_id, lines=lines)
                 add_event(
@@ -101,12 +63,52 @@ def release_stock(event: Envelope[OrderExpired], db: Database) -> Released:
                     Envelope.wrap(answer, correlation_id=event.correlationid),
                     aggregate_id=order_id,
                 )
-    log.info(
-        "%s %s for order %s correlation=%s: %s",
-        event.type,
-        event.id,
-        order_id,
-        event.correlationid,
-        result.value,
-    )
+    log.info("%s for order %s: %s", event.describe(), order_id, result.value)
     return result
+
+
+def _release(
+    session: Session, event: Envelope[OrderExpired]
+) -> tuple[Released, tuple[ReservedLine, ...]]:
+    """Give back what the order holds, or pre-empt a reservation that has not happened yet."""
+    outcome = session.get(ReservationOutcome, event.data.order_id, with_for_update=True)
+    if outcome is None:
+        session.add(
+            ReservationOutcome(
+                order_id=event.data.order_id,
+                status=OutcomeStatus.RELEASED,
+                event_id=event.id,
+                correlation_id=event.correlationid,
+                detail={"note": "order expired before any reservation"},
+                decided_at=datetime.now(UTC),
+            )
+        )
+        session.flush()
+        return Released.PRE_EMPTED, ()
+    if outcome.status != OutcomeStatus.RESERVED:
+        return Released.NOTHING, ()
+    reservations = _give_back(session, outcome.order_id)
+    outcome.status = OutcomeStatus.RELEASED
+    outcome.detail = {"released": [{"sku": r.sku, "quantity": r.quantity} for r in reservations]}
+    return Released.RELEASED, tuple(
+        ReservedLine(sku=r.sku, quantity=r.quantity) for r in reservations
+    )
+
+
+def _give_back(session: Session, order_id: str) -> Sequence[Reservation]:
+    """Return every reserved quantity of the order to the shelf (stock rows locked, SKU order)."""
+    reservations = session.scalars(
+        select(Reservation).where(Reservation.order_id == order_id).order_by(Reservation.sku)
+    ).all()
+    stock = {
+        row.sku: row
+        for row in session.scalars(
+            select(Stock)
+            .where(Stock.sku.in_([r.sku for r in reservations]))
+            .order_by(Stock.sku)
+            .with_for_update()
+        )
+    }
+    for reservation in reservations:
+        stock[reservation.sku].reserved -= reservation.quantity
+    return reservations

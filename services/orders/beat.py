@@ -19,7 +19,7 @@ def main() -> None:
         [
             "beat",
             "--scheduler=celery.beat:Scheduler",
-            f"--loglevel={settings.log_level}",
+            f"--loglevel={settings.log.level}",
         ]
     )
 

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from services.common.db import Database
-from services.common.outbox import UdpWakeupSender
+from services.common.outbox import UdpWakeupSender, wake_relay_after_commit
 from services.orders.readiness import broker_problem, database_problem
 from services.orders.settings import Settings
 
 
 @dataclass
 class Container:
+    """What the orders handlers may ask for, by parameter name."""
+
     settings: Settings
     db: Database
     wakeup: UdpWakeupSender
-
-    def notify_relay(self) -> None:
-        self.wakeup.notify()
+    pending_timeout: timedelta
 
     def readiness_problems(self) -> dict[str, str]:
         problems = {}
@@ -35,8 +36,12 @@ class Container:
 
 def bootstrap(settings: Settings | None = None) -> Container:
     settings = settings or Settings()
+    db = Database(settings.database_url)
+    wakeup = UdpWakeupSender(settings.relay.wake_host, settings.relay.wake_port)
+    wake_relay_after_commit(db, wakeup.notify)
     return Container(
         settings=settings,
-        db=Database(settings.database_url),
-        wakeup=UdpWakeupSender(settings.relay_wake_host, settings.relay_wake_port),
+        db=db,
+        wakeup=wakeup,
+        pending_timeout=timedelta(seconds=settings.pending_timeout_seconds),
     )

@@ -9,7 +9,6 @@ late reservation").
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -27,14 +26,11 @@ BATCH = 200
 
 
 def expire_pending_orders(
-    db: Database,
-    timeout_seconds: float,
-    notify_relay: Callable[[], None],
-    *,
-    now: datetime | None = None,
+    db: Database, pending_timeout: timedelta, *, now: datetime | None = None
 ) -> int:
-    """Expire every order PENDING since before `now - timeout_seconds`. Returns how many."""
-    cutoff = (now or datetime.now(UTC)) - timedelta(seconds=timeout_seconds)
+    """Expire every order PENDING since before `now - pending_timeout`. Returns how many."""
+    cutoff = (now or datetime.now(UTC)) - pending_timeout
+    timeout_seconds = pending_timeout.total_seconds()
     expired = 0
     while True:
         with db.transaction() as session:
@@ -48,10 +44,7 @@ def expire_pending_orders(
             )
         # Every id leaves PENDING below (by us, or by a confirm/reject that got there first), so
         # the next query returns fewer rows and the loop ends.
-        batch = sum(expire_order(db, order_id, timeout_seconds) for order_id in due)
-        if batch:
-            notify_relay()
-        expired += batch
+        expired += sum(expire_order(db, order_id, timeout_seconds) for order_id in due)
         if len(due) < BATCH:
             return expired
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -35,8 +34,8 @@ class Placement:
     created: bool  # False: an Idempotency-Key replay of an earlier request
 
 
-def place_order(cmd: PlaceOrder, db: Database, notify_relay: Callable[[], None]) -> Placement:
-    """Store the order and its `order.placed` outbox row in one transaction, then wake the relay."""
+def place_order(cmd: PlaceOrder, db: Database) -> Placement:
+    """Store the order and its `order.placed` outbox row in one transaction."""
     try:
         placement = _place(cmd, db)
     except IntegrityError:
@@ -44,8 +43,6 @@ def place_order(cmd: PlaceOrder, db: Database, notify_relay: Callable[[], None])
             raise
         # A concurrent request with the same key committed first (PostgreSQL); replay it.
         placement = _place(cmd, db)
-    if placement.created:
-        notify_relay()
     return placement
 
 

@@ -2,7 +2,7 @@
 
 Each event is handled in ONE transaction: the inbox row (a duplicate changes nothing), the status
 move out of PENDING with its timeline entries, and the `order.confirmed`/`order.rejected` outbox
-row. After the commit the relay is woken, as the API does after placing an order.
+row. The relay is woken once it commits.
 
 Stale or out-of-order events (see docs/orders.md, "Lifecycle"): an answer for an order that is no
 longer PENDING changes no status. It is written to that order's timeline and logged; an answer
@@ -38,35 +38,26 @@ from services.orders.transitions import Outcome, current_status, leave_pending, 
 
 log = logging.getLogger("shopflow.orders.lifecycle")
 
-INBOX_CONSUMER = "orders"
 
 Step: TypeAlias = Callable[[Session, Order, Any, datetime], Outcome]
 
 
-def confirm_order(
-    event: Envelope[StockReserved], db: Database, notify_relay: Callable[[], None]
-) -> Outcome:
-    return _handle(event, db, notify_relay, _confirm)
+def confirm_order(event: Envelope[StockReserved], db: Database) -> Outcome:
+    return _handle(event, db, _confirm)
 
 
-def reject_order(
-    event: Envelope[StockRejected], db: Database, notify_relay: Callable[[], None]
-) -> Outcome:
-    return _handle(event, db, notify_relay, _reject)
+def reject_order(event: Envelope[StockRejected], db: Database) -> Outcome:
+    return _handle(event, db, _reject)
 
 
-def record_stock_released(
-    event: Envelope[StockReleased], db: Database, notify_relay: Callable[[], None]
-) -> Outcome:
-    return _handle(event, db, notify_relay, _record_release)
+def record_stock_released(event: Envelope[StockReleased], db: Database) -> Outcome:
+    return _handle(event, db, _record_release)
 
 
-def _handle(
-    event: Envelope[Any], db: Database, notify_relay: Callable[[], None], step: Step
-) -> Outcome:
+def _handle(event: Envelope[Any], db: Database, step: Step) -> Outcome:
     order_id: str = event.data.order_id
     with db.transaction() as session:
-        if not first_delivery(session, ProcessedEvent, INBOX_CONSUMER, event.id, event.type):
+        if not first_delivery(session, ProcessedEvent, event):
             outcome = Outcome.DUPLICATE
         elif (order := session.get(Order, order_id)) is None:
             outcome = Outcome.UNKNOWN_ORDER
@@ -75,17 +66,7 @@ def _handle(
     level = logging.INFO
     if outcome in (Outcome.STALE, Outcome.UNKNOWN_ORDER):
         level = logging.WARNING
-    log.log(
-        level,
-        "%s %s for order %s correlation=%s: %s",
-        event.type,
-        event.id,
-        order_id,
-        event.correlationid,
-        outcome,
-    )
-    if outcome in (Outcome.CONFIRMED, Outcome.REJECTED):
-        notify_relay()
+    log.log(level, "%s for order %s: %s", event.describe(), order_id, outcome)
     return outcome
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 
 from sqlalchemy import ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -12,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from services.common.inbox import InboxMixin
 from services.common.outbox import LeaseMixin, OutboxMixin
 from services.common.sqltypes import UtcDateTime
+from services.common.topology import Service
 
 PRICE = Numeric(12, 2)
 
@@ -103,6 +105,7 @@ class OutboxMessage(OutboxMixin, Base):
 
 
 class ProcessedEvent(InboxMixin, Base):
+    inbox_consumer: ClassVar[str] = Service.ORDERS.value
     """The orders worker's inbox: events it has already handled (see services.common.inbox)."""
 
     __tablename__ = "processed_events"

@@ -8,23 +8,17 @@ from __future__ import annotations
 
 import sys
 
-from services.common.db import Database
-from services.common.outbox import OutboxRelay
-from services.common.outbox import process as relay_process
+from services.common.outbox.process import RelayTarget, run_relay
 from services.common.topology import ORDERS_EXCHANGE
+from services.orders.bootstrap import bootstrap
 from services.orders.models import RELAY_LEASE_NAME, OutboxMessage, RelayLease
-from services.orders.settings import Settings
 
-TARGET = relay_process.RelayTarget(ORDERS_EXCHANGE, OutboxMessage, RelayLease, RELAY_LEASE_NAME)
-
-
-def build_relay(settings: Settings, db: Database) -> OutboxRelay:
-    return relay_process.build_relay(settings, db, TARGET)
+TARGET = RelayTarget(ORDERS_EXCHANGE, OutboxMessage, RelayLease, RELAY_LEASE_NAME)
 
 
 def main() -> int:
-    settings = Settings()
-    return relay_process.run_relay("orders-relay", settings, settings.database_url, TARGET)
+    orders = bootstrap()
+    return run_relay("orders-relay", orders.settings, orders.db, TARGET)
 
 
 if __name__ == "__main__":

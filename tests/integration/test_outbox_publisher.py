@@ -29,7 +29,7 @@ from services.common.outbox import (
     OutboxStore,
     PikaPublisher,
     PublishRejected,
-    RelayConfig,
+    RelayTuning,
     add_event,
 )
 from services.common.outbox.publisher import BatchResult
@@ -136,7 +136,7 @@ def relay(db: Database, publisher: PikaPublisher | Interpose) -> OutboxRelay:
         OutboxStore(db, Outbox),
         publisher,
         Lease(db, Leases, "test.outbox", ttl=30),
-        config=RelayConfig(batch_size=100),
+        config=RelayTuning(batch_size=100),
     )
 
 

@@ -52,13 +52,22 @@ def inbox_count(db: Database, event_id: str) -> int:
 
 
 def inventory_worker(
-    log_dir: Path, env: dict[str, str], name: str = "inventory-worker"
+    log_dir: Path,
+    env: dict[str, str],
+    name: str = "inventory-worker",
+    *,
+    pause_after_commit: float = 0.0,
 ) -> ServiceProcess:
     """`python -m services.inventory.worker` (not started): two threads, quick retries; `env`
-    says at least which database (INVENTORY_DATABASE_URL) it uses."""
+    says at least which database (INVENTORY_DATABASE_URL) it uses. With `pause_after_commit`, the
+    test-only worker that pauses between a reservation's commit and its ack."""
+    module = "services.inventory.worker"
+    if pause_after_commit:
+        module = "tests.support.paused_inventory_worker"
+        env = {**env, "PAUSE_AFTER_COMMIT_SECONDS": str(pause_after_commit)}
     return ServiceProcess(
         name,
-        [PYTHON, "-m", "services.inventory.worker"],
+        [PYTHON, "-m", module],
         log_dir,
         env={
             "INVENTORY_WORKER_CONCURRENCY": "2",
@@ -72,8 +81,8 @@ def inventory_worker(
 def handled(event: Envelope[Any], outcome: str) -> str:
     """The worker log line (a regex) saying how `event` was handled; it carries the ids."""
     return (
-        rf"{event.type} {event.id} for order {event.data.order_id} "
-        rf"correlation={event.correlationid}: {outcome}"
+        rf"{event.type} {event.id} correlation={event.correlationid} "
+        rf"for order {event.data.order_id}: {outcome}"
     )
 
 

@@ -166,13 +166,13 @@ def place(
     lines: tuple[tuple[str, int], ...] = (("MUG-BLUE", 2), ("TEE-M", 1)),
     email: str = "ada@example.com",
 ) -> OrderView:
-    """A PENDING order placed through the real handler (no relay wake-up)."""
+    """A PENDING order placed through the real handler."""
     command = PlaceOrder(
         customer_email=email,
         lines=tuple(RequestedLine(sku, qty) for sku, qty in lines),
         currency="EUR",
     )
-    return place_order(command, db, lambda: None).order
+    return place_order(command, db).order
 
 
 def stock_reserved(order: OrderView) -> Envelope[StockReserved]:
@@ -229,7 +229,7 @@ def orders_worker(
 def handled(event: Envelope[Any], outcome: str) -> str:
     """The worker log line (a regex) saying how it handled `event`."""
     return (
-        rf"{re.escape(event.type)} {re.escape(event.id)} for order \S+ correlation=\S+: {outcome}"
+        rf"{re.escape(event.type)} {re.escape(event.id)} correlation=\S+ for order \S+: {outcome}"
     )
 
 

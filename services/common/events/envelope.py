@@ -61,6 +61,10 @@ class Envelope(BaseModel, Generic[DataT]):
             data=data,
         )
 
+    def describe(self) -> str:
+        """How log lines name an event: type, id and correlation id."""
+        return f"{self.type} {self.id} correlation={self.correlationid}"
+
     def to_json_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 

@@ -15,10 +15,15 @@ from services.common.outbox.publisher import (
     PublishFailed,
     PublishRejected,
 )
-from services.common.outbox.relay import Backoff, OutboxRelay, PassResult, RelayConfig
+from services.common.outbox.relay import Backoff, OutboxRelay, PassResult
+from services.common.outbox.settings import RelayTuning
 from services.common.outbox.store import OutboundMessage, OutboxStore, add_event
 from services.common.outbox.tables import LeaseMixin, OutboxMixin
-from services.common.outbox.wakeup import UdpWakeupListener, UdpWakeupSender
+from services.common.outbox.wakeup import (
+    UdpWakeupListener,
+    UdpWakeupSender,
+    wake_relay_after_commit,
+)
 
 __all__ = [
     "Backoff",
@@ -34,8 +39,9 @@ __all__ = [
     "PublishFailed",
     "PublishRejected",
     "Publisher",
-    "RelayConfig",
+    "RelayTuning",
     "UdpWakeupListener",
     "UdpWakeupSender",
     "add_event",
+    "wake_relay_after_commit",
 ]

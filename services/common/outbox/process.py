@@ -16,7 +16,7 @@ from types import FrameType
 from services.common.db import Database
 from services.common.outbox.lease import Lease
 from services.common.outbox.pika_publisher import PikaPublisher
-from services.common.outbox.relay import OutboxRelay, RelayConfig
+from services.common.outbox.relay import OutboxRelay
 from services.common.outbox.settings import RelaySettings
 from services.common.outbox.store import OutboxStore
 from services.common.outbox.tables import LeaseMixin, OutboxMixin
@@ -34,35 +34,32 @@ class RelayTarget:
 
 
 def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> OutboxRelay:
+    tuning = settings.relay
+    publisher = PikaPublisher(
+        settings.broker_url,
+        target.exchange,
+        timeout=settings.broker.connect_timeout,
+        heartbeat=settings.broker.heartbeat,
+        window=tuning.batch_size,
+        name=f"{target.lease_name} relay",
+    )
     return OutboxRelay(
         OutboxStore(db, target.outbox),
-        PikaPublisher(
-            settings.broker_url,
-            target.exchange,
-            timeout=settings.broker.connect_timeout,
-            heartbeat=settings.broker.heartbeat,
-            window=settings.relay_batch_size,
-            name=f"{target.lease_name} relay",
-        ),
-        Lease(db, target.lease, target.lease_name, ttl=settings.relay_lease_ttl),
-        wakeup=UdpWakeupListener(settings.relay_wake_host, settings.relay_wake_port),
-        config=RelayConfig(
-            batch_size=settings.relay_batch_size,
-            poll_interval=settings.relay_poll_interval,
-            backoff_initial=settings.relay_backoff_initial,
-            backoff_max=settings.relay_backoff_max,
-        ),
+        publisher,
+        Lease(db, target.lease, target.lease_name, ttl=tuning.lease_ttl),
+        wakeup=UdpWakeupListener(tuning.wake_host, tuning.wake_port),
+        config=tuning,
     )
 
 
-def run_relay(name: str, settings: RelaySettings, database_url: str, target: RelayTarget) -> int:
+def run_relay(name: str, settings: RelaySettings, db: Database, target: RelayTarget) -> int:
     """Run until SIGTERM/SIGINT; the lease is released on the way out."""
     logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s %(levelname)s [{name}] %(name)s: %(message)s"
+        level=settings.log.level,
+        format=f"%(asctime)s %(levelname)s [{name}] %(name)s: %(message)s",
     )
     logging.getLogger("pika").setLevel(logging.WARNING)
     log = logging.getLogger(name)
-    db = Database(database_url)
     relay = build_relay(settings, db, target)
     stop = threading.Event()
 

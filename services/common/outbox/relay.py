@@ -19,20 +19,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.common.backoff import equal_jitter
 from services.common.outbox.lease import Lease
 from services.common.outbox.publisher import BrokerUnavailable, Publisher
+from services.common.outbox.settings import RelayTuning
 from services.common.outbox.store import OutboundMessage, OutboxStore
 from services.common.outbox.wakeup import UdpWakeupListener
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RelayConfig:
-    batch_size: int = 100
-    poll_interval: float = 1.0
-    backoff_initial: float = 0.1
-    backoff_max: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +38,7 @@ class PassResult:
 
 
 class Backoff:
-    """Capped exponential backoff with jitter: initial, 2x, 4x ... up to `maximum`."""
+    """Counts failed passes in a row; the wait after each is `equal_jitter` of that count."""
 
     def __init__(
         self, initial: float, maximum: float, jitter: Callable[[], float] = random.random
@@ -55,9 +49,9 @@ class Backoff:
         self.failures = 0
 
     def next_delay(self) -> float:
-        ceiling = min(self.maximum, self.initial * 2.0**self.failures)
+        delay = equal_jitter(self.failures, base=self.initial, cap=self.maximum, rand=self._jitter)
         self.failures += 1
-        return ceiling * (0.5 + 0.5 * self._jitter())
+        return delay
 
     def reset(self) -> None:
         self.failures = 0
@@ -71,13 +65,13 @@ class OutboxRelay:
         lease: Lease,
         *,
         wakeup: UdpWakeupListener | None = None,
-        config: RelayConfig | None = None,
+        config: RelayTuning | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.lease = lease
         self.wakeup = wakeup
-        self.config = config or RelayConfig()
+        self.config = config or RelayTuning()
         self.backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
 
     def run_once(self) -> PassResult:

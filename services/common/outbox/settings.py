@@ -1,19 +1,38 @@
-"""Relay tuning every publishing service's Settings carries (`<SERVICE>_RELAY_*`)."""
+"""Relay tuning every publishing service's Settings carries: `RELAY_*` for every relay,
+`<SERVICE>_RELAY_*` for one (services/common/settings.py). The relay takes this object as is."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from services.common.settings import ServiceSettings
+from services.common.settings import Knobs, ServiceSettings
+
+
+class RelayTuning(Knobs):
+    prefix: ClassVar[str] = "RELAY_"
+    # Each publishing service needs its own wake-up port: never read from a shared variable.
+    per_service: ClassVar[frozenset[str]] = frozenset({"wake_host", "wake_port"})
+
+    batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="rows per pass; also the confirm window"
+    )
+    poll_interval: float = Field(
+        default=1.0, gt=0, description="seconds between polls when no wake-up arrives"
+    )
+    backoff_initial: float = Field(
+        default=0.1, gt=0, description="first wait after a failed pass (doubles, jittered)"
+    )
+    backoff_max: float = Field(default=5.0, gt=0, description="longest wait between passes")
+    lease_ttl: float = Field(
+        default=10.0, ge=1, description="a relay killed -9 is replaced after this many seconds"
+    )
+    wake_host: str = Field(default="127.0.0.1", description="UDP wake-up address of the relay")
+    wake_port: int = Field(
+        default=47301, ge=0, le=65535, description="UDP wake-up port (0: poll only)"
+    )
 
 
 class RelaySettings(ServiceSettings):
-    # The relay listens for UDP wake-ups here; the processes that commit outbox rows send them
-    # here. Each publishing service needs its own port. 0: no wake-ups, poll only.
-    relay_wake_host: str = "127.0.0.1"
-    relay_wake_port: int = Field(default=47301, ge=0, le=65535)
-    relay_poll_interval: float = Field(default=1.0, gt=0)
-    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
-    relay_backoff_initial: float = Field(default=0.1, gt=0)
-    relay_backoff_max: float = Field(default=5.0, gt=0)
-    relay_lease_ttl: float = Field(default=10.0, ge=1)
+    relay: RelayTuning = RelayTuning()

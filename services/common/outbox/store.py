@@ -14,6 +14,9 @@ from services.common.db import Database, table_of
 from services.common.events import Envelope
 from services.common.outbox.tables import OutboxMixin
 
+# Set on a session that added an outbox row; the relay is woken when it commits (wakeup.py).
+ROW_ADDED = "shopflow.outbox.row_added"
+
 
 @dataclass(frozen=True)
 class OutboundMessage:
@@ -63,6 +66,7 @@ def add_event(
             "attempts": 0,
         },
     )
+    session.info[ROW_ADDED] = True
     return created_at
 
 
@@ -113,8 +117,3 @@ class OutboxStore:
                     .where(t.id == row_id)
                     .values(attempts=t.attempts + 1, last_error=error[:2000])
                 )
-
-    def backlog(self) -> int:
-        t = self.table
-        with self.db.transaction() as session:
-            return session.scalar(select(func.count()).where(t.published_at.is_(None))) or 0

@@ -1,8 +1,10 @@
 """Waking the relay right after a commit: one UDP datagram to a loopback port.
 
-The API sends a datagram after each commit; the relay (while it holds the lease) listens on the
-port and publishes at once instead of waiting for its next poll. Datagrams are fire-and-forget: a
-lost one (relay restarting, port busy, another host) only delays the event until the fallback poll.
+Every transaction that added an outbox row sends a datagram once it has committed
+(`wake_relay_after_commit`, installed by each publishing process's bootstrap; handlers never do
+it themselves). The relay, while it holds the lease, listens on the port and publishes at once
+instead of waiting for its next poll. Datagrams are fire-and-forget: a lost one (relay
+restarting, port busy, another host) only delays the event until the fallback poll.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ import logging
 import select
 import socket
 import threading
+from collections.abc import Callable
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from services.common.db import Database
+from services.common.outbox.store import ROW_ADDED
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +47,20 @@ class UdpWakeupSender:
             if self._socket is not None:
                 self._socket.close()
                 self._socket = None
+
+
+def wake_relay_after_commit(db: Database, notify: Callable[[], None]) -> None:
+    """After each commit of `db` that added an outbox row, wake the relay; never before the
+    commit (the relay would find nothing) and never after a rollback."""
+
+    @event.listens_for(db.sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        if session.info.pop(ROW_ADDED, False):
+            notify()
+
+    @event.listens_for(db.sessions, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(ROW_ADDED, None)
 
 
 class UdpWakeupListener:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Sequence
+from typing import Any
 
 from celery import Celery
 from celery.exceptions import SecurityWarning
@@ -46,25 +46,29 @@ def quiet_root_warning() -> None:
         warnings.filterwarnings("ignore", category=SecurityWarning)
 
 
-def create_worker_app(
-    service: Service, settings: WorkerSettings, *, task_modules: Sequence[str] = ()
-) -> Celery:
+def create_worker_app(service: Service, settings: WorkerSettings) -> Celery:
     quiet_root_warning()
     # Task events through a dispatcher that pool threads never flush (see worker/events.py).
     app = Celery(
         service.value, set_as_current=False, events=f"{WorkerEvents.__module__}:WorkerEvents"
     )
-    queue = private_queue(service)
     app.conf.update(
-        broker_url=settings.broker_url,
-        broker_heartbeat=settings.broker.heartbeat,
-        broker_connection_retry_on_startup=True,
-        broker_connection_max_retries=None,
+        **_connection(settings), **_delivery(), **_routing(service), **_pool_and_logs(settings)
+    )
+    return app
+
+
+def _connection(settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "broker_url": settings.broker_url,
+        "broker_heartbeat": settings.broker.heartbeat,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
         # A channel closed by the broker (e.g. 406 "delivery acknowledgement timed out" when a
         # task outlives the broker's consumer_timeout) is recovered like a lost connection:
         # reconnect, and the broker redelivers what was unacked. Without this Celery calls it
         # "Unrecoverable error" and the worker stops consuming (tests/reliability, scenario 9).
-        broker_channel_error_retry=True,
+        "broker_channel_error_retry": True,
         # After a reconnect Celery lowers the prefetch count and raises it again from each ack
         # callback. With the threads pool that callback runs in a pool thread, so it sends a
         # synchronous basic.qos on the consumer connection while the event loop reads the same
@@ -72,42 +76,58 @@ def create_worker_app(
         # drops the connection for missed heartbeats (60-90 s; the reliability suite's full
         # broker restart, from the thread stacks it dumps). Our tasks are short, so keeping the
         # full prefetch across a reconnect costs nothing.
-        worker_enable_prefetch_count_reduction=False,
-        broker_transport_options={"confirm_publish": True},
-        accept_content=["json"],
-        task_serializer="json",
-        result_serializer="json",
-        result_backend=None,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_acks_on_failure=False,
-        task_acks_on_timeout=False,
-        task_queues=[queue],
-        task_default_queue=queue.name,
-        task_default_exchange=queue.name,
-        task_default_exchange_type="direct",
-        task_default_routing_key=queue.name,
+        "worker_enable_prefetch_count_reduction": False,
+        "broker_transport_options": {"confirm_publish": True},
+    }
+
+
+def _delivery() -> dict[str, Any]:
+    return {
+        "accept_content": ["json"],
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_acks_on_failure": False,
+        "task_acks_on_timeout": False,
+        # A task whose connection is gone will be redelivered: don't also finish it here.
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+    }
+
+
+def _routing(service: Service) -> dict[str, Any]:
+    queue = private_queue(service)
+    return {
+        "task_queues": [queue],
+        "task_default_queue": queue.name,
+        "task_default_exchange": queue.name,
+        "task_default_exchange_type": "direct",
+        "task_default_routing_key": queue.name,
         # Name the exchange on every route: for a direct exchange without both exchange and
         # routing key, Celery publishes to the default exchange ('') instead, which the service
         # users may not write to (it would reach any queue) -> ACCESS_REFUSED on every hand-off.
-        task_routes={"*": {"queue": queue.name, "exchange": queue.name, "routing_key": queue.name}},
-        task_create_missing_queues=False,
-        worker_prefetch_multiplier=settings.worker_prefetch_multiplier,
-        worker_concurrency=settings.worker_concurrency,
-        worker_pool=settings.worker_pool,
-        # A task whose connection is gone will be redelivered: don't also finish it here.
-        worker_cancel_long_running_tasks_on_connection_loss=True,
-        worker_send_task_events=True,
-        task_send_sent_event=True,
-        worker_hijack_root_logger=True,
-        worker_log_format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
-        worker_task_log_format=(
+        "task_routes": {
+            "*": {"queue": queue.name, "exchange": queue.name, "routing_key": queue.name}
+        },
+        "task_create_missing_queues": False,
+    }
+
+
+def _pool_and_logs(settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "worker_prefetch_multiplier": settings.worker.prefetch_multiplier,
+        "worker_concurrency": settings.worker.concurrency,
+        "worker_pool": settings.worker.pool,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "worker_hijack_root_logger": True,
+        "worker_log_format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s",
+        "worker_task_log_format": (
             "%(asctime)s %(levelname)s %(processName)s %(task_name)s[%(task_id)s]: %(message)s"
         ),
-        include=list(task_modules),
-    )
-    return app
+    }
 
 
 def node_name(service: Service) -> str:
@@ -125,9 +145,9 @@ def worker_argv(service: Service, settings: WorkerSettings) -> list[str]:
         "worker",
         f"--queues={task_queue(service)}",
         f"--hostname={node_name(service)}",
-        f"--pool={settings.worker_pool}",
-        f"--concurrency={settings.worker_concurrency}",
-        f"--loglevel={settings.log_level}",
+        f"--pool={settings.worker.pool}",
+        f"--concurrency={settings.worker.concurrency}",
+        f"--loglevel={settings.log.level}",
         "--task-events",
         "--without-gossip",
         "--without-mingle",

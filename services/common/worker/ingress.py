@@ -14,10 +14,11 @@ Anything that fails 1 or 2 is rejected with `requeue=False`, so the queue's dead
 moves it into `<queue>.dlq` (its `x-death` header says `rejected`), and the reason is logged
 with the message id. A failed hand-off (3) leaves the event unacked and requeues it: it is never
 lost, at worst handed off twice, which the handlers' inbox makes harmless. While hand-offs keep
-failing (the private exchange refuses, the broker nacks), the step waits before each requeue,
-doubling from `HANDOFF_BACKOFF_INITIAL` up to `HANDOFF_BACKOFF_MAX` seconds, so a broken hand-off
-never turns into a hot redelivery loop. The wait blocks only this worker's consumer loop, which
-cannot make progress anyway; the broker heartbeat (30 s) is far above the cap.
+failing (the private exchange refuses, the broker nacks), the step waits before each requeue
+(`equal_jitter`, doubling from `HANDOFF_BACKOFF_INITIAL` up to `HANDOFF_BACKOFF_MAX` seconds),
+so a broken hand-off never turns into a hot redelivery loop. The wait blocks only this worker's
+consumer loop, which cannot make progress anyway; the broker heartbeat (30 s) is far above the
+cap.
 
 The hand-off is published `mandatory` (a missing binding is an error, not a silent confirm) with
 a confirm timeout, on a producer connection of the step's own. Both connections log in as the
@@ -36,6 +37,7 @@ from celery import Celery, bootsteps
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
+from services.common.backoff import equal_jitter
 from services.common.events import Envelope, InvalidEvent, parse_event
 
 logger = logging.getLogger("shopflow.ingress")
@@ -43,11 +45,6 @@ logger = logging.getLogger("shopflow.ingress")
 JSON = "application/json"
 HANDOFF_BACKOFF_INITIAL = 0.2
 HANDOFF_BACKOFF_MAX = 5.0
-
-
-def handoff_backoff(failures: int) -> float:
-    """Seconds to wait before requeueing after the `failures`-th hand-off failure in a row."""
-    return float(min(HANDOFF_BACKOFF_MAX, HANDOFF_BACKOFF_INITIAL * 2 ** max(failures - 1, 0)))
 
 
 class HandoffError(Exception):
@@ -136,7 +133,9 @@ class EventIngress(bootsteps.ConsumerStep):
             # Not confirmed: keep the event. It comes back to this or another worker.
             self._drop_producer()
             self.failures += 1
-            delay = handoff_backoff(self.failures)
+            delay = equal_jitter(
+                self.failures - 1, base=HANDOFF_BACKOFF_INITIAL, cap=HANDOFF_BACKOFF_MAX
+            )
             logger.exception(
                 "hand-off of event %s %s correlation=%s to %s failed (%d in a row); "
                 "requeueing in %.1fs",

@@ -1,25 +1,47 @@
-"""Tuning that every worker service's Settings carries (`<SERVICE>_WORKER_*`, `_RETRY_*`)."""
+"""What every worker service's Settings carries: pool tuning and the retry policy.
+
+Shared variables `WORKER_*` and `RETRY_*` apply to every worker; `<SERVICE>_WORKER_*` and
+`<SERVICE>_RETRY_*` override them for one service (services/common/settings.py).
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from services.common.settings import ServiceSettings
+from services.common.settings import Knobs, ServiceSettings
+
+
+class WorkerTuning(Knobs):
+    prefix: ClassVar[str] = "WORKER_"
+
+    # threads: the solo pool stalls with acks_late (its ack waits behind a ~2 s timer), and
+    # prefork costs more per task here; our tasks are short and wait on SQLite or SMTP.
+    pool: str = Field(default="threads", description="Celery pool: threads or prefork")
+    concurrency: int = Field(default=4, ge=1, description="tasks run at once per worker process")
+    # Short DB tasks: a few per slot, so that work does not pile up in one process while
+    # another idles.
+    prefetch_multiplier: int = Field(
+        default=4, ge=1, description="task messages each pool slot may hold unacked"
+    )
+    # Each event is handed off in a few ms.
+    ingress_prefetch: int = Field(
+        default=32, ge=1, description="unacked events the event ingress may hold"
+    )
+
+
+class RetryPolicy(Knobs):
+    """Transient failures: retry after c/2 + U(0, c/2) seconds, c = min(backoff_max_seconds,
+    backoff_seconds * 2**n) (n = retries so far), at most `max` times, then dead-letter."""
+
+    prefix: ClassVar[str] = "RETRY_"
+
+    max: int = Field(default=6, ge=0, description="retries of a transient failure")
+    backoff_seconds: float = Field(default=1.0, ge=0, description="first backoff ceiling")
+    backoff_max_seconds: float = Field(default=60.0, ge=0, description="largest backoff ceiling")
 
 
 class WorkerSettings(ServiceSettings):
-    # threads: the DESIGN measurements show the solo pool stalls with acks_late, and prefork
-    # costs more per task here; our tasks are short and I/O bound (SQLite, SMTP).
-    worker_pool: str = "threads"
-    worker_concurrency: int = Field(default=4, ge=1)
-    # Messages each pool slot may hold unacked. Short DB tasks: a few, so that work does not pile
-    # up in one process while another idles.
-    worker_prefetch_multiplier: int = Field(default=4, ge=1)
-    # Unacked events the ingress step may hold; each is handed off in a few ms.
-    ingress_prefetch: int = Field(default=32, ge=1)
-    log_level: str = "INFO"
-
-    # Transient failures: retry with backoff min(max, base * 2**n) + jitter, then dead-letter.
-    retry_max: int = Field(default=6, ge=0)
-    retry_backoff_seconds: float = Field(default=1.0, ge=0)
-    retry_backoff_max_seconds: float = Field(default=60.0, ge=0)
+    worker: WorkerTuning = WorkerTuning()
+    retry: RetryPolicy = RetryPolicy()

@@ -13,11 +13,17 @@ from services.common.settings import ENV_FILE
 class SinkSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EMAIL_SINK_", env_file=ENV_FILE, extra="ignore")
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=1025, ge=0, le=65535)
-    dir: Path = Path("var/mail")
+    host: str = Field(default="127.0.0.1", description="the sink's SMTP address")
+    port: int = Field(default=1025, ge=0, le=65535, description="the sink's SMTP port")
+    dir: Path = Field(default=Path("var/mail"), description="where it stores each mail (.eml)")
     # test modes
-    refuse: str | None = None  # regex: matching recipients get 550 at RCPT
-    tempfail: bool = False  # every mail gets 451 after DATA (nothing is stored)
-    stall_seconds: float = Field(default=0.0, ge=0)  # wait this long before the final 250 ...
-    stall_limit: int = Field(default=0, ge=0)  # ... for the first N mails only (0: every mail)
+    refuse: str | None = Field(
+        default=None, description="test mode: recipients matching this regex get 550"
+    )
+    tempfail: bool = Field(default=False, description="test mode: every mail gets 451")
+    stall_seconds: float = Field(
+        default=0.0, ge=0, description="test mode: wait this long before the final 250 ..."
+    )
+    stall_limit: int = Field(
+        default=0, ge=0, description="... for the first N mails only (0: every mail)"
+    )

@@ -20,7 +20,7 @@ def serve(app_factory: str = "services.orders.api:create_app") -> None:
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
-        log_level=settings.log_level.lower(),
+        log_level=settings.log.level.lower(),
         proxy_headers=False,
     )
 

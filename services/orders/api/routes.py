@@ -80,9 +80,7 @@ async def post_order(
     )
     # The handler blocks on the database: it runs in the thread pool, and the answer is then
     # serialized here (a sync route would make FastAPI hop to the pool a second time for that).
-    placement = await run_in_threadpool(
-        handlers.place_order, command, container.db, container.notify_relay
-    )
+    placement = await run_in_threadpool(handlers.place_order, command, container.db)
     response.headers["Location"] = f"/orders/{placement.order.id}"
     if not placement.created:
         response.headers["Idempotent-Replayed"] = "true"

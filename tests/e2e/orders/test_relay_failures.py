@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 
 from services.common.db import Database
-from services.common.outbox import OutboxStore
 from services.orders.models import OutboxMessage
 from tests.e2e.orders.conftest import RelayFactory, start_api
 from tests.support.broker import TestBroker
 from tests.support.orders import free_port, order_body, tap_orders_exchange
+from tests.support.outbox_tables import backlog as backlog_of
 from tests.support.polling import wait_until
 
 PUBLISHED = r"published \d+ event"
@@ -35,7 +35,7 @@ def place(api: httpx.Client, count: int, tag: str) -> list[str]:
 def backlog(url: str) -> int:
     db = Database(url)
     try:
-        return OutboxStore(db, OutboxMessage).backlog()
+        return backlog_of(db, OutboxMessage)
     finally:
         db.dispose()
 

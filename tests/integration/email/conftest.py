@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from services.common.db import Database
+from services.email.models import SentEmail
 from services.email.sink.mailbox import Mailbox, StoredMail
-from services.email.store import SentEmail, SentEmailStore
+from tests.support.email import make_email_db as support_make_email_db
+from tests.support.email import sent_email
 from tests.support.polling import wait_until
 from tests.support.processes import PYTHON, ServiceProcess
 
@@ -21,11 +22,9 @@ def sink_process(tmp: Path, port: int, *flags: str, name: str = "smtp-sink") -> 
     return ServiceProcess(name, argv, tmp)
 
 
-def make_email_db(tmp: Path) -> tuple[str, SentEmailStore]:
+def make_email_db(tmp: Path) -> tuple[str, Database]:
     url = f"sqlite:///{tmp}/email.db"
-    store = SentEmailStore(Database(url), lease=timedelta(seconds=3))
-    store.create_schema()
-    return url, store
+    return url, support_make_email_db(url)
 
 
 def email_worker(
@@ -68,6 +67,6 @@ def wait_for_mails(
     )
 
 
-def sent_row(store: SentEmailStore, event_id: str, template: str) -> SentEmail | None:
-    row = store.get(event_id, template)
+def sent_row(db: Database, event_id: str, template: str) -> SentEmail | None:
+    row = sent_email(db, event_id, template)
     return row if row is not None and row.status == "sent" else None

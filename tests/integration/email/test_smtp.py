@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.email.mails import ORDER_RECEIVED, MailRenderer
-from services.email.message import build_message, message_id
+from services.email.message import Letterhead, build_message, message_id
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 from services.email.sink.server import build_controller
@@ -23,7 +23,8 @@ def _message(email: str = "ada@example.com") -> tuple[str, EmailMessage]:
     event = order_placed_event(email=email)
     mail = MailRenderer().render(ORDER_RECEIVED, event)
     mid = message_id(event.id, ORDER_RECEIVED)
-    return mid, build_message(mail, mail_from="shop@example.com", message_id=mid, date=event.time)
+    letterhead = Letterhead("shop@example.com", "shopflow")
+    return mid, build_message(mail, letterhead, message_id=mid, date=event.time)
 
 
 @pytest.fixture

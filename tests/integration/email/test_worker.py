@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from services.common.db import Database
 from services.common.topology import (
     EMAIL_EVENTS_QUEUE,
     Service,
@@ -16,7 +17,6 @@ from services.common.topology import (
 from services.email.mails import ORDER_RECEIVED
 from services.email.message import message_id
 from services.email.sink.mailbox import Mailbox
-from services.email.store import SentEmailStore
 from tests.integration.email.conftest import (
     SINK_READY,
     WORKER_READY,
@@ -43,7 +43,7 @@ class MailSystem:
     worker: ServiceProcess
     sink: ServiceProcess
     mailbox: Mailbox
-    store: SentEmailStore
+    db: Database
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +53,13 @@ def mail_system(
     """A sink that refuses `refused@...` with 550, and one worker; each test uses its own events."""
     tmp = tmp_path_factory.mktemp("email")
     port = free_port()
-    url, store = make_email_db(tmp)
+    url, db = make_email_db(tmp)
     sink = sink_process(tmp, port, "--refuse", r"^refused@")
     worker = email_worker(tmp, url, port)
     with running(sink, worker):
         sink.wait_for_log(SINK_READY, timeout=60)
         worker.wait_for_log(WORKER_READY, timeout=90)
-        yield MailSystem(worker, sink, Mailbox(tmp / "mail"), store)
+        yield MailSystem(worker, sink, Mailbox(tmp / "mail"), db)
 
 
 def _drained(broker: TestBroker) -> bool:
@@ -86,7 +86,7 @@ def test_order_placed_sends_one_mail_even_when_published_twice(
     assert "MUG-BLUE" in mail.part("plain")
     assert "Total: 25.50 EUR" in mail.part("plain")
     assert "25.50 EUR" in mail.part("html")
-    row = sent_row(mail_system.store, event.id, ORDER_RECEIVED)
+    row = sent_row(mail_system.db, event.id, ORDER_RECEIVED)
     assert row is not None
     assert row.message_id == mid
     assert row.recipient == "grace@example.org"
@@ -112,4 +112,4 @@ def test_a_5xx_dead_letters_the_event_at_once_with_the_reason(
     assert mail_system.mailbox.paths() == [] or not mails_with(
         mail_system.mailbox, message_id(event.id, ORDER_RECEIVED)
     )
-    assert sent_row(mail_system.store, event.id, ORDER_RECEIVED) is None
+    assert sent_row(mail_system.db, event.id, ORDER_RECEIVED) is None

@@ -20,6 +20,7 @@ from tests.integration.email.conftest import (
     wait_for_mails,
 )
 from tests.support.broker import TestBroker
+from tests.support.email import sent_email
 from tests.support.factories import order_placed_event
 from tests.support.polling import wait_until
 from tests.support.processes import running
@@ -38,7 +39,7 @@ def test_with_the_sink_down_the_worker_retries_and_the_mail_arrives_once_it_is_b
     broker: TestBroker, tmp_path: Path
 ) -> None:
     port = free_port()  # nothing listens here yet
-    url, store = make_email_db(tmp_path)
+    url, db = make_email_db(tmp_path)
     event = order_placed_event(email="linus@example.com")
     mid = message_id(event.id, ORDER_RECEIVED)
     inventory_copies = broker.depth(INVENTORY_EVENTS_QUEUE)
@@ -50,7 +51,7 @@ def test_with_the_sink_down_the_worker_retries_and_the_mail_arrives_once_it_is_b
         with running(sink_process(tmp_path, port)) as (sink,):
             sink.wait_for_log(SINK_READY, timeout=60)
             [mail] = wait_for_mails(Mailbox(tmp_path / "mail"), mid)
-            wait_until(lambda: sent_row(store, event.id, ORDER_RECEIVED), timeout=30)
+            wait_until(lambda: sent_row(db, event.id, ORDER_RECEIVED), timeout=30)
             wait_until(lambda: _drained(broker), timeout=30, message="email queues drained")
 
     assert mail.header("To") == "linus@example.com"
@@ -68,7 +69,7 @@ def test_kill_9_during_a_send_loses_nothing_and_duplicates_at_most_once(
     it waits. The claim's lease (3 s here) runs out, the redelivered task takes it over and sends
     again with the same Message-ID: the documented one-duplicate window."""
     port = free_port()
-    url, store = make_email_db(tmp_path)
+    url, db = make_email_db(tmp_path)
     mailbox = Mailbox(tmp_path / "mail")
     event = order_placed_event(email="ada@example.com")
     mid = message_id(event.id, ORDER_RECEIVED)
@@ -82,14 +83,14 @@ def test_kill_9_during_a_send_loses_nothing_and_duplicates_at_most_once(
             sink.wait_for_log(r"stalling 120\.0s before accepting")
             first.kill9()
         assert len(mails_with(mailbox, mid)) == 1
-        row = store.get(event.id, ORDER_RECEIVED)
+        row = sent_email(db, event.id, ORDER_RECEIVED)
         assert row is not None
         assert row.status == "claimed"
 
         with running(email_worker(tmp_path, url, port, name="email-worker-2")) as (second,):
             second.wait_for_log(WORKER_READY, timeout=90)
             second.wait_for_log(rf"{event.id} .*taken over from a worker that died mid-send")
-            wait_until(lambda: sent_row(store, event.id, ORDER_RECEIVED), timeout=60)
+            wait_until(lambda: sent_row(db, event.id, ORDER_RECEIVED), timeout=60)
             wait_until(lambda: _drained(broker), timeout=30, message="email queues drained")
 
     mails = mails_with(mailbox, mid)

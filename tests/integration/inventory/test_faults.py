@@ -110,9 +110,7 @@ def test_kill_9_after_the_commit_and_before_the_ack_changes_stock_once(
     db = make_inventory_db(url, {"MUG-BLUE": 100, "TEE-M": 100})
     event = order_placed_event(lines=[("MUG-BLUE", 2, "8.50"), ("TEE-M", 1, "19.90")])
     paused = inventory_worker(
-        tmp_path,
-        {"INVENTORY_DATABASE_URL": url, "INVENTORY_FAULT_PAUSE_AFTER_COMMIT_SECONDS": "300"},
-        "inventory-paused",
+        tmp_path, {"INVENTORY_DATABASE_URL": url}, "inventory-paused", pause_after_commit=300
     )
     with running(paused):
         paused.wait_for_log(WORKER_READY, timeout=90)
@@ -140,9 +138,9 @@ def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_
             "INVENTORY_DATABASE_URL": url,
             "INVENTORY_WORKER_CONCURRENCY": "1",
             "INVENTORY_WORKER_PREFETCH_MULTIPLIER": "4",
-            "INVENTORY_FAULT_PAUSE_AFTER_COMMIT_SECONDS": "2",
         },
         "inventory-slow",
+        pause_after_commit=2,
     )
     with running(slow):
         slow.wait_for_log(WORKER_READY, timeout=90)

@@ -10,8 +10,8 @@ import pytest
 
 from services.common.db import Database
 from services.common.events import Envelope
-from services.inventory.handlers import ReservationResult, Result, reserve_stock
 from services.inventory.models import Base
+from services.inventory.reserve import ReservationResult, Result, reserve_stock
 from services.inventory.stock import set_stock, stock_levels
 from tests.support.factories import order_placed_event
 from tests.support.inventory import make_inventory_db, reserved

@@ -111,7 +111,7 @@ def test_a_task_whose_envelope_no_longer_validates_dead_letters_at_once(
     bad["data"]["lines"] = []
     task_id = str(uuid.uuid4())
     headers, properties, body, _ = worker_module.app.amqp.as_task_v2(
-        task_id, worker_module.RESERVE_TASK, args=(bad,)
+        task_id, worker_module.worker.routes[ORDER_PLACED], args=(bad,)
     )
     broker.publish_raw(
         json.dumps(body).encode(),

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from services.common.db import Database
 from services.common.outbox import OutboxRelay
+from services.common.outbox.process import build_relay
 from services.common.topology import (
     EMAIL_EVENTS_QUEUE,
     INVENTORY_EVENTS_QUEUE,
@@ -17,7 +18,7 @@ from services.common.topology import (
     ORDERS_UNROUTABLE_QUEUE,
 )
 from services.orders.bootstrap import Container
-from services.orders.relay import build_relay
+from services.orders.relay import TARGET
 from services.orders.settings import Settings
 from tests.support.broker import TestBroker
 from tests.support.orders import order_body, outbox_rows, tap_orders_exchange
@@ -28,7 +29,7 @@ from tests.support.polling import wait_until
 def relay(orders_settings: Settings, test_broker: TestBroker) -> Iterator[OutboxRelay]:
     """The real relay (pika, confirms, the orders user) in a thread of this process."""
     db = Database(orders_settings.database_url)
-    relay = build_relay(orders_settings, db)
+    relay = build_relay(orders_settings, db, TARGET)
     stop = threading.Event()
     thread = threading.Thread(target=relay.run, args=(stop,), name="relay", daemon=True)
     thread.start()

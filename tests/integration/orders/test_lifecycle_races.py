@@ -16,9 +16,7 @@ from services.orders.models import OrderHistory, OrderStatus
 from services.orders.transitions import Outcome
 from tests.support.orders import events_of, place, race, stock_rejected, stock_reserved
 
-
-def nothing() -> None:
-    pass
+TIMEOUT = timedelta(seconds=300)
 
 
 def history_rows(db: Database, order_id: str) -> int:
@@ -31,7 +29,7 @@ def test_the_same_event_at_two_workers_at_once_is_handled_once(db: Database) -> 
     orders = [place(db) for _ in range(8)]
     for order in orders:
         event = stock_reserved(order)
-        outcomes = race(*[lambda e=event: confirm_order(e, db, nothing) for _ in range(3)])
+        outcomes = race(*[lambda e=event: confirm_order(e, db) for _ in range(3)])
         assert sorted(map(str, outcomes)) == sorted(
             [Outcome.CONFIRMED, Outcome.DUPLICATE, Outcome.DUPLICATE]
         )
@@ -42,8 +40,8 @@ def test_the_same_event_at_two_workers_at_once_is_handled_once(db: Database) -> 
 def test_confirm_and_reject_at_once_exactly_one_wins(db: Database) -> None:
     order = place(db)
     outcomes = race(
-        lambda: confirm_order(stock_reserved(order), db, nothing),
-        lambda: reject_order(stock_rejected(order), db, nothing),
+        lambda: confirm_order(stock_reserved(order), db),
+        lambda: reject_order(stock_rejected(order), db),
     )
     assert sorted(map(str, outcomes)) in (
         sorted([Outcome.CONFIRMED, Outcome.STALE]),
@@ -58,11 +56,9 @@ def test_confirm_racing_the_expiry_exactly_one_wins_per_order(db: Database) -> N
     events = {o.id: stock_reserved(o) for o in orders}
 
     def confirm_all() -> list[Outcome]:
-        return [confirm_order(events[o.id], db, nothing) for o in reversed(orders)]
+        return [confirm_order(events[o.id], db) for o in reversed(orders)]
 
-    confirmed, expired = race(
-        confirm_all, lambda: expire_pending_orders(db, 300, nothing, now=later)
-    )
+    confirmed, expired = race(confirm_all, lambda: expire_pending_orders(db, TIMEOUT, now=later))
 
     assert isinstance(confirmed, list)
     assert isinstance(expired, int)

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.common.db import Database
+from services.common.events import Envelope
 from services.common.worker.errors import Deferred, PermanentError, TransientError
-from services.email.handlers import Mailer, send_order_mails
 from services.email.mails import ORDER_RECEIVED, MailRenderer
+from services.email.message import Letterhead
+from services.email.models import Status
+from services.email.send import send_order_mails
 from services.email.smtp import SendFailed
-from services.email.store import SentEmailStore, Status
+from services.email.store import SentEmailStore
+from tests.support.email import make_email_db, sent_email
 from tests.support.factories import order_placed_event
 
 
@@ -33,28 +39,39 @@ def sender() -> FakeSender:
     return FakeSender()
 
 
+@dataclass
+class Mailer:
+    """What `send_order_mails` is given, as the email bootstrap would give it."""
+
+    db: Database
+    store: SentEmailStore
+    sender: FakeSender
+
+    def send(self, event: Envelope[Any]) -> list[str]:
+        return send_order_mails(
+            event,
+            self.store,
+            MailRenderer(),
+            self.sender,
+            Letterhead("shop@example.com", "shop.test"),
+            clock=lambda: datetime(2025, 1, 1, tzinfo=UTC),
+        )
+
+
 @pytest.fixture
 def mailer(tmp_path: Path, sender: FakeSender) -> Mailer:
-    store = SentEmailStore(Database(f"sqlite:///{tmp_path}/e.db"), lease=timedelta(seconds=60))
-    store.create_schema()
-    return Mailer(
-        renderer=MailRenderer(),
-        store=store,
-        sender=sender,
-        mail_from="shop@example.com",
-        message_id_domain="shop.test",
-        clock=lambda: datetime(2025, 1, 1, tzinfo=UTC),
-    )
+    db = make_email_db(f"sqlite:///{tmp_path}/e.db")
+    return Mailer(db, SentEmailStore(db, lease=timedelta(seconds=60)), sender)
 
 
 def test_sends_once_and_records_it(mailer: Mailer, sender: FakeSender) -> None:
     event = order_placed_event(email="ada@example.com")
-    assert send_order_mails(event, mailer) == [f"{ORDER_RECEIVED}: sent"]
-    assert send_order_mails(event, mailer) == [f"{ORDER_RECEIVED}: already sent"]
+    assert mailer.send(event) == [f"{ORDER_RECEIVED}: sent"]
+    assert mailer.send(event) == [f"{ORDER_RECEIVED}: already sent"]
     [msg] = sender.sent
     assert msg["Message-ID"] == f"<{event.id}.{ORDER_RECEIVED}@shop.test>"
     assert msg["To"] == "ada@example.com"
-    row = mailer.store.get(event.id, ORDER_RECEIVED)
+    row = sent_email(mailer.db, event.id, ORDER_RECEIVED)
     assert row is not None
     assert row.status == Status.SENT
 
@@ -66,12 +83,12 @@ def test_a_failed_send_releases_the_claim_and_is_classified(
     event = order_placed_event()
     sender.fail_with = SendFailed("4xx or 5xx from the server", transient=transient)
     with pytest.raises(error, match="from the server"):
-        send_order_mails(event, mailer)
-    row = mailer.store.get(event.id, ORDER_RECEIVED)
+        mailer.send(event)
+    row = sent_email(mailer.db, event.id, ORDER_RECEIVED)
     assert row is not None
     assert row.status == Status.RELEASED
     sender.fail_with = None
-    assert send_order_mails(event, mailer) == [f"{ORDER_RECEIVED}: sent"]
+    assert mailer.send(event) == [f"{ORDER_RECEIVED}: sent"]
     assert len(sender.sent) == 1
 
 
@@ -81,5 +98,5 @@ def test_a_live_claim_of_another_worker_means_retry_later(
     event = order_placed_event()
     mailer.store.claim(event.id, ORDER_RECEIVED, recipient="x@example.com", message_id="<m>")
     with pytest.raises(Deferred, match="another worker is sending it"):
-        send_order_mails(event, mailer)
+        mailer.send(event)
     assert sender.sent == []

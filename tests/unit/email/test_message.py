@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from services.email.mails import ORDER_RECEIVED, MailRenderer
-from services.email.message import build_message, message_id
+from services.email.message import Letterhead, build_message, message_id
 from tests.support.factories import order_placed_event
 
 
@@ -31,7 +31,9 @@ def test_built_message_is_multipart_alternative_with_the_headers() -> None:
     event = order_placed_event(email="ada@example.com")
     mail = MailRenderer().render(ORDER_RECEIVED, event)
     when = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-    msg = build_message(mail, mail_from="shop <shop@example.com>", message_id="<x@y>", date=when)
+    msg = build_message(
+        mail, Letterhead("shop <shop@example.com>", "shopflow"), message_id="<x@y>", date=when
+    )
 
     assert msg["Message-ID"] == "<x@y>"
     assert msg["To"] == "ada@example.com"

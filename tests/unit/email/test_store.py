@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from services.common.db import Database
-from services.email.store import ClaimOutcome, SentEmailStore, Status
+from services.email.models import Status
+from services.email.store import ClaimOutcome, SentEmailStore
+from tests.support.email import make_email_db, sent_email
 
 LEASE = timedelta(seconds=60)
 T0 = datetime(2025, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -28,35 +30,40 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: Clock) -> SentEmailStore:
-    s = SentEmailStore(Database(f"sqlite:///{tmp_path / 'email.db'}"), lease=LEASE, clock=clock)
-    s.create_schema()
-    return s
+def db(tmp_path: Path) -> Database:
+    return make_email_db(f"sqlite:///{tmp_path / 'email.db'}")
+
+
+@pytest.fixture
+def store(db: Database, clock: Clock) -> SentEmailStore:
+    return SentEmailStore(db, lease=LEASE, clock=clock)
 
 
 def claim(store: SentEmailStore, event_id: str = "e1", template: str = "t") -> ClaimOutcome:
     return store.claim(event_id, template, recipient="a@example.com", message_id="<m>").outcome
 
 
-def test_first_claim_is_ours_and_recorded(store: SentEmailStore) -> None:
+def test_first_claim_is_ours_and_recorded(db: Database, store: SentEmailStore) -> None:
     result = store.claim("e1", "t", recipient="a@example.com", message_id="<e1.t@shopflow>")
     assert result.outcome is ClaimOutcome.CLAIMED
     assert result.token
-    row = store.get("e1", "t")
+    row = sent_email(db, "e1", "t")
     assert row is not None
     assert (row.status, row.recipient) == ("claimed", "a@example.com")
     assert row.message_id == "<e1.t@shopflow>"
     assert row.claimed_at == T0.replace(tzinfo=None)
 
 
-def test_a_sent_mail_is_never_claimed_again(store: SentEmailStore, clock: Clock) -> None:
+def test_a_sent_mail_is_never_claimed_again(
+    db: Database, store: SentEmailStore, clock: Clock
+) -> None:
     first = store.claim("e1", "t", recipient="a@example.com", message_id="<m>")
     assert first.token
     assert store.mark_sent("e1", "t", first.token)
     assert claim(store) is ClaimOutcome.ALREADY_SENT
     clock.now += LEASE * 10
     assert claim(store) is ClaimOutcome.ALREADY_SENT
-    row = store.get("e1", "t")
+    row = sent_email(db, "e1", "t")
     assert row is not None
     assert row.status == Status.SENT
     assert row.sent_at is not None
@@ -71,7 +78,9 @@ def test_a_live_claim_of_another_worker_is_held(store: SentEmailStore, clock: Cl
     assert second.held_until == T0 + LEASE
 
 
-def test_an_expired_claim_is_taken_over_once(store: SentEmailStore, clock: Clock) -> None:
+def test_an_expired_claim_is_taken_over_once(
+    db: Database, store: SentEmailStore, clock: Clock
+) -> None:
     dead = store.claim("e1", "t", recipient="a@example.com", message_id="<m>")
     clock.now += LEASE
     taker = store.claim("e1", "t", recipient="a@example.com", message_id="<m>")
@@ -79,7 +88,7 @@ def test_an_expired_claim_is_taken_over_once(store: SentEmailStore, clock: Clock
     assert taker.token != dead.token
     # a third worker right after the takeover finds a fresh, live claim
     assert claim(store) is ClaimOutcome.HELD
-    row = store.get("e1", "t")
+    row = sent_email(db, "e1", "t")
     assert row is not None
     assert row.attempts == 2
 
@@ -97,11 +106,11 @@ def test_the_late_original_claimer_still_records_the_send(
     assert store.mark_sent("e1", "t", taker.token) is True
 
 
-def test_a_released_claim_is_claimed_again_at_once(store: SentEmailStore) -> None:
+def test_a_released_claim_is_claimed_again_at_once(db: Database, store: SentEmailStore) -> None:
     first = store.claim("e1", "t", recipient="a@example.com", message_id="<m>")
     assert first.token
     store.release("e1", "t", first.token, "451 try later")
-    row = store.get("e1", "t")
+    row = sent_email(db, "e1", "t")
     assert row is not None
     assert (row.status, row.last_error) == ("released", "451 try later")
     again = store.claim("e1", "t", recipient="a@example.com", message_id="<m>")
@@ -110,13 +119,15 @@ def test_a_released_claim_is_claimed_again_at_once(store: SentEmailStore) -> Non
     assert claim(store) is ClaimOutcome.HELD
 
 
-def test_release_with_a_stale_token_changes_nothing(store: SentEmailStore, clock: Clock) -> None:
+def test_release_with_a_stale_token_changes_nothing(
+    db: Database, store: SentEmailStore, clock: Clock
+) -> None:
     old = store.claim("e1", "t", recipient="a@example.com", message_id="<m>")
     clock.now += LEASE
     assert claim(store) is ClaimOutcome.TAKEN_OVER
     assert old.token
     store.release("e1", "t", old.token, "late failure")
-    row = store.get("e1", "t")
+    row = sent_email(db, "e1", "t")
     assert row is not None
     assert row.status == Status.CLAIMED
 

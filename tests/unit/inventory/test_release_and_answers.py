@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from services.common.db import Database
 from services.common.events import Envelope, OrderExpired, parse_event
-from services.inventory.handlers import reserve_stock
 from services.inventory.models import OutboxMessage, OutcomeStatus
 from services.inventory.release import Released, release_stock
+from services.inventory.reserve import reserve_stock
 from tests.support.factories import order_placed_event
 from tests.support.inventory import outcome, reserved
 

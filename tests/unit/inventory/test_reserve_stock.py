@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from services.common.db import Database
-from services.inventory.handlers import Result, Shortfall, reserve_stock
 from services.inventory.models import OutcomeStatus
+from services.inventory.reserve import Result, Shortfall, reserve_stock
 from services.inventory.stock import stock_levels
 from tests.support.factories import order_placed_event
 from tests.support.inventory import inbox_count, outcome, reservations_of, reserved

@@ -10,7 +10,7 @@ import pytest
 from services.common.catalogue import DEMO_CATALOGUE
 from services.common.db import Database
 from services.inventory import cli, manage
-from services.inventory.handlers import reserve_stock
+from services.inventory.reserve import reserve_stock
 from services.inventory.stock import seed_stock, stock_levels
 from tests.support.factories import order_placed_event
 
@@ -62,10 +62,12 @@ def test_cli_shows_the_outcome_of_an_order(db_url: str, capsys: pytest.CaptureFi
     assert cli.main(["order", "no-such-order"]) == 1
 
 
-def test_manage_stock_is_the_stock_cli(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert manage.main(["init"]) == 0  # idempotent: a second init adds nothing
+def test_init_is_idempotent_and_the_cli_shows_the_stock(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert manage.main(["init"]) == 0  # a second init adds nothing
     assert "0 SKUs added" in capsys.readouterr().out
-    assert manage.main(["stock", "--json"]) == 0
+    assert cli.main(["stock", "--json"]) == 0
     levels = json.loads(capsys.readouterr().out)
     assert {lvl["sku"] for lvl in levels} == {item.sku for item in DEMO_CATALOGUE}
     assert any(0 < lvl["available"] <= 5 for lvl in levels), "a SKU an order can exceed"

@@ -18,16 +18,3 @@ def db(tmp_path: Path) -> Iterator[Database]:
     seed_catalogue(database)
     yield database
     database.dispose()
-
-
-class WakeupCounter:
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self) -> None:
-        self.calls += 1
-
-
-@pytest.fixture
-def wakeups() -> WakeupCounter:
-    return WakeupCounter()

@@ -16,35 +16,34 @@ from services.orders.lifecycle import confirm_order
 from services.orders.models import OrderStatus
 from services.orders.transitions import Outcome
 from tests.support.orders import events_of, outbox_rows, place, race, stock_reserved
-from tests.unit.orders.conftest import WakeupCounter
+
+TIMEOUT = timedelta(seconds=300)
 
 LATER = timedelta(seconds=301)
 
 
-def test_only_orders_pending_past_the_timeout_expire(db: Database, wakeups: WakeupCounter) -> None:
+def test_only_orders_pending_past_the_timeout_expire(db: Database) -> None:
     old = place(db)
     confirmed = place(db)
-    confirm_order(stock_reserved(confirmed), db, lambda: None)
+    confirm_order(stock_reserved(confirmed), db)
     young = place(db)
     now = young.created_at + timedelta(seconds=300)  # young is exactly at the limit: not yet
 
-    assert expire_pending_orders(db, 300, wakeups, now=now) == 1
+    assert expire_pending_orders(db, TIMEOUT, now=now) == 1
 
     assert get_order(old.id, db).status is OrderStatus.EXPIRED
     assert get_order(confirmed.id, db).status is OrderStatus.CONFIRMED
     assert get_order(young.id, db).status is OrderStatus.PENDING
     assert events_of(db, old.id) == [ORDER_PLACED, ORDER_EXPIRED]
-    assert wakeups.calls == 1
     step = [e for e in get_order(old.id, db).timeline if e.status is OrderStatus.EXPIRED]
     assert [e.what for e in step] == ["order expired: no answer from inventory within 300 s"]
-    # A second run finds nothing and wakes nobody.
-    assert expire_pending_orders(db, 300, wakeups, now=now) == 0
-    assert wakeups.calls == 1
+    # A second run finds nothing.
+    assert expire_pending_orders(db, TIMEOUT, now=now) == 0
 
 
 def test_order_expired_carries_the_email_and_the_placed_correlation_id(db: Database) -> None:
     order = place(db, email="grace@example.org")
-    expire_pending_orders(db, 300, lambda: None, now=datetime.now(UTC) + LATER)
+    expire_pending_orders(db, TIMEOUT, now=datetime.now(UTC) + LATER)
 
     placed, expired = [r for r in outbox_rows(db) if r.aggregate_id == order.id]
     event = parse_event(expired.payload)
@@ -54,14 +53,13 @@ def test_order_expired_carries_the_email_and_the_placed_correlation_id(db: Datab
 
 
 def test_more_orders_than_one_batch_all_expire(
-    db: Database, wakeups: WakeupCounter, monkeypatch: pytest.MonkeyPatch
+    db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(expiry, "BATCH", 2)
     orders = [place(db) for _ in range(5)]
 
-    assert expire_pending_orders(db, 300, wakeups, now=datetime.now(UTC) + LATER) == 5
+    assert expire_pending_orders(db, TIMEOUT, now=datetime.now(UTC) + LATER) == 5
     assert {get_order(o.id, db).status for o in orders} == {OrderStatus.EXPIRED}
-    assert wakeups.calls == 3  # once per batch that expired something
 
 
 def test_confirm_and_expiry_racing_exactly_one_wins(db: Database) -> None:
@@ -70,11 +68,9 @@ def test_confirm_and_expiry_racing_exactly_one_wins(db: Database) -> None:
     events = {o.id: stock_reserved(o) for o in orders}
 
     def confirm_all() -> list[Outcome]:
-        return [confirm_order(events[o.id], db, lambda: None) for o in orders]
+        return [confirm_order(events[o.id], db) for o in orders]
 
-    confirmed, expired = race(
-        confirm_all, lambda: expire_pending_orders(db, 300, lambda: None, now=later)
-    )
+    confirmed, expired = race(confirm_all, lambda: expire_pending_orders(db, TIMEOUT, now=later))
 
     assert isinstance(confirmed, list)
     assert confirmed.count(Outcome.CONFIRMED) + int(str(expired)) == len(orders)

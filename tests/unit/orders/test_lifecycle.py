@@ -25,7 +25,6 @@ from tests.support.orders import (
     stock_released,
     stock_reserved,
 )
-from tests.unit.orders.conftest import WakeupCounter
 
 
 def inbox_size(db: Database) -> int:
@@ -33,13 +32,11 @@ def inbox_size(db: Database) -> int:
         return session.scalar(select(func.count()).select_from(ProcessedEvent)) or 0
 
 
-def test_stock_reserved_confirms_and_records_order_confirmed(
-    db: Database, wakeups: WakeupCounter
-) -> None:
+def test_stock_reserved_confirms_and_records_order_confirmed(db: Database) -> None:
     order = place(db)
     event = stock_reserved(order)
 
-    assert confirm_order(event, db, wakeups) is Outcome.CONFIRMED
+    assert confirm_order(event, db) is Outcome.CONFIRMED
 
     view = get_order(order.id, db)
     assert view.status is OrderStatus.CONFIRMED
@@ -62,14 +59,13 @@ def test_stock_reserved_confirms_and_records_order_confirmed(
         ("TEE-M", 1, Decimal("19.90")),
     ]
     assert (confirmed.total, confirmed.currency) == (Decimal("36.90"), "EUR")
-    assert wakeups.calls == 1
 
 
-def test_stock_rejected_rejects_naming_the_short_skus(db: Database, wakeups: WakeupCounter) -> None:
+def test_stock_rejected_rejects_naming_the_short_skus(db: Database) -> None:
     order = place(db)
     event = stock_rejected(order, "TEE-M")
 
-    assert reject_order(event, db, wakeups) is Outcome.REJECTED
+    assert reject_order(event, db) is Outcome.REJECTED
 
     view = get_order(order.id, db)
     assert view.status is OrderStatus.REJECTED
@@ -84,19 +80,16 @@ def test_stock_rejected_rejects_naming_the_short_skus(db: Database, wakeups: Wak
     assert "TEE-M" in rejected.reason
     assert str(rejected.customer_email) == "ada@example.com"
     assert events_of(db, order.id) == [ORDER_PLACED, ORDER_REJECTED]
-    assert wakeups.calls == 1
 
 
 @pytest.mark.parametrize("answer", ["reserved", "rejected"])
-def test_a_duplicate_event_changes_nothing(
-    db: Database, wakeups: WakeupCounter, answer: str
-) -> None:
+def test_a_duplicate_event_changes_nothing(db: Database, answer: str) -> None:
     order = place(db)
 
     def handle() -> Outcome:
         if answer == "reserved":
-            return confirm_order(reserved, db, wakeups)
-        return reject_order(rejected, db, wakeups)
+            return confirm_order(reserved, db)
+        return reject_order(rejected, db)
 
     reserved, rejected = stock_reserved(order), stock_rejected(order)
     first = handle()
@@ -109,17 +102,14 @@ def test_a_duplicate_event_changes_nothing(
     assert get_order(order.id, db) == before
     assert len(outbox_rows(db)) == rows
     assert inbox_size(db) == 1
-    assert wakeups.calls == 1
 
 
-def test_reserved_after_the_expiry_is_stale_and_only_noted(
-    db: Database, wakeups: WakeupCounter
-) -> None:
+def test_reserved_after_the_expiry_is_stale_and_only_noted(db: Database) -> None:
     order = place(db)
     assert expire_order(db, order.id, 300)
     late = stock_reserved(order)
 
-    assert confirm_order(late, db, wakeups) is Outcome.STALE
+    assert confirm_order(late, db) is Outcome.STALE
 
     view = get_order(order.id, db)
     assert view.status is OrderStatus.EXPIRED
@@ -128,58 +118,54 @@ def test_reserved_after_the_expiry_is_stale_and_only_noted(
         ("stale stock.reserved ignored: the order is already EXPIRED", OrderStatus.EXPIRED)
     ]
     assert ORDER_CONFIRMED not in events_of(db, order.id)
-    assert wakeups.calls == 0
     # ...and its duplicate adds no second timeline entry.
-    assert confirm_order(late, db, wakeups) is Outcome.DUPLICATE
+    assert confirm_order(late, db) is Outcome.DUPLICATE
     assert len(get_order(order.id, db).timeline) == len(view.timeline)
 
 
-def test_rejected_after_a_confirm_is_stale(db: Database, wakeups: WakeupCounter) -> None:
+def test_rejected_after_a_confirm_is_stale(db: Database) -> None:
     order = place(db)
-    confirm_order(stock_reserved(order), db, wakeups)
+    confirm_order(stock_reserved(order), db)
 
-    assert reject_order(stock_rejected(order), db, wakeups) is Outcome.STALE
+    assert reject_order(stock_rejected(order), db) is Outcome.STALE
     assert get_order(order.id, db).status is OrderStatus.CONFIRMED
     assert events_of(db, order.id) == [ORDER_PLACED, ORDER_CONFIRMED]
 
 
-def test_a_second_reservation_with_a_new_id_is_stale(db: Database, wakeups: WakeupCounter) -> None:
+def test_a_second_reservation_with_a_new_id_is_stale(db: Database) -> None:
     order = place(db)
-    confirm_order(stock_reserved(order), db, wakeups)
+    confirm_order(stock_reserved(order), db)
 
-    assert confirm_order(stock_reserved(order), db, wakeups) is Outcome.STALE
+    assert confirm_order(stock_reserved(order), db) is Outcome.STALE
     assert events_of(db, order.id) == [ORDER_PLACED, ORDER_CONFIRMED]
 
 
-def test_an_unknown_order_changes_nothing(db: Database, wakeups: WakeupCounter) -> None:
+def test_an_unknown_order_changes_nothing(db: Database) -> None:
     ghost = place(db).model_copy(update={"id": "no-such-order"})
     rows = len(outbox_rows(db))
 
-    assert confirm_order(stock_reserved(ghost), db, wakeups) is Outcome.UNKNOWN_ORDER
-    assert reject_order(stock_rejected(ghost), db, wakeups) is Outcome.UNKNOWN_ORDER
+    assert confirm_order(stock_reserved(ghost), db) is Outcome.UNKNOWN_ORDER
+    assert reject_order(stock_rejected(ghost), db) is Outcome.UNKNOWN_ORDER
     assert len(outbox_rows(db)) == rows
-    assert wakeups.calls == 0
 
 
-def test_stock_released_is_recorded_without_a_status_change(
-    db: Database, wakeups: WakeupCounter
-) -> None:
+def test_stock_released_is_recorded_without_a_status_change(db: Database) -> None:
     order = place(db)
     expire_order(db, order.id, 300)
     event = stock_released(order)
 
-    assert record_stock_released(event, db, wakeups) is Outcome.RECORDED
+    assert record_stock_released(event, db) is Outcome.RECORDED
 
     view = get_order(order.id, db)
     assert view.status is OrderStatus.EXPIRED
     assert [(e.what, e.status) for e in view.timeline if e.event_id == event.id] == [
         ("stock released: MUG-BLUE x2, TEE-M x1", OrderStatus.EXPIRED)
     ]
-    assert record_stock_released(event, db, wakeups) is Outcome.DUPLICATE
+    assert record_stock_released(event, db) is Outcome.DUPLICATE
 
 
 def test_a_reservation_that_does_not_match_the_order_dead_letters_and_writes_nothing(
-    db: Database, wakeups: WakeupCounter
+    db: Database,
 ) -> None:
     order = place(db)
     event = stock_reserved(order)
@@ -188,18 +174,16 @@ def test_a_reservation_that_does_not_match_the_order_dead_letters_and_writes_not
     )
 
     with pytest.raises(PermanentError, match="do not match"):
-        confirm_order(wrong, db, wakeups)
+        confirm_order(wrong, db)
 
     assert get_order(order.id, db).status is OrderStatus.PENDING
     assert inbox_size(db) == 0
     assert events_of(db, order.id) == [ORDER_PLACED]
 
 
-def test_the_confirmed_payload_is_valid_json_for_other_consumers(
-    db: Database, wakeups: WakeupCounter
-) -> None:
+def test_the_confirmed_payload_is_valid_json_for_other_consumers(db: Database) -> None:
     order = place(db)
-    confirm_order(stock_reserved(order), db, wakeups)
+    confirm_order(stock_reserved(order), db)
     body = json.loads(outbox_rows(db)[-1].payload)
     assert body["type"] == ORDER_CONFIRMED
     assert body["data"]["total"] == "36.90"

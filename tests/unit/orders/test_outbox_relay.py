@@ -21,11 +21,11 @@ from services.common.outbox import (
     OutboundMessage,
     OutboxRelay,
     OutboxStore,
-    RelayConfig,
+    RelayTuning,
     add_event,
 )
 from tests.support.factories import order_placed
-from tests.support.outbox_tables import Base, Leases, Outbox
+from tests.support.outbox_tables import Base, Leases, Outbox, backlog
 from tests.support.polling import wait_until
 from tests.unit.orders.fakes import CONNECTION_LOST, NACK, UNROUTABLE, FakePublisher
 
@@ -54,7 +54,7 @@ def make_relay(db: Database, publisher: FakePublisher, holder: str = "r1") -> Ou
         OutboxStore(db, Outbox),
         publisher,
         Lease(db, Leases, "test.outbox", ttl=30, holder=holder),
-        config=RelayConfig(batch_size=10, poll_interval=0.05, backoff_initial=0.01),
+        config=RelayTuning(batch_size=10, poll_interval=0.05, backoff_initial=0.01),
     )
 
 
@@ -150,7 +150,7 @@ def test_a_lease_that_runs_out_mid_batch_stops_publishing(db: Database) -> None:
             mono["now"] += 31  # our own clock says the lease is over
 
     publisher = FakePublisher(on_publish=expire_after_the_second)
-    relay = OutboxRelay(OutboxStore(db, Outbox), publisher, lease, config=RelayConfig())
+    relay = OutboxRelay(OutboxStore(db, Outbox), publisher, lease, config=RelayTuning())
 
     result = relay.run_once()
     assert (result.published, result.error) == (2, None)
@@ -233,7 +233,7 @@ def test_run_loop_retries_through_failures_then_drains_and_releases_the_lease(
     thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
     thread.start()
     try:
-        wait_until(lambda: OutboxStore(db, Outbox).backlog() == 0, timeout=30, message="drain")
+        wait_until(lambda: backlog(db, Outbox) == 0, timeout=30, message="drain")
     finally:
         stop.set()
         thread.join(timeout=30)

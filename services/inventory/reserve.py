@@ -10,7 +10,7 @@
 3. if every line is available: `stock.reserved += quantity` for each SKU and one `reservations`
    row per SKU; otherwise nothing is reserved and the outcome is REJECTED with the shortages;
 4. the answer for the orders service, `stock.reserved` or `stock.rejected`, as an outbox row
-   (the inventory relay publishes it; the caller wakes the relay after the commit).
+   (the inventory relay publishes it, woken once the transaction commits).
 
 Insufficient stock is an answer, not an error: it commits and is never retried. Database errors
 (locked, unreachable) propagate; the Celery task retries them (services/common/worker/tasks.py).
@@ -51,9 +51,7 @@ from services.inventory.models import (
     Stock,
 )
 
-log = logging.getLogger("shopflow.inventory.handlers")
-
-INBOX_CONSUMER = "inventory"
+log = logging.getLogger("shopflow.inventory.reserve")
 
 
 class Result(StrEnum):
@@ -101,18 +99,11 @@ def reserve_stock(event: Envelope[OrderPlaced], db: Database) -> ReservationResu
     order = event.data
     wanted = requested_quantities(order)
     with db.transaction() as session:
-        if not first_delivery(session, ProcessedEvent, INBOX_CONSUMER, event.id, event.type):
+        if not first_delivery(session, ProcessedEvent, event):
             outcome = ReservationResult(Result.DUPLICATE, order.order_id)
         else:
             outcome = _decide(session, event, wanted)
-    log.info(
-        "%s %s for order %s correlation=%s: %s",
-        event.type,
-        event.id,
-        order.order_id,
-        event.correlationid,
-        outcome.describe(),
-    )
+    log.info("%s for order %s: %s", event.describe(), order.order_id, outcome.describe())
     return outcome
 
 
@@ -124,31 +115,10 @@ def _decide(
     Plain table statements, not the ORM's unit of work: this runs once per order and the ORM's
     flushes were most of its cost (docs/benchmarks.md)."""
     order_id = event.data.order_id
-    rows = session.execute(
-        select(Stock.sku, Stock.on_hand - Stock.reserved)
-        .where(Stock.sku.in_(wanted))
-        .order_by(Stock.sku)
-        .with_for_update()
-    )
-    available: dict[str, int] = {sku: free for sku, free in rows}
-    shortages = tuple(
-        Shortfall(sku, qty, available.get(sku, 0))
-        for sku, qty in wanted.items()
-        if available.get(sku, 0) < qty
-    )
-    lines = tuple(wanted.items())
-    decided = insert_unless_exists(
-        session,
-        ReservationOutcome,
-        order_id=order_id,
-        status=OutcomeStatus.REJECTED if shortages else OutcomeStatus.RESERVED,
-        event_id=event.id,
-        correlation_id=event.correlationid,
-        detail={"shortages": [s.__dict__ for s in shortages]} if shortages else {},
-        decided_at=datetime.now(UTC),
-    )
-    if not decided:  # another event for the same order decided it first
+    shortages = _shortages(session, wanted)
+    if not _record_outcome(session, event, shortages):  # another event decided it first
         return ReservationResult(Result.ALREADY_DECIDED, order_id)
+    lines = tuple(wanted.items())
     answer: StockRejected | StockReserved
     if shortages:
         answer = StockRejected(
@@ -159,16 +129,7 @@ def _decide(
         )
         result = ReservationResult(Result.REJECTED, order_id, lines, shortages)
     else:
-        stock = table_of(Stock)
-        session.execute(
-            update(stock)
-            .where(stock.c.sku == bindparam("b_sku"))
-            .values(reserved=stock.c.reserved + bindparam("b_qty")),
-            [{"b_sku": sku, "b_qty": qty} for sku, qty in lines],
-        )
-        insert_rows(
-            session, [Reservation(order_id=order_id, sku=sku, quantity=qty) for sku, qty in lines]
-        )
+        _reserve(session, order_id, lines)
         answer = StockReserved(
             order_id=order_id,
             lines=tuple(ReservedLine(sku=sku, quantity=qty) for sku, qty in lines),
@@ -181,3 +142,48 @@ def _decide(
         aggregate_id=order_id,
     )
     return result
+
+
+def _shortages(session: Session, wanted: dict[str, int]) -> tuple[Shortfall, ...]:
+    """What cannot be had, reading the stock rows locked (in SKU order: no deadlock)."""
+    rows = session.execute(
+        select(Stock.sku, Stock.on_hand - Stock.reserved)
+        .where(Stock.sku.in_(wanted))
+        .order_by(Stock.sku)
+        .with_for_update()
+    )
+    available: dict[str, int] = {sku: free for sku, free in rows}
+    return tuple(
+        Shortfall(sku, qty, available.get(sku, 0))
+        for sku, qty in wanted.items()
+        if available.get(sku, 0) < qty
+    )
+
+
+def _record_outcome(
+    session: Session, event: Envelope[OrderPlaced], shortages: tuple[Shortfall, ...]
+) -> bool:
+    """The order's one decision; False if it already had one."""
+    return insert_unless_exists(
+        session,
+        ReservationOutcome,
+        order_id=event.data.order_id,
+        status=OutcomeStatus.REJECTED if shortages else OutcomeStatus.RESERVED,
+        event_id=event.id,
+        correlation_id=event.correlationid,
+        detail={"shortages": [s.__dict__ for s in shortages]} if shortages else {},
+        decided_at=datetime.now(UTC),
+    )
+
+
+def _reserve(session: Session, order_id: str, lines: tuple[tuple[str, int], ...]) -> None:
+    stock = table_of(Stock)
+    session.execute(
+        update(stock)
+        .where(stock.c.sku == bindparam("b_sku"))
+        .values(reserved=stock.c.reserved + bindparam("b_qty")),
+        [{"b_sku": sku, "b_qty": qty} for sku, qty in lines],
+    )
+    insert_rows(
+        session, [Reservation(order_id=order_id, sku=sku, quantity=qty) for sku, qty in lines]
+    )

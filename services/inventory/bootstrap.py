@@ -1,0 +1,30 @@
+"""Builds the inventory service's objects once per process and hands them down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.common.db import Database
+from services.common.outbox import UdpWakeupSender, wake_relay_after_commit
+from services.inventory.settings import Settings
+
+
+@dataclass
+class Container:
+    """What the inventory handlers may ask for, by parameter name."""
+
+    settings: Settings
+    db: Database
+    wakeup: UdpWakeupSender
+
+    def close(self) -> None:
+        self.wakeup.close()
+        self.db.dispose()
+
+
+def bootstrap(settings: Settings | None = None) -> Container:
+    settings = settings or Settings()
+    db = Database(settings.database_url)
+    wakeup = UdpWakeupSender(settings.relay.wake_host, settings.relay.wake_port)
+    wake_relay_after_commit(db, wakeup.notify)
+    return Container(settings=settings, db=db, wakeup=wakeup)
