@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = ProvisionSettings()
-    topology = t.build(settings.broker.vhost)
+    topology = t.build(settings.broker.vhost, settings.broker.queue_type)
     queue = dead_letter_queue(args.queue, topology) if args.command != "list" else ""
     with admin_channel(settings) as ch:
         if args.command == "list":

@@ -343,7 +343,7 @@ def run(command: str, vhost: str | None = None, out: Callable[[str], None] = pri
     """Entry point shared by the CLI and the tests. Returns the exit code."""
     settings = ProvisionSettings()
     vhost = vhost or settings.broker.vhost
-    topology = topo.build(vhost)
+    topology = topo.build(vhost, settings.broker.queue_type)
     if command == "show":
         out(json.dumps(asdict(topology), indent=2, default=str))
         return 0

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.topology import DEFAULT_VHOST, Service, user_name
+from services.common.topology import DEFAULT_VHOST, QueueType, Service, user_name
 
 # The test suite points this elsewhere so that a developer's .env never leaks into tests.
 ENV_FILE = os.environ.get("SHOPFLOW_ENV_FILE", ".env")
@@ -31,6 +31,7 @@ class BrokerSettings(BaseSettings):
     management_url: str = "http://127.0.0.1:15672"
     heartbeat: int = 30
     connect_timeout: float = 5.0
+    queue_type: QueueType = QueueType.CLASSIC  # a queue's type cannot change once it exists
 
     def amqp_url(self, user: str, password: SecretStr) -> str:
         """An amqp:// URL for kombu/Celery, with user, password and vhost quoted."""

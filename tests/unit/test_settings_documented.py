@@ -50,6 +50,7 @@ def test_broker_settings_are_documented() -> None:
     for name in (
         "BROKER_HOST",
         "BROKER_VHOST",
+        "BROKER_QUEUE_TYPE",
         "BROKER_MONITOR_PASSWORD",
         "BROKER_FLOWER_PASSWORD",
     ):

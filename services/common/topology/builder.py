@@ -5,7 +5,6 @@ order of every tuple in `Topology` (and so of `show`, the generated docs and the
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
@@ -56,9 +55,13 @@ class _Objects:
         )
 
 
-def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType | None = None) -> Topology:
-    """The whole topology of one vhost. `queue_type` defaults to $BROKER_QUEUE_TYPE or classic."""
-    queue_type = queue_type or QueueType(os.environ.get("BROKER_QUEUE_TYPE", QueueType.CLASSIC))
+def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType = QueueType.CLASSIC) -> Topology:
+    """The whole topology of `vhost`, every queue of type `queue_type`.
+
+    The queue type is a setting like any other (`BrokerSettings.queue_type`, `BROKER_QUEUE_TYPE`,
+    from the environment or `.env`): whoever declares or checks queues passes it, since this
+    package reads no environment. The default only suits code that needs just the names.
+    """
     objects = _event_exchanges() + _event_queues() + _task_queues()
     objects += _dead_letters(objects.queues)
     return Topology(
