@@ -83,7 +83,7 @@ def asyncapi() -> dict[str, Any]:
         "info": {
             "title": "shopflow events",
             "version": "1.0.0",
-            "description": "Generated from services/common/events and services/common/topology.py"
+            "description": "Generated from services/common/events and services/common/topology"
             " by `python -m broker.generated_docs`. Do not edit by hand.",
         },
         "defaultContentType": "application/json",
