@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pika
 
@@ -96,72 +97,115 @@ def saga_latency(
     return result
 
 
+_CONFIRMED_SQL = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
+_ORDERS_OUTBOX_SQL = (
+    "SELECT aggregate_id, event_id, event_type, created_at, published_at FROM outbox"
+)
+_SENT_SQL = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
+_DECIDED_SQL = "SELECT order_id, decided_at FROM reservation_outcomes"
+_INVENTORY_OUTBOX_SQL = "SELECT aggregate_id, event_type, created_at, published_at FROM outbox"
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """When each benchmark order (by id) passed each point of the saga. Epoch seconds, or the
+    databases' stored timestamps (`epoch()` turns those into seconds)."""
+
+    answered: dict[str, float]  # the POST's answer arrived
+    placed: dict[str, tuple[str, Any, Any]]  # order.placed: (event id, created_at, published_at)
+    decided: dict[str, Any]  # inventory decided
+    reserved: dict[str, tuple[Any, Any]]  # stock.reserved: (created_at, published_at)
+    confirmed: dict[str, float]  # the order became CONFIRMED
+    mails_sent: dict[str, float]  # the later of its two mails went out
+
+
 def _analyse(sys_: System, spy: ArrivalSpy, record: Path, result: LatencyResult) -> None:
-    answers = {oid: t for t, status, oid in json.loads(record.read_text()) if status == 202}
+    answered = {oid: t for t, status, oid in json.loads(record.read_text()) if status == 202}
     orders, email = Peek(sys_.db_url("orders")), Peek(sys_.db_url("email"))
     inventory = Peek(sys_.db_url("inventory"))
-    confirmed_sql = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
-    outbox_sql = "SELECT aggregate_id, event_id, event_type, created_at, published_at FROM outbox"
-    sent_sql = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
     try:
-
-        def confirmed_now() -> dict[str, float]:
-            rows = orders.rows(confirmed_sql)
-            return {oid: epoch(at) for oid, at in rows if oid in answers}
-
-        wait_until(
-            lambda: len(confirmed_now()) == len(answers),
-            timeout=120,
-            message="every benchmark order CONFIRMED",
-        )
-        confirmed = confirmed_now()
-        events = [row for row in orders.rows(outbox_sql) if row[0] in answers]
-        placed = {agg: (eid, c, p) for agg, eid, typ, c, p in events if typ == ORDER_PLACED}
-        mail_events = {eid: agg for agg, eid, _t, _c, _p in events}
-
-        def sent_now() -> list[tuple[str, float]]:
-            return [(e, epoch(at)) for e, at in email.rows(sent_sql) if e in mail_events]
-
-        wait_until(
-            lambda: len(sent_now()) >= 2 * len(answers),
-            timeout=120,
-            message="both mails of every benchmark order sent",
-        )
-        wait_until(lambda: all(e[0] in spy.arrivals for e in placed.values()), timeout=60)
-        decided = dict(inventory.rows("SELECT order_id, decided_at FROM reservation_outcomes"))
-        answered = {
-            agg: (c, p)
-            for agg, typ, c, p in inventory.rows(
-                "SELECT aggregate_id, event_type, created_at, published_at FROM outbox"
-            )
-            if typ == STOCK_RESERVED
-        }
-        mails_done: dict[str, float] = {}
-        for eid, sent_at in sent_now():
-            oid = mail_events[eid]
-            mails_done[oid] = max(mails_done.get(oid, 0.0), sent_at)
+        timeline = _timeline(answered, spy, orders, email, inventory)
     finally:
         orders.close()
         email.close()
         inventory.close()
+    _add_latencies(result, timeline, spy)
 
+
+def _timeline(
+    answered: dict[str, float], spy: ArrivalSpy, orders: Peek, email: Peek, inventory: Peek
+) -> _Timeline:
+    """Waits until every order is CONFIRMED, both its mails are sent and the spy saw its
+    order.placed, then reads each point's time."""
+    confirmed = _wait_confirmed(orders, answered)
+    events = [row for row in orders.rows(_ORDERS_OUTBOX_SQL) if row[0] in answered]
+    placed = {agg: (eid, c, p) for agg, eid, typ, c, p in events if typ == ORDER_PLACED}
+    mail_events = {eid: agg for agg, eid, _t, _c, _p in events}
+    wait_until(
+        lambda: len(_sent(email, mail_events)) >= 2 * len(answered),
+        timeout=120,
+        message="both mails of every benchmark order sent",
+    )
+    wait_until(lambda: all(e[0] in spy.arrivals for e in placed.values()), timeout=60)
+    decided = dict(inventory.rows(_DECIDED_SQL))
+    reserved = {
+        agg: (c, p)
+        for agg, typ, c, p in inventory.rows(_INVENTORY_OUTBOX_SQL)
+        if typ == STOCK_RESERVED
+    }
+    mails_sent: dict[str, float] = {}
+    for eid, sent_at in _sent(email, mail_events):
+        oid = mail_events[eid]
+        mails_sent[oid] = max(mails_sent.get(oid, 0.0), sent_at)
+    return _Timeline(
+        answered=answered,
+        placed=placed,
+        decided=decided,
+        reserved=reserved,
+        confirmed=confirmed,
+        mails_sent=mails_sent,
+    )
+
+
+def _wait_confirmed(orders: Peek, answered: dict[str, float]) -> dict[str, float]:
+    def confirmed_now() -> dict[str, float]:
+        rows = orders.rows(_CONFIRMED_SQL)
+        return {oid: epoch(at) for oid, at in rows if oid in answered}
+
+    wait_until(
+        lambda: len(confirmed_now()) == len(answered),
+        timeout=120,
+        message="every benchmark order CONFIRMED",
+    )
+    return confirmed_now()
+
+
+def _sent(email: Peek, mail_events: dict[str, str]) -> list[tuple[str, float]]:
+    """(event id, sent at) of every mail sent for one of `mail_events`."""
+    return [(e, epoch(at)) for e, at in email.rows(_SENT_SQL) if e in mail_events]
+
+
+def _add_latencies(result: LatencyResult, tl: _Timeline, spy: ArrivalSpy) -> None:
     def per_order(f: Callable[[str], float]) -> list[float]:
-        return [f(oid) for oid in answers]
+        return [f(oid) for oid in tl.answered]
 
+    def created(o: str) -> float:
+        return epoch(tl.placed[o][1])
+
+    def published(o: str) -> float:
+        return epoch(tl.placed[o][2])
+
+    result.add("outbox.commit_to_confirm", per_order(lambda o: published(o) - created(o)))
     result.add(
-        "outbox.commit_to_confirm", per_order(lambda o: epoch(placed[o][2]) - epoch(placed[o][1]))
+        "outbox.commit_to_queue", per_order(lambda o: spy.arrivals[tl.placed[o][0]] - created(o))
     )
-    result.add(
-        "outbox.commit_to_queue",
-        per_order(lambda o: spy.arrivals[placed[o][0]] - epoch(placed[o][1])),
-    )
-    result.add("saga.confirmed", per_order(lambda o: confirmed[o] - answers[o]))
+    result.add("saga.confirmed", per_order(lambda o: tl.confirmed[o] - tl.answered[o]))
     # Where the time goes: each hop's p50/p99 (all per order).
-    result.add("hop.orders_relay", per_order(lambda o: epoch(placed[o][2]) - epoch(placed[o][1])))
-    result.add("hop.inventory_worker", per_order(lambda o: epoch(decided[o]) - epoch(placed[o][2])))
+    result.add("hop.orders_relay", per_order(lambda o: published(o) - created(o)))
+    result.add("hop.inventory_worker", per_order(lambda o: epoch(tl.decided[o]) - published(o)))
     result.add(
         "hop.inventory_relay",
-        per_order(lambda o: epoch(answered[o][1]) - epoch(answered[o][0])),
+        per_order(lambda o: epoch(tl.reserved[o][1]) - epoch(tl.reserved[o][0])),
     )
-    result.add("hop.orders_worker", per_order(lambda o: confirmed[o] - epoch(answered[o][1])))
-    result.add("saga.mails", per_order(lambda o: mails_done[o] - answers[o]))
+    result.add("hop.orders_worker", per_order(lambda o: tl.confirmed[o] - epoch(tl.reserved[o][1])))
+    result.add("saga.mails", per_order(lambda o: tl.mails_sent[o] - tl.answered[o]))

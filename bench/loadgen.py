@@ -21,6 +21,9 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from bench.stats import percentile
@@ -62,65 +65,97 @@ def build_request(url: str, body: bytes) -> tuple[str, int, bytes]:
     return host, port, head.encode() + body
 
 
+# Sends one request scheduled at the given perf_counter time, and counts its answer.
+_Send = Callable[[float], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class _Tally:
+    """What the requests answered inside the measured window, [start, end), did."""
+
+    start: float  # perf_counter: the end of the warm-up
+    end: float
+    record: bool
+    latencies: list[float] = field(default_factory=list)
+    records: list[tuple[float, int, str]] = field(default_factory=list)
+    errors: int = 0
+
+    def count(self, scheduled: float, done: float, status: int, order_id: str) -> None:
+        if scheduled < self.start:
+            return  # warm-up
+        if status // 100 != 2:
+            self.errors += 1
+        self.latencies.append(done - scheduled)
+        if self.record:
+            self.records.append((time.time(), status, order_id))
+
+    def summary(self) -> dict[str, object]:
+        seconds = max(time.perf_counter(), self.end) - self.start
+        return {
+            "records": self.records,
+            "requests": len(self.latencies),
+            "errors": self.errors,
+            "seconds": seconds,
+            "rps": len(self.latencies) / seconds,
+            "p50_ms": percentile(self.latencies, 50) * 1000,
+            "p99_ms": percentile(self.latencies, 99) * 1000,
+        }
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     host, port, request = build_request(args.url, args.body.encode())
     clients: asyncio.Queue[Client] = asyncio.Queue()
     for _ in range(args.connections):
         clients.put_nowait(Client(host, port, request, bool(args.record)))
-    latencies: list[float] = []
-    records: list[tuple[float, int, str]] = []
-    errors = 0
     start = time.perf_counter() + args.warmup
-    end = start + args.duration
+    tally = _Tally(start, start + args.duration, bool(args.record))
 
     async def one(scheduled: float) -> None:
-        nonlocal errors
-        client = await clients.get()
-        try:
-            status, order_id = await client.call()
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            client.reader = client.writer = None
-            status, order_id = 0, ""
-        finally:
-            clients.put_nowait(client)
-        done = time.perf_counter()
-        if scheduled < start:
-            return
-        if status // 100 != 2:
-            errors += 1
-        latencies.append(done - scheduled)
-        if args.record:
-            records.append((time.time(), status, order_id))
+        status, order_id = await _call(clients)
+        tally.count(scheduled, time.perf_counter(), status, order_id)
 
     if args.rate > 0:
-        interval = 1.0 / args.rate
-        tasks = []
-        i = 0
-        first = time.perf_counter()
-        while (due := first + i * interval) < end:
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(due)))
-            i += 1
-        await asyncio.gather(*tasks)
+        await _open_loop(one, args.rate, tally.end)
     else:
+        await _closed_loop(one, args.connections, tally.end)
+    return tally.summary()
 
-        async def loop() -> None:
-            while time.perf_counter() < end:
-                await one(time.perf_counter())
 
-        await asyncio.gather(*(loop() for _ in range(args.connections)))
-    seconds = max(time.perf_counter(), end) - start
-    return {
-        "records": records,
-        "requests": len(latencies),
-        "errors": errors,
-        "seconds": seconds,
-        "rps": len(latencies) / seconds,
-        "p50_ms": percentile(latencies, 50) * 1000,
-        "p99_ms": percentile(latencies, 99) * 1000,
-    }
+async def _call(clients: asyncio.Queue[Client]) -> tuple[int, str]:
+    """One request on a free keep-alive connection; status 0 when the connection failed."""
+    client = await clients.get()
+    try:
+        return await client.call()
+    except (OSError, asyncio.IncompleteReadError, ValueError):
+        client.reader = client.writer = None
+        return 0, ""
+    finally:
+        clients.put_nowait(client)
+
+
+async def _open_loop(one: _Send, rate: float, end: float) -> None:
+    """Start a request every 1/rate s until `end`, whether or not earlier ones have answered."""
+    interval = 1.0 / rate
+    tasks = []
+    i = 0
+    first = time.perf_counter()
+    while (due := first + i * interval) < end:
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(due)))
+        i += 1
+    await asyncio.gather(*tasks)
+
+
+async def _closed_loop(one: _Send, connections: int, end: float) -> None:
+    """`connections` clients, each sending its next request as soon as the answer arrives."""
+
+    async def loop() -> None:
+        while time.perf_counter() < end:
+            await one(time.perf_counter())
+
+    await asyncio.gather(*(loop() for _ in range(connections)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -50,8 +50,22 @@ def _at_least(value: Spread, goal: float) -> bool:
 def run_suite(
     vh: BenchVhost, tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]
 ) -> None:
+    report.settings += _settings(s)
+    broker = _broker(vh, s, report, progress)
+    if {"celery", "fanout"} & s.only:
+        _workers(vh, tmp, s, report, progress, broker)
+    if "relay" in s.only:
+        _relay(vh, tmp, s, report, progress, broker)
+    if "http" in s.only:
+        _http(tmp, s, report, progress)
+    if "saga" in s.only:
+        _saga(vh, tmp, s, report, progress, broker)
+
+
+def _settings(s: Sizes) -> list[str]:
+    """What the report says about how it was measured."""
     w = WorkerSettings.model_fields
-    report.settings += [
+    return [
         f"every figure: median of {s.runs} run(s), with min .. max",
         f"workers as `make up` runs them: pool {w['worker_pool'].default}, concurrency "
         f"{w['worker_concurrency'].default}, prefetch multiplier "
@@ -69,6 +83,11 @@ def run_suite(
         f"orders/s for {s.saga_duration:.0f} s per run",
     ]
 
+
+def _broker(
+    vh: BenchVhost, s: Sizes, report: Report, progress: Callable[[str], None]
+) -> ceilings.BrokerCeiling:
+    """Stage 1, the baseline of most others (its figures are NOT_RUN when skipped)."""
     if "broker" in s.only:
         progress("stage 1: broker ceiling (raw pika)")
         broker = ceilings.broker_ceiling(vh, s.broker_n, s.broker_single, s.runs)
@@ -80,15 +99,7 @@ def run_suite(
     add(Row("1 broker", "publish latency p50 (one at a time)", "ms", broker.publish_p50_ms))
     add(Row("1 broker", "publish latency p99 (one at a time)", "ms", broker.publish_p99_ms))
     add(Row("1 broker", "consume, manual ack", "msg/s", broker.consume))
-
-    if {"celery", "fanout"} & s.only:
-        _workers(vh, tmp, s, report, progress, broker)
-    if "relay" in s.only:
-        _relay(vh, tmp, s, report, progress, broker)
-    if "http" in s.only:
-        _http(tmp, s, report, progress)
-    if "saga" in s.only:
-        _saga(vh, tmp, s, report, progress, broker)
+    return broker
 
 
 def _workers(
@@ -99,23 +110,13 @@ def _workers(
     progress: Callable[[str], None],
     broker: ceilings.BrokerCeiling,
 ) -> None:
-    add = report.add
+    """Stages 2, 3 and 7's fan-out scale points: they share one set of worker processes."""
     with procs.system(tmp / "workers") as sys_:
         noop = noop_cpu = NOT_RUN
         if "celery" in s.only:
             progress("stage 2: Celery no-op ceiling")
             noop, noop_cpu = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
-        add(
-            Row(
-                "2 celery",
-                "no-op tasks",
-                "tasks/s",
-                noop,
-                "raw consume",
-                ratio(noop, broker.consume),
-            )
-        )
-        add(Row("2 celery", "no-op worker CPU per task", "ms", noop_cpu))
+        _celery_rows(report, noop, noop_cpu, broker)
         vh.purge()
         scale: dict[int, fanout.FanoutResult] = {}
         points = [(n, s.runs, "3 fan-out") for n in s.fanout]
@@ -123,35 +124,45 @@ def _workers(
         for n, runs, name in points if "fanout" in s.only else ():
             progress(f"stage {name[0]}: fan-out of {n} order.placed, {runs} run(s)")
             scale[n] = res = fanout.fanout(vh, sys_, n, runs)
-            stage = f"{name} N={n}"
-            for svc in fanout.WORKERS:
-                rate = res.spread(svc)
-                r = ratio(rate, noop)
-                add(
-                    Row(stage, f"{svc} events", "ev/s", rate, "Celery no-op", r, ">= 0.5", r >= 0.5)
-                )
-                add(
-                    Row(
-                        stage,
-                        f"{svc} events",
-                        "ev/s",
-                        rate,
-                        "raw consume",
-                        ratio(rate, broker.consume),
-                    )
-                )
-                cpu = Spread.of(res.cpu_ms[svc])
-                add(
-                    Row(
-                        stage,
-                        f"{svc} worker CPU per event",
-                        "ms",
-                        cpu,
-                        "no-op CPU per task (ratio: no-op / ours)",
-                        ratio(noop_cpu, cpu),
-                    )
-                )
+            _fanout_rows(report, f"{name} N={n}", res, (noop, noop_cpu), broker)
     _scale_rows(report, scale)
+
+
+def _celery_rows(
+    report: Report, noop: Spread, noop_cpu: Spread, broker: ceilings.BrokerCeiling
+) -> None:
+    report.add(
+        Row("2 celery", "no-op tasks", "tasks/s", noop, "raw consume", ratio(noop, broker.consume))
+    )
+    report.add(Row("2 celery", "no-op worker CPU per task", "ms", noop_cpu))
+
+
+def _fanout_rows(
+    report: Report,
+    stage: str,
+    res: fanout.FanoutResult,
+    noop: tuple[Spread, Spread],
+    broker: ceilings.BrokerCeiling,
+) -> None:
+    """Each worker's event rate and CPU, against the Celery no-op (rate, CPU) and raw consume."""
+    noop_rate, noop_cpu = noop
+    add = report.add
+    for svc in fanout.WORKERS:
+        rate = res.spread(svc)
+        r = ratio(rate, noop_rate)
+        add(Row(stage, f"{svc} events", "ev/s", rate, "Celery no-op", r, ">= 0.5", r >= 0.5))
+        add(Row(stage, f"{svc} events", "ev/s", rate, "raw consume", ratio(rate, broker.consume)))
+        cpu = Spread.of(res.cpu_ms[svc])
+        add(
+            Row(
+                stage,
+                f"{svc} worker CPU per event",
+                "ms",
+                cpu,
+                "no-op CPU per task (ratio: no-op / ours)",
+                ratio(noop_cpu, cpu),
+            )
+        )
 
 
 def _relay(
@@ -191,41 +202,14 @@ def _relay(
 
 
 def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) -> None:
-    add = report.add
     with procs.system(tmp / "http") as sys_:
         progress("stage 4: HTTP API vs bare FastAPI")
         h = http_api.http_api(sys_, s.runs, s.http_rate, s.http_duration, s.http_connections)
-    ours, bare = h.spread("ours.sat.rps"), h.spread("bare.sat.rps")
-    r = ratio(ours, bare)
-    add(
-        Row(
-            "4 http saturation",
-            "POST /orders",
-            "req/s",
-            ours,
-            "bare FastAPI",
-            r,
-            ">= 0.5",
-            r >= 0.5,
-        )
-    )
-    add(Row("4 http saturation", "bare FastAPI POST", "req/s", bare))
-    ours_cpu, bare_cpu = h.spread("ours.sat.cpu_ms"), h.spread("bare.sat.cpu_ms")
-    add(
-        Row(
-            "4 http saturation",
-            "API CPU per POST",
-            "ms",
-            ours_cpu,
-            "bare CPU per POST (ratio: bare / ours)",
-            ratio(bare_cpu, ours_cpu),
-        )
-    )
-    add(Row("4 http saturation", "bare FastAPI CPU per POST", "ms", bare_cpu))
+    _http_saturation_rows(report, h)
     for who, label in (("ours", "POST /orders"), ("bare", "bare FastAPI")):
         for mode, mname in (("sat", "saturation"), ("rate", f"{s.http_rate:.0f} req/s")):
             for pct in ("p50", "p99"):
-                add(
+                report.add(
                     Row(
                         f"4 http {mname}",
                         f"{label} latency {pct}",
@@ -237,6 +221,27 @@ def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) 
     report.notes.append(f"HTTP stage: {errors:.0f} non-2xx answers or connection errors in all")
 
 
+def _http_saturation_rows(report: Report, h: http_api.HttpResult) -> None:
+    """Throughput and CPU per POST, ours against a bare FastAPI app."""
+    add, stage = report.add, "4 http saturation"
+    ours, bare = h.spread("ours.sat.rps"), h.spread("bare.sat.rps")
+    r = ratio(ours, bare)
+    add(Row(stage, "POST /orders", "req/s", ours, "bare FastAPI", r, ">= 0.5", r >= 0.5))
+    add(Row(stage, "bare FastAPI POST", "req/s", bare))
+    ours_cpu, bare_cpu = h.spread("ours.sat.cpu_ms"), h.spread("bare.sat.cpu_ms")
+    add(
+        Row(
+            stage,
+            "API CPU per POST",
+            "ms",
+            ours_cpu,
+            "bare CPU per POST (ratio: bare / ours)",
+            ratio(bare_cpu, ours_cpu),
+        )
+    )
+    add(Row(stage, "bare FastAPI CPU per POST", "ms", bare_cpu))
+
+
 def _saga(
     vh: BenchVhost,
     tmp: Path,
@@ -245,35 +250,48 @@ def _saga(
     progress: Callable[[str], None],
     broker: ceilings.BrokerCeiling,
 ) -> None:
-    add = report.add
     with procs.system(tmp / "saga") as sys_:
         progress(f"stages 5/6: outbox and saga latency at {s.saga_rate:.0f} orders/s")
         lat = latency.saga_latency(vh, sys_, s.runs, s.saga_rate, s.saga_duration)
-    c2c = lat.spread("outbox.commit_to_confirm.p99")
-    add(
+    _outbox_rows(report, lat, broker)
+    _saga_rows(report, lat)
+    for hop, label in HOPS:
+        for pct in ("p50", "p99"):
+            report.add(
+                Row("6 saga, per hop", f"{label} {pct}", "ms", lat.spread(f"hop.{hop}.{pct}"))
+            )
+
+
+def _outbox_rows(
+    report: Report, lat: latency.LatencyResult, broker: ceilings.BrokerCeiling
+) -> None:
+    """Stage 5: from the outbox commit to the broker's confirm, against a raw publish."""
+    p50 = lat.spread("outbox.commit_to_confirm.p50")
+    p99 = lat.spread("outbox.commit_to_confirm.p99")
+    report.add(
         Row(
             "5 outbox",
             "commit -> confirmed (marked) p50",
             "ms",
-            lat.spread("outbox.commit_to_confirm.p50"),
+            p50,
             "raw publish p50",
-            ratio(lat.spread("outbox.commit_to_confirm.p50"), broker.publish_p50_ms),
+            ratio(p50, broker.publish_p50_ms),
         )
     )
-    add(
+    report.add(
         Row(
             "5 outbox",
             "commit -> confirmed (marked) p99",
             "ms",
-            c2c,
+            p99,
             "raw publish p99",
-            ratio(c2c, broker.publish_p99_ms),
+            ratio(p99, broker.publish_p99_ms),
             "<= 50 ms",
-            c2c.median <= 50,
+            p99.median <= 50,
         )
     )
     for pct in ("p50", "p99"):
-        add(
+        report.add(
             Row(
                 "5 outbox",
                 f"commit -> in a bound queue {pct}",
@@ -281,33 +299,26 @@ def _saga(
                 lat.spread(f"outbox.commit_to_queue.{pct}"),
             )
         )
-    p50, p99 = lat.spread("saga.confirmed.p50"), lat.spread("saga.confirmed.p99")
-    add(
-        Row(
-            "6 saga",
-            "POST returned -> CONFIRMED p50",
-            "ms",
-            p50,
-            "",
-            math.nan,
-            "<= 50 ms",
-            p50.median <= 50,
+
+
+def _saga_rows(report: Report, lat: latency.LatencyResult) -> None:
+    """Stage 6: from the POST's answer to CONFIRMED, and to both mails sent."""
+    for pct, goal in (("p50", 50), ("p99", 250)):
+        value = lat.spread(f"saga.confirmed.{pct}")
+        report.add(
+            Row(
+                "6 saga",
+                f"POST returned -> CONFIRMED {pct}",
+                "ms",
+                value,
+                "",
+                math.nan,
+                f"<= {goal} ms",
+                value.median <= goal,
+            )
         )
-    )
-    add(
-        Row(
-            "6 saga",
-            "POST returned -> CONFIRMED p99",
-            "ms",
-            p99,
-            "",
-            math.nan,
-            "<= 250 ms",
-            p99.median <= 250,
-        )
-    )
     for pct in ("p50", "p99"):
-        add(
+        report.add(
             Row(
                 "6 saga",
                 f"POST returned -> both mails sent {pct}",
@@ -315,9 +326,6 @@ def _saga(
                 lat.spread(f"saga.mails.{pct}"),
             )
         )
-    for hop, label in HOPS:
-        for pct in ("p50", "p99"):
-            add(Row("6 saga, per hop", f"{label} {pct}", "ms", lat.spread(f"hop.{hop}.{pct}")))
 
 
 def _scale_rows(report: Report, scale: dict[int, fanout.FanoutResult]) -> None:

@@ -91,7 +91,7 @@ def throwaway_vhost() -> Iterator[BenchVhost]:
         admin_user=os.environ.get("BROKER_ADMIN_USER", "guest"),
         admin_password=os.environ.get("BROKER_ADMIN_PASSWORD", "guest"),
         passwords=passwords,
-        topology=build(name),
+        topology=build(name, settings.queue_type),
     )
     try:
         yield vh

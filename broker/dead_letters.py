@@ -131,7 +131,7 @@ def replay(ch: BlockingChannel, queue: str, limit: int, max_replays: int) -> tup
     return replayed, kept
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m broker.dead_letters",
         description=__doc__,
@@ -150,38 +150,54 @@ def main(argv: list[str] | None = None) -> int:
     purge = sub.add_parser("purge")
     purge.add_argument("queue")
     purge.add_argument("--yes", action="store_true", help="really delete the messages")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     settings = ProvisionSettings()
-    topology = t.build(settings.broker.vhost)
+    topology = t.build(settings.broker.vhost, settings.broker.queue_type)
     queue = dead_letter_queue(args.queue, topology) if args.command != "list" else ""
     with admin_channel(settings) as ch:
         if args.command == "list":
-            for name in sorted(set(topology.dead_letter_queues)):
-                count = ch.queue_declare(name, passive=True).method.message_count
-                print(f"{count:8d}  {name}")
-            return 0
+            return _list_counts(ch, topology)
         if args.command == "show":
-            letters = [x.summary() for x in peek(ch, queue, args.n)]
-            if args.json:
-                print(json.dumps(letters, indent=2))
-            for letter in [] if args.json else letters:
-                print(
-                    f"- {letter['message_id']} type={letter['type']} reason={letter['reason']} "
-                    f"from={letter['queue']} keys={letter['routing_keys']} "
-                    f"at={letter['died_at']} replays={letter['replays']}\n  {letter['body'][:300]}"
-                )
-            return 0
+            return _show_letters(ch, queue, args.n, args.json)
         if args.command == "replay":
             replayed, kept = replay(ch, queue, args.n, args.max_replays)
             print(f"replayed {replayed}; kept {kept} (no origin, or replayed too often)")
             return 0
-        if not args.yes:
-            print("purge deletes the messages for good; add --yes")
-            return 2
-        count = ch.queue_purge(queue).method.message_count
-        print(f"purged {count} messages from {queue}")
+        return _purge(ch, queue, args.yes)
+
+
+def _list_counts(ch: BlockingChannel, topology: t.Topology) -> int:
+    for name in sorted(set(topology.dead_letter_queues)):
+        count = ch.queue_declare(name, passive=True).method.message_count
+        print(f"{count:8d}  {name}")
+    return 0
+
+
+def _show_letters(ch: BlockingChannel, queue: str, limit: int, as_json: bool) -> int:
+    letters = [x.summary() for x in peek(ch, queue, limit)]
+    if as_json:
+        print(json.dumps(letters, indent=2))
         return 0
+    for letter in letters:
+        print(
+            f"- {letter['message_id']} type={letter['type']} reason={letter['reason']} "
+            f"from={letter['queue']} keys={letter['routing_keys']} "
+            f"at={letter['died_at']} replays={letter['replays']}\n  {letter['body'][:300]}"
+        )
+    return 0
+
+
+def _purge(ch: BlockingChannel, queue: str, really: bool) -> int:
+    if not really:
+        print("purge deletes the messages for good; add --yes")
+        return 2
+    count = ch.queue_purge(queue).method.message_count
+    print(f"purged {count} messages from {queue}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any
 
 from broker.topology_doc import render as render_topology
 from services.common import topology as t
-from services.common.events import EVENT_MODELS, Envelope
+from services.common.events import EVENT_MODELS, Envelope, EventData
 from services.common.events.schema import event_schemas
 from services.common.events.schema import render as render_schema
 
@@ -75,48 +75,15 @@ def asyncapi() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
     for event_type, model in EVENT_MODELS.items():
         key = event_type.replace(".", "_")
-        exchange = _exchange_of(event_type)
-        schema = Envelope[model].model_json_schema(ref_template="#/components/schemas/{model}")  # type: ignore[valid-type]
-        for name, sub in schema.pop("$defs", {}).items():
-            schemas[name] = sub
-        schemas[f"{key}_envelope"] = schema
-        channels[key] = {
-            "address": event_type,
-            "description": (model.__doc__ or "").strip(),
-            "messages": {
-                key: {
-                    "name": event_type,
-                    "contentType": "application/json",
-                    "payload": {"$ref": f"#/components/schemas/{key}_envelope"},
-                    "correlationId": {"location": "$message.payload#/correlationid"},
-                }
-            },
-            "bindings": {
-                "amqp": {
-                    "is": "routingKey",
-                    "exchange": {
-                        "name": exchange,
-                        "type": "topic",
-                        "durable": True,
-                        "autoDelete": False,
-                        "vhost": t.DEFAULT_VHOST,
-                    },
-                    "bindingVersion": "0.3.0",
-                }
-            },
-        }
-        operations[f"publish_{key}"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{key}"},
-            "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
-            "bindings": {"amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": "0.3.0"}},
-        }
+        schemas.update(_envelope_schemas(key, model))
+        channels[key] = _channel(key, event_type, model)
+        operations[f"publish_{key}"] = _publish_operation(key)
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "shopflow events",
             "version": "1.0.0",
-            "description": "Generated from services/common/events and services/common/topology.py"
+            "description": "Generated from services/common/events and services/common/topology"
             " by `python -m broker.generated_docs`. Do not edit by hand.",
         },
         "defaultContentType": "application/json",
@@ -131,6 +98,49 @@ def asyncapi() -> dict[str, Any]:
         "channels": channels,
         "operations": operations,
         "components": {"schemas": schemas},
+    }
+
+
+def _envelope_schemas(key: str, model: type[EventData]) -> dict[str, Any]:
+    """The JSON schema of the event's envelope, and of each model it refers to."""
+    schema = Envelope[model].model_json_schema(ref_template="#/components/schemas/{model}")  # type: ignore[valid-type]
+    return {**schema.pop("$defs", {}), f"{key}_envelope": schema}
+
+
+def _channel(key: str, event_type: str, model: type[EventData]) -> dict[str, Any]:
+    return {
+        "address": event_type,
+        "description": (model.__doc__ or "").strip(),
+        "messages": {
+            key: {
+                "name": event_type,
+                "contentType": "application/json",
+                "payload": {"$ref": f"#/components/schemas/{key}_envelope"},
+                "correlationId": {"location": "$message.payload#/correlationid"},
+            }
+        },
+        "bindings": {
+            "amqp": {
+                "is": "routingKey",
+                "exchange": {
+                    "name": _exchange_of(event_type),
+                    "type": "topic",
+                    "durable": True,
+                    "autoDelete": False,
+                    "vhost": t.DEFAULT_VHOST,
+                },
+                "bindingVersion": "0.3.0",
+            }
+        },
+    }
+
+
+def _publish_operation(key: str) -> dict[str, Any]:
+    return {
+        "action": "send",
+        "channel": {"$ref": f"#/channels/{key}"},
+        "messages": [{"$ref": f"#/channels/{key}/messages/{key}"}],
+        "bindings": {"amqp": {"deliveryMode": 2, "mandatory": True, "bindingVersion": "0.3.0"}},
     }
 
 

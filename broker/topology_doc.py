@@ -38,8 +38,23 @@ def _cell(text: str) -> str:
 
 
 def tables(top: t.Topology) -> list[str]:
-    out = [f"Vhost: `{top.vhost}` · queue type: `{top.queue_type.value}`", ""]
-    out += [
+    return [
+        f"Vhost: `{top.vhost}` · queue type: `{top.queue_type.value}`",
+        "",
+        *_exchanges(top),
+        "",
+        *_queues(top),
+        "",
+        *_bindings(top),
+        "",
+        *_policies(top),
+        "",
+        *_users(top),
+    ]
+
+
+def _exchanges(top: t.Topology) -> list[str]:
+    out = [
         "### Exchanges",
         "",
         "| exchange | type | published to by | alternate exchange |",
@@ -54,7 +69,11 @@ def tables(top: t.Topology) -> list[str]:
             else "the broker (unroutable)"
         )
         out.append(f"| `{ex.name}` | {ex.type} | {owner} | {_cell(ex.alternate or '')} |")
-    out += ["", "### Queues", "", "| queue | consumed by | dead letters go to |", "|---|---|---|"]
+    return out
+
+
+def _queues(top: t.Topology) -> list[str]:
+    out = ["### Queues", "", "| queue | consumed by | dead letters go to |", "|---|---|---|"]
     for q in top.queues:
         owner = q.owner.value if q.owner else "people (management UI, DLQ tools)"
         dl = (
@@ -63,11 +82,18 @@ def tables(top: t.Topology) -> list[str]:
             else "— (a sink)"
         )
         out.append(f"| `{q.name}` | {owner} | {dl} |")
-    out += ["", "### Bindings", "", "| exchange | routing key | queue |", "|---|---|---|"]
+    return out
+
+
+def _bindings(top: t.Topology) -> list[str]:
+    out = ["### Bindings", "", "| exchange | routing key | queue |", "|---|---|---|"]
     for b in top.bindings:
         out.append(f"| `{b.exchange}` | {_cell(b.routing_key) or '(any)'} | `{b.queue}` |")
-    out += [
-        "",
+    return out
+
+
+def _policies(top: t.Topology) -> list[str]:
+    out = [
         "### Policies",
         "",
         "| policy | pattern | applies to | definition |",
@@ -76,8 +102,11 @@ def tables(top: t.Topology) -> list[str]:
     for p in top.policies:
         definition = ", ".join(f"{k}=`{v}`" for k, v in p.definition.items())
         out.append(f"| `{p.name}` | {_cell(p.pattern)} | {p.apply_to} | {definition} |")
-    out += [
-        "",
+    return out
+
+
+def _users(top: t.Topology) -> list[str]:
+    out = [
         "### Users and permissions",
         "",
         "| user | tags | configure | write | read | topic (exchange: write) |",

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from scenario.plan import PlannedOrder, plan_orders
 from scenario.world import World
 from services.common import topology as t
+from services.inventory.stock import StockLevel
 
 TERMINAL = {"CONFIRMED", "REJECTED", "EXPIRED"}
 
@@ -81,88 +82,116 @@ def run(args: argparse.Namespace) -> tuple[list[PlannedOrder], list[Check]]:
         poison_id = world.inject_poison()
         deadline = time.monotonic() + args.timeout
         follow(world, orders, deadline, args.json)
-
-        checks: list[Check] = []
-        for order in orders:
-            checks.append(
-                Check(
-                    f"status: {order.label}",
-                    order.expected_status,
-                    str(order.status),
-                    order.status == order.expected_status,
-                )
-            )
-        twice = [o for o in orders if o.post_twice]
-        for order in twice:
-            checks.append(
-                Check(
-                    "idempotent replay returns the same order",
-                    "same id",
-                    "same id" if order.replayed_same_order else "different/err",
-                    bool(order.replayed_same_order),
-                )
-            )
-
-        reserved: Counter[str] = Counter()
-        for order in orders:
-            if order.status == "CONFIRMED":
-                for sku, qty in order.lines:
-                    reserved[sku] += qty
-        after = world.stock()
-        for sku in sorted(set(reserved) | {o.lines[0][0] for o in orders}):
-            delta = after[sku].reserved - before[sku].reserved
-            checks.append(
-                Check(
-                    f"stock reserved: {sku}",
-                    f"+{reserved[sku]}",
-                    f"+{delta}",
-                    delta == reserved[sku] and after[sku].available >= 0,
-                )
-            )
-
-        def mails_complete() -> bool:
-            got = world.mails_by_recipient()
-            return all(set(o.expected_mails) <= set(got.get(o.email, {})) for o in orders)
-
-        wait_for(mails_complete, deadline)
-        mails = world.mails_by_recipient()
-        for order in orders:
-            got = mails.get(order.email, Counter())
-            want = Counter(order.expected_mails)
-            checks.append(
-                Check(
-                    f"mails: {order.label}",
-                    " + ".join(order.expected_mails),
-                    " + ".join(f"{k} x{v}" for k, v in sorted(got.items())) or "none",
-                    got == want,
-                )
-            )
-
-        dlqs = [f"{q}.dlq" for q in (t.INVENTORY_EVENTS_QUEUE, t.EMAIL_EVENTS_QUEUE)]
-        wait_for(lambda: all(poison_id in world.dead_letter_ids(q) for q in dlqs), deadline)
-        for dlq in dlqs:
-            found = poison_id in world.dead_letter_ids(dlq)
-            checks.append(
-                Check(f"poison event in {dlq}", "present", "present" if found else "absent", found)
-            )
-
-        wait_for(lambda: not any(world.queue_depths().values()), deadline + 15)
-        depths = world.queue_depths()
-        busy = {q: n for q, n in depths.items() if n}
-        checks.append(
-            Check(
-                "working queues drained",
-                "all 0",
-                ", ".join(f"{q}={n}" for q, n in busy.items()) or "all 0",
-                not busy,
-            )
-        )
+        checks = [
+            *status_checks(orders),
+            *replay_checks(orders),
+            *stock_checks(orders, before, world.stock()),
+            *mail_checks(world, orders, deadline),
+            *poison_checks(world, poison_id, deadline),
+            drain_check(world, deadline),
+        ]
         return orders, checks
     finally:
         world.close()
 
 
-def main(argv: list[str] | None = None) -> int:
+def status_checks(orders: list[PlannedOrder]) -> list[Check]:
+    return [
+        Check(
+            f"status: {order.label}",
+            order.expected_status,
+            str(order.status),
+            order.status == order.expected_status,
+        )
+        for order in orders
+    ]
+
+
+def replay_checks(orders: list[PlannedOrder]) -> list[Check]:
+    """An order posted twice with one Idempotency-Key got the same order back."""
+    return [
+        Check(
+            "idempotent replay returns the same order",
+            "same id",
+            "same id" if order.replayed_same_order else "different/err",
+            bool(order.replayed_same_order),
+        )
+        for order in orders
+        if order.post_twice
+    ]
+
+
+def stock_checks(
+    orders: list[PlannedOrder], before: dict[str, StockLevel], after: dict[str, StockLevel]
+) -> list[Check]:
+    """Each SKU's reserved stock grew by exactly what the confirmed orders hold."""
+    reserved: Counter[str] = Counter()
+    for order in orders:
+        if order.status == "CONFIRMED":
+            for sku, qty in order.lines:
+                reserved[sku] += qty
+    checks: list[Check] = []
+    for sku in sorted(set(reserved) | {o.lines[0][0] for o in orders}):
+        delta = after[sku].reserved - before[sku].reserved
+        checks.append(
+            Check(
+                f"stock reserved: {sku}",
+                f"+{reserved[sku]}",
+                f"+{delta}",
+                delta == reserved[sku] and after[sku].available >= 0,
+            )
+        )
+    return checks
+
+
+def mail_checks(world: World, orders: list[PlannedOrder], deadline: float) -> list[Check]:
+    """Each order's mails were sent, each exactly once."""
+
+    def mails_complete() -> bool:
+        got = world.mails_by_recipient()
+        return all(set(o.expected_mails) <= set(got.get(o.email, {})) for o in orders)
+
+    wait_for(mails_complete, deadline)
+    mails = world.mails_by_recipient()
+    checks: list[Check] = []
+    for order in orders:
+        got = mails.get(order.email, Counter())
+        checks.append(
+            Check(
+                f"mails: {order.label}",
+                " + ".join(order.expected_mails),
+                " + ".join(f"{k} x{v}" for k, v in sorted(got.items())) or "none",
+                got == Counter(order.expected_mails),
+            )
+        )
+    return checks
+
+
+def poison_checks(world: World, poison_id: str, deadline: float) -> list[Check]:
+    """The malformed event landed in the dead-letter queue of every queue it reached."""
+    dlqs = [f"{q}.dlq" for q in (t.INVENTORY_EVENTS_QUEUE, t.EMAIL_EVENTS_QUEUE)]
+    wait_for(lambda: all(poison_id in world.dead_letter_ids(q) for q in dlqs), deadline)
+    checks: list[Check] = []
+    for dlq in dlqs:
+        found = poison_id in world.dead_letter_ids(dlq)
+        checks.append(
+            Check(f"poison event in {dlq}", "present", "present" if found else "absent", found)
+        )
+    return checks
+
+
+def drain_check(world: World, deadline: float) -> Check:
+    wait_for(lambda: not any(world.queue_depths().values()), deadline + 15)
+    busy = {q: n for q, n in world.queue_depths().items() if n}
+    return Check(
+        "working queues drained",
+        "all 0",
+        ", ".join(f"{q}={n}" for q, n in busy.items()) or "all 0",
+        not busy,
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m scenario",
         description=__doc__,
@@ -173,37 +202,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--api-url", help="default: from ORDERS_HTTP_HOST/PORT")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def print_json(ok: bool, orders: list[PlannedOrder], checks: list[Check]) -> None:
+    result = {
+        "ok": ok,
+        "orders": [
+            {
+                "label": o.label,
+                "order_id": o.order_id,
+                "status": o.status,
+                "expected": o.expected_status,
+            }
+            for o in orders
+        ],
+        "checks": [c.__dict__ for c in checks],
+    }
+    print(json.dumps(result, indent=2))
+
+
+def print_table(ok: bool, checks: list[Check]) -> None:
+    width = max(len(c.name) for c in checks)
+    print(f"\n{'check':<{width}}  {'expected':<34} {'actual':<34} result")
+    for c in checks:
+        print(f"{c.name:<{width}}  {c.expected:<34} {c.actual:<34} {'ok' if c.ok else 'FAIL'}")
+    print(
+        f"\n{'ALL GOOD' if ok else 'SOMETHING IS WRONG'}: "
+        f"{sum(c.ok for c in checks)}/{len(checks)} checks passed"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     orders, checks = run(args)
     ok = all(c.ok for c in checks)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "ok": ok,
-                    "orders": [
-                        {
-                            "label": o.label,
-                            "order_id": o.order_id,
-                            "status": o.status,
-                            "expected": o.expected_status,
-                        }
-                        for o in orders
-                    ],
-                    "checks": [c.__dict__ for c in checks],
-                },
-                indent=2,
-            )
-        )
+        print_json(ok, orders, checks)
     else:
-        width = max(len(c.name) for c in checks)
-        print(f"\n{'check':<{width}}  {'expected':<34} {'actual':<34} result")
-        for c in checks:
-            print(f"{c.name:<{width}}  {c.expected:<34} {c.actual:<34} {'ok' if c.ok else 'FAIL'}")
-        print(
-            f"\n{'ALL GOOD' if ok else 'SOMETHING IS WRONG'}: "
-            f"{sum(c.ok for c in checks)}/{len(checks)} checks passed"
-        )
+        print_table(ok, checks)
     return 0 if ok else 1
 
 

@@ -52,7 +52,7 @@ class World:
             provision=provision,
             inventory_db=Database(InventorySettings().database_url),
             mailbox=Mailbox(SinkSettings().dir),
-            topology=t.build(broker.vhost),
+            topology=t.build(broker.vhost, broker.queue_type),
         )
 
     def close(self) -> None:

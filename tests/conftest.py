@@ -69,9 +69,10 @@ def test_broker() -> Iterator[TestBroker]:
     admin_user = os.environ.get("BROKER_ADMIN_USER", "guest")
     admin_password = os.environ.get("BROKER_ADMIN_PASSWORD", "guest")
     passwords = {user_name(TEST_VHOST, who): pw for who, pw in _PASSWORDS.items()}
+    settings = BrokerSettings()
     tb = TestBroker(
-        settings=BrokerSettings(),
-        topology=topology.build(TEST_VHOST),
+        settings=settings,
+        topology=topology.build(TEST_VHOST, settings.queue_type),
         passwords=passwords,
         admin_user=admin_user,
         admin_password=admin_password,

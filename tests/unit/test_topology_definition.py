@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
 from broker.generated_docs import main as generated_docs_main
 from broker.provision import password_matches
+from broker.provision import run as provision
 from services.common import topology as t
+from services.common.settings import BrokerSettings
 
 TOP = t.build("shop", t.QueueType.CLASSIC)
 
@@ -73,6 +77,20 @@ def test_only_the_orders_service_may_publish_order_keys() -> None:
 
 def test_queue_type_is_one_setting() -> None:
     assert t.build("shop", t.QueueType.QUORUM).queue_type is t.QueueType.QUORUM
+
+
+@pytest.mark.parametrize(("line", "expected"), [("", "classic"), ("quorum", "quorum")])
+def test_the_vhost_tool_takes_the_queue_type_from_the_env_file(
+    line: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"BROKER_QUEUE_TYPE={line}\n" if line else "")
+    monkeypatch.delenv("BROKER_QUEUE_TYPE", raising=False)
+    # What SHOPFLOW_ENV_FILE selects when the settings module is imported (`make provision`: .env)
+    monkeypatch.setitem(BrokerSettings.model_config, "env_file", env_file)
+    lines: list[str] = []
+    assert provision("show", "shop", out=lines.append) == 0
+    assert json.loads("\n".join(lines))["queue_type"] == expected
 
 
 def test_password_hash_comparison() -> None:

@@ -1,0 +1,49 @@
+"""Bindings from exchanges to queues: add the missing ones; remove those from our exchanges that
+the definition does not have (a stray binding on an event exchange would copy events to a queue
+that should not see them)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from broker.provision.plan import Broker, Change
+from services.common.topology import Topology
+
+_Key = tuple[str, str, str]  # (exchange, queue, routing key)
+
+
+def plan_bindings(broker: Broker, topology: Topology) -> list[Change]:
+    have = [b for b in broker.list("bindings") if b["source"] and b["destination_type"] == "queue"]
+    wanted = {(b.exchange, b.queue, b.routing_key) for b in topology.bindings}
+    missing = wanted - {_key(b) for b in have}
+    ours = {ex.name for ex in topology.exchanges}
+    extra = [b for b in have if b["source"] in ours and _key(b) not in wanted]
+    return [_bind(broker, key) for key in sorted(missing)] + [_unbind(broker, b) for b in extra]
+
+
+def _key(binding: dict[str, Any]) -> _Key:
+    return binding["source"], binding["destination"], binding["routing_key"]
+
+
+def _bind(broker: Broker, key: _Key) -> Change:
+    source, dest, routing_key = key
+    return Change(
+        f"bind {source} -> {dest}",
+        f"routing key {routing_key!r}",
+        partial(
+            broker.api.post,
+            broker.path("bindings", broker.vhost, "e", source, "q", dest),
+            {"routing_key": routing_key, "arguments": {}},
+        ),
+    )
+
+
+def _unbind(broker: Broker, binding: dict[str, Any]) -> Change:
+    source, dest, routing_key = _key(binding)
+    path = broker.path("bindings", broker.vhost, "e", source, "q", dest, binding["properties_key"])
+    return Change(
+        f"unbind {source} -> {dest}",
+        f"routing key {routing_key!r} is not in the definition",
+        partial(broker.api.delete, path),
+    )

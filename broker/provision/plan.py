@@ -1,0 +1,43 @@
+"""The vocabulary of a plan: a `Change`, and the broker as the planners read it.
+
+Every planner compares one kind of object in the definition with the broker and returns the
+changes that would make them equal; nothing is changed while planning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from broker.management import ManagementClient
+
+
+@dataclass
+class Change:
+    what: str  # e.g. "create queue inventory.orders"
+    detail: str
+    action: Callable[[], None] | None  # None: cannot be fixed automatically
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.detail}" if self.detail else self.what
+
+
+@dataclass(frozen=True)
+class Broker:
+    """The management API, seen from one vhost. Before the vhost exists nothing can be read from
+    it, so every kind of object in it counts as absent."""
+
+    api: ManagementClient
+    vhost: str
+    vhost_exists: bool
+
+    def path(self, *parts: str) -> str:
+        return self.api.path(*parts)
+
+    def list(self, kind: str) -> list[dict[str, Any]]:
+        """Every object of `kind` ("queues", "exchanges"...) in the vhost."""
+        if not self.vhost_exists:
+            return []
+        result: list[dict[str, Any]] = self.api.get(self.path(kind, self.vhost)) or []
+        return result

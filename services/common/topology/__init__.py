@@ -1,0 +1,99 @@
+"""The broker topology, defined once.
+
+Everything that exists in the vhost is described here: exchanges, queues, bindings, the
+dead-letter policies and each service's permissions. The vhost tool (`python -m broker.provision`)
+applies it; services and tests import the names from here (`from services.common.topology
+import ...`, never from a module of this package) and never declare shared objects.
+
+One concept per module:
+- `names`: the naming rules (logins, task queues, dead-letter exchanges, unroutable sinks);
+- `routing`: the event exchanges, routing keys and event queues, who publishes and who subscribes;
+- `permissions`: each login's rights, derived from the routing tables;
+- `model`: the dataclasses a topology is made of;
+- `builder`: `build(vhost, queue_type)`, the whole topology of one vhost.
+"""
+
+from __future__ import annotations
+
+from services.common.topology.builder import build
+from services.common.topology.model import (
+    Binding,
+    Exchange,
+    Permissions,
+    Policy,
+    Queue,
+    QueueType,
+    TopicPermission,
+    Topology,
+    UserSpec,
+)
+from services.common.topology.names import (
+    DEFAULT_VHOST,
+    FLOWER,
+    MONITOR,
+    Service,
+    dead_letter_exchange,
+    task_queue,
+    unroutable,
+    user_name,
+)
+from services.common.topology.permissions import celery_internals, service_permissions
+from services.common.topology.routing import (
+    EMAIL_EVENTS_QUEUE,
+    EVENT_EXCHANGES,
+    EVENT_PUBLICATIONS,
+    EVENT_SUBSCRIPTIONS,
+    INVENTORY_EVENTS_QUEUE,
+    INVENTORY_EXCHANGE,
+    ORDER_CONFIRMED,
+    ORDER_EXPIRED,
+    ORDER_PLACED,
+    ORDER_REJECTED,
+    ORDERS_EVENTS_QUEUE,
+    ORDERS_EXCHANGE,
+    ORDERS_UNROUTABLE_QUEUE,
+    STOCK_REJECTED,
+    STOCK_RELEASED,
+    STOCK_RESERVED,
+    WORKER_SERVICES,
+)
+
+__all__ = [
+    "DEFAULT_VHOST",
+    "EMAIL_EVENTS_QUEUE",
+    "EVENT_EXCHANGES",
+    "EVENT_PUBLICATIONS",
+    "EVENT_SUBSCRIPTIONS",
+    "FLOWER",
+    "INVENTORY_EVENTS_QUEUE",
+    "INVENTORY_EXCHANGE",
+    "MONITOR",
+    "ORDERS_EVENTS_QUEUE",
+    "ORDERS_EXCHANGE",
+    "ORDERS_UNROUTABLE_QUEUE",
+    "ORDER_CONFIRMED",
+    "ORDER_EXPIRED",
+    "ORDER_PLACED",
+    "ORDER_REJECTED",
+    "STOCK_REJECTED",
+    "STOCK_RELEASED",
+    "STOCK_RESERVED",
+    "WORKER_SERVICES",
+    "Binding",
+    "Exchange",
+    "Permissions",
+    "Policy",
+    "Queue",
+    "QueueType",
+    "Service",
+    "TopicPermission",
+    "Topology",
+    "UserSpec",
+    "build",
+    "celery_internals",
+    "dead_letter_exchange",
+    "service_permissions",
+    "task_queue",
+    "unroutable",
+    "user_name",
+]

@@ -1,0 +1,176 @@
+"""`build()`: the whole topology of one vhost, assembled from the naming rules, the routing tables
+and the permissions. Each kind of object comes from one small function; together they fix the
+order of every tuple in `Topology` (and so of `show`, the generated docs and the vhost tool's plan).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from services.common.topology.model import (
+    Binding,
+    Exchange,
+    Policy,
+    Queue,
+    QueueType,
+    Topology,
+    UserSpec,
+)
+from services.common.topology.names import (
+    DEFAULT_VHOST,
+    FLOWER,
+    MONITOR,
+    Service,
+    dead_letter_exchange,
+    task_queue,
+    unroutable,
+    user_name,
+)
+from services.common.topology.permissions import (
+    flower_permissions,
+    monitor_permissions,
+    service_permissions,
+)
+from services.common.topology.routing import (
+    EVENT_PUBLICATIONS,
+    EVENT_SUBSCRIPTIONS,
+    WORKER_SERVICES,
+)
+
+
+@dataclass(frozen=True)
+class _Objects:
+    """Exchanges, queues and bindings that belong together; `+` keeps each kind in order."""
+
+    exchanges: tuple[Exchange, ...] = ()
+    queues: tuple[Queue, ...] = ()
+    bindings: tuple[Binding, ...] = ()
+
+    def __add__(self, other: _Objects) -> _Objects:
+        return _Objects(
+            self.exchanges + other.exchanges,
+            self.queues + other.queues,
+            self.bindings + other.bindings,
+        )
+
+
+def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType = QueueType.CLASSIC) -> Topology:
+    """The whole topology of `vhost`, every queue of type `queue_type`.
+
+    The queue type is a setting like any other (`BrokerSettings.queue_type`, `BROKER_QUEUE_TYPE`,
+    from the environment or `.env`): whoever declares or checks queues passes it, since this
+    package reads no environment. The default only suits code that needs just the names.
+    """
+    objects = _event_exchanges() + _event_queues() + _task_queues()
+    objects += _dead_letters(objects.queues)
+    return Topology(
+        vhost=vhost,
+        queue_type=queue_type,
+        exchanges=objects.exchanges,
+        queues=objects.queues,
+        bindings=objects.bindings,
+        policies=_dead_letter_policies(objects.queues)
+        + _alternate_exchange_policies(objects.exchanges),
+        users=_service_users(vhost) + _role_users(vhost),
+    )
+
+
+def _event_exchanges() -> _Objects:
+    """Each event exchange is a topic exchange whose unroutable messages wait in a queue."""
+    objects = _Objects()
+    for service, publications in EVENT_PUBLICATIONS.items():
+        for exchange, _ in publications:
+            sink = unroutable(exchange)
+            objects += _Objects(
+                exchanges=(
+                    Exchange(exchange, "topic", owner=service, alternate=sink),
+                    Exchange(sink, "fanout"),
+                ),
+                queues=(Queue(sink, owner=None),),
+                bindings=(Binding(sink, sink, ""),),
+            )
+    return objects
+
+
+def _event_queues() -> _Objects:
+    """Each service's event queues, bound to the exchanges it subscribes to."""
+    objects = _Objects()
+    for service, subscriptions in EVENT_SUBSCRIPTIONS.items():
+        dlx = dead_letter_exchange(service)
+        for queue, exchange, keys in subscriptions:
+            objects += _Objects(
+                queues=(Queue(queue, owner=service, dead_letter_exchange=dlx),),
+                bindings=tuple(Binding(exchange, queue, key) for key in keys),
+            )
+    return objects
+
+
+def _task_queues() -> _Objects:
+    """Each worker's private task queue, behind a direct exchange of the same name."""
+    objects = _Objects()
+    for service in WORKER_SERVICES:
+        name, dlx = task_queue(service), dead_letter_exchange(service)
+        objects += _Objects(
+            exchanges=(Exchange(name, "direct", owner=service),),
+            queues=(Queue(name, owner=service, dead_letter_exchange=dlx),),
+            bindings=(Binding(name, name, name),),
+        )
+    return objects
+
+
+def _dead_letters(queues: tuple[Queue, ...]) -> _Objects:
+    """One DLX per service, one DLQ per queue, bound with the queue's own name as the key."""
+    dead_lettered = [(q, dlx) for q in queues if (dlx := q.dead_letter_exchange)]
+    dlxs = sorted({dlx for _, dlx in dead_lettered})
+    return _Objects(
+        exchanges=tuple(Exchange(dlx, "direct") for dlx in dlxs),
+        queues=tuple(Queue(q.dead_letter_queue, owner=None) for q, _ in dead_lettered),
+        bindings=tuple(Binding(dlx, q.dead_letter_queue, q.name) for q, dlx in dead_lettered),
+    )
+
+
+def _dead_letter_policies(queues: tuple[Queue, ...]) -> tuple[Policy, ...]:
+    return tuple(
+        Policy(
+            name=f"dead-letter.{q.name}",
+            pattern=f"^{re.escape(q.name)}$",
+            apply_to="queues",
+            definition={
+                "dead-letter-exchange": q.dead_letter_exchange,
+                "dead-letter-routing-key": q.name,
+            },
+        )
+        for q in queues
+        if q.dead_letter_exchange
+    )
+
+
+def _alternate_exchange_policies(exchanges: tuple[Exchange, ...]) -> tuple[Policy, ...]:
+    return tuple(
+        Policy(
+            name=f"alternate-exchange.{ex.name}",
+            pattern=f"^{re.escape(ex.name)}$",
+            apply_to="exchanges",
+            definition={"alternate-exchange": ex.alternate},
+        )
+        for ex in exchanges
+        if ex.alternate
+    )
+
+
+def _service_users(vhost: str) -> tuple[UserSpec, ...]:
+    users = []
+    for service in Service:
+        permissions, topics = service_permissions(service)
+        users.append(UserSpec(user_name(vhost, service), (), permissions, topics, service=service))
+    return tuple(users)
+
+
+def _role_users(vhost: str) -> tuple[UserSpec, ...]:
+    """The logins that are not a service (`UserSpec.role`): people in the UI, and Flower."""
+    monitor = UserSpec(
+        user_name(vhost, MONITOR), ("monitoring",), monitor_permissions(), role=MONITOR
+    )
+    flower = UserSpec(user_name(vhost, FLOWER), (), flower_permissions(), role=FLOWER)
+    return monitor, flower

@@ -1,0 +1,97 @@
+"""What a topology is made of: exchanges, queues, bindings, policies and users, as plain values.
+
+`builder.build()` fills them in; the vhost tool, the docs generator and the tests read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from services.common.topology.names import Service, user_name
+
+
+class QueueType(StrEnum):
+    CLASSIC = "classic"
+    QUORUM = "quorum"
+
+
+@dataclass(frozen=True)
+class Exchange:
+    name: str
+    type: str  # topic | direct | fanout
+    owner: Service | None = None  # the service allowed to publish to it
+    alternate: str | None = None  # set by policy, so it can change without redeclaring
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str
+    queue: str
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    owner: Service | None  # the service that consumes it; None for sinks people read
+    dead_letter_exchange: str | None = None  # None: this queue is itself a sink
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dlq"
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    pattern: str
+    apply_to: str  # "queues" | "exchanges" (3.10 knows only queues/exchanges/all)
+    definition: dict[str, str | int]
+    priority: int = 10
+
+
+@dataclass(frozen=True)
+class Permissions:
+    configure: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
+class TopicPermission:
+    exchange: str
+    write: str
+    read: str
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    name: str
+    tags: tuple[str, ...]
+    permissions: Permissions
+    topic_permissions: tuple[TopicPermission, ...] = ()
+    service: Service | None = None
+    role: str | None = None  # for logins that are not a service: MONITOR, FLOWER
+
+
+@dataclass(frozen=True)
+class Topology:
+    vhost: str
+    queue_type: QueueType
+    exchanges: tuple[Exchange, ...]
+    queues: tuple[Queue, ...]
+    bindings: tuple[Binding, ...]
+    policies: tuple[Policy, ...]
+    users: tuple[UserSpec, ...] = field(default=())
+
+    def queue(self, name: str) -> Queue:
+        return next(q for q in self.queues if q.name == name)
+
+    def user(self, service: Service | str) -> UserSpec:
+        wanted = user_name(self.vhost, service)
+        return next(u for u in self.users if u.name == wanted)
+
+    @property
+    def dead_letter_queues(self) -> tuple[str, ...]:
+        return tuple(q.dead_letter_queue for q in self.queues if q.dead_letter_exchange)

@@ -1,0 +1,55 @@
+"""Who publishes what where, and who subscribes to it: the event exchanges, their routing keys
+and the event queues.
+
+Routing keys are `<entity>.<past-tense verb>` and equal the event `type`. A service's event queue
+is `<service>.<source exchange>` (e.g. `inventory.orders`).
+"""
+
+from __future__ import annotations
+
+from services.common.topology.names import Service, unroutable
+
+ORDERS_EXCHANGE = "orders"
+ORDERS_UNROUTABLE_QUEUE = unroutable(ORDERS_EXCHANGE)
+
+ORDER_PLACED = "order.placed"
+ORDER_CONFIRMED = "order.confirmed"
+ORDER_REJECTED = "order.rejected"
+ORDER_EXPIRED = "order.expired"
+
+INVENTORY_EXCHANGE = "inventory"
+STOCK_RESERVED = "stock.reserved"
+STOCK_REJECTED = "stock.rejected"
+STOCK_RELEASED = "stock.released"
+
+INVENTORY_EVENTS_QUEUE = "inventory.orders"
+EMAIL_EVENTS_QUEUE = "email.orders"
+ORDERS_EVENTS_QUEUE = "orders.inventory"
+
+# Every event exchange and the routing keys (= event types) that may be published on it.
+EVENT_EXCHANGES: dict[str, tuple[str, ...]] = {
+    ORDERS_EXCHANGE: (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED),
+    INVENTORY_EXCHANGE: (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED),
+}
+
+# Which event queues each service consumes, and which routing keys feed them.
+EVENT_SUBSCRIPTIONS: dict[Service, tuple[tuple[str, str, tuple[str, ...]], ...]] = {
+    # service: ((queue, exchange, (binding keys...)), ...)
+    # order.placed and order.expired share one queue, so inventory normally sees them in order.
+    Service.INVENTORY: ((INVENTORY_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_EXPIRED)),),
+    Service.EMAIL: (
+        (EMAIL_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED)),
+    ),
+    Service.ORDERS: (
+        (ORDERS_EVENTS_QUEUE, INVENTORY_EXCHANGE, (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED)),
+    ),
+}
+
+# Which exchanges each service publishes events to, and the routing keys it may use there.
+EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
+    Service.ORDERS: ((ORDERS_EXCHANGE, r"^order\.[a-z_]+$"),),
+    Service.INVENTORY: ((INVENTORY_EXCHANGE, r"^stock\.[a-z_]+$"),),
+}
+
+# Services that run a Celery worker (and so own a private task queue).
+WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)
