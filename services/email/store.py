@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from services.common.db import Database, insert_unless_exists
 from services.email.models import SentEmail, Status
@@ -53,6 +54,7 @@ class SentEmailStore:
     def claim(self, event_id: str, template: str, *, recipient: str, message_id: str) -> Claim:
         now = _naive(self._clock())
         token = uuid.uuid4().hex
+        mail = {"recipient": recipient, "message_id": message_id, "claim_token": token}
         with self._db.transaction() as session:
             claimed = insert_unless_exists(
                 session,
@@ -60,16 +62,13 @@ class SentEmailStore:
                 event_id=event_id,
                 template=template,
                 status=Status.CLAIMED,
-                recipient=recipient,
-                message_id=message_id,
-                claim_token=token,
                 claimed_at=now,
                 attempts=1,
+                **mail,
             )
         if claimed:
             return Claim(ClaimOutcome.CLAIMED, token)
-        # the row exists: decide from its state
-        with self._db.transaction() as session:
+        with self._db.transaction() as session:  # the row exists: decide from its state
             row = session.get(SentEmail, (event_id, template), populate_existing=True)
             if row is None:  # released and purged between our two statements
                 return Claim(ClaimOutcome.HELD, held_until=now.replace(tzinfo=UTC))
@@ -78,29 +77,27 @@ class SentEmailStore:
             expires = row.claimed_at + self._lease
             if row.status == Status.CLAIMED and expires > now:
                 return Claim(ClaimOutcome.HELD, held_until=expires.replace(tzinfo=UTC))
-            # Compare-and-set on the old token: of two workers taking over at once, one wins.
-            won = session.execute(
-                update(SentEmail)
-                .where(
-                    SentEmail.event_id == event_id,
-                    SentEmail.template == template,
-                    SentEmail.status == row.status,
-                    SentEmail.claim_token == row.claim_token,
-                )
-                .values(
-                    status=Status.CLAIMED,
-                    claim_token=token,
-                    claimed_at=now,
-                    recipient=recipient,
-                    message_id=message_id,
-                    attempts=SentEmail.attempts + 1,
-                )
-                .execution_options(synchronize_session=False)
-            ).rowcount  # type: ignore[attr-defined]
-            if won != 1:
+            if not self._take_over(session, row, now, mail):
                 return Claim(ClaimOutcome.HELD, held_until=(now + self._lease).replace(tzinfo=UTC))
             taken_over = row.status == Status.CLAIMED
             return Claim(ClaimOutcome.TAKEN_OVER if taken_over else ClaimOutcome.CLAIMED, token)
+
+    def _take_over(
+        self, session: Session, row: SentEmail, now: datetime, mail: dict[str, str]
+    ) -> bool:
+        """Compare-and-set on the old token: of two workers taking over at once, one wins."""
+        won = session.execute(
+            update(SentEmail)
+            .where(
+                SentEmail.event_id == row.event_id,
+                SentEmail.template == row.template,
+                SentEmail.status == row.status,
+                SentEmail.claim_token == row.claim_token,
+            )
+            .values(status=Status.CLAIMED, claimed_at=now, attempts=SentEmail.attempts + 1, **mail)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        return bool(won == 1)
 
     def mark_sent(self, event_id: str, template: str, token: str) -> bool:
         """Record the send. False if our claim had been taken over meanwhile (the mail may then
