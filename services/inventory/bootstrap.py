@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.db import Database
-from services.common.outbox import UdpWakeupSender, wake_relay_after_commit
+from services.common.outbox import UdpWakeupSender, publishing_database
 from services.inventory.settings import Settings
 
 
@@ -24,7 +24,7 @@ class Container:
 
 def bootstrap(settings: Settings | None = None) -> Container:
     settings = settings or Settings()
-    db = Database(settings.database_url)
-    wakeup = UdpWakeupSender(settings.relay.wake_host, settings.relay.wake_port)
-    wake_relay_after_commit(db, wakeup.notify)
+    db, wakeup = publishing_database(
+        settings.database_url, settings.relay.wake_host, settings.relay.wake_port
+    )
     return Container(settings=settings, db=db, wakeup=wakeup)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.common.db import Database
-from services.common.outbox import UdpWakeupSender, wake_relay_after_commit
+from services.common.outbox import UdpWakeupSender, publishing_database
 from services.orders.readiness import broker_problem, database_problem
 from services.orders.settings import Settings
 
@@ -36,9 +36,9 @@ class Container:
 
 def bootstrap(settings: Settings | None = None) -> Container:
     settings = settings or Settings()
-    db = Database(settings.database_url)
-    wakeup = UdpWakeupSender(settings.relay.wake_host, settings.relay.wake_port)
-    wake_relay_after_commit(db, wakeup.notify)
+    db, wakeup = publishing_database(
+        settings.database_url, settings.relay.wake_host, settings.relay.wake_port
+    )
     return Container(
         settings=settings,
         db=db,

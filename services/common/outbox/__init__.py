@@ -22,6 +22,7 @@ from services.common.outbox.tables import LeaseMixin, OutboxMixin
 from services.common.outbox.wakeup import (
     UdpWakeupListener,
     UdpWakeupSender,
+    publishing_database,
     wake_relay_after_commit,
 )
 
@@ -43,5 +44,6 @@ __all__ = [
     "UdpWakeupListener",
     "UdpWakeupSender",
     "add_event",
+    "publishing_database",
     "wake_relay_after_commit",
 ]

@@ -63,6 +63,16 @@ def wake_relay_after_commit(db: Database, notify: Callable[[], None]) -> None:
         session.info.pop(ROW_ADDED, None)
 
 
+def publishing_database(
+    url: str, wake_host: str, wake_port: int
+) -> tuple[Database, UdpWakeupSender]:
+    """A service's database whose commits wake its relay, and the sender to close with it."""
+    db = Database(url)
+    sender = UdpWakeupSender(wake_host, wake_port)
+    wake_relay_after_commit(db, sender.notify)
+    return db, sender
+
+
 class UdpWakeupListener:
     """Bound only while this relay holds the lease, so the active relay gets the wake-ups."""
 
