@@ -7,8 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: up scenario test bench reliability install env broker provision databases check-topology docs clean
 
+# `make up ONLY="orders-api smtp-sink"` starts only those; the rest can be started later with
+# `.venv/bin/python -m runner start NAME`.
 up: install env broker provision databases  ## everything, then every process in the foreground
-	$(BIN)/python -m runner
+	$(BIN)/python -m runner up $(if $(ONLY),--only $(ONLY))
 
 test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	bash tests/support/ensure-postgres.sh
