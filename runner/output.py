@@ -107,6 +107,8 @@ class Follow:
             now = self.path.stat()
         except FileNotFoundError:
             return True
+        if now.st_ino != os.fstat(self._file.fileno()).st_ino:
+            return True
         if now.st_size < self._file.tell():  # truncated (`supervisorctl clear`)
             self._file.seek(0)
-        return now.st_ino != os.fstat(self._file.fileno()).st_ino
+        return False

@@ -24,6 +24,7 @@ from typing import IO, Any
 import pytest
 
 from runner.config import read_procfile
+from runner.output import Follow
 from tests.support.polling import wait_until
 from tests.support.processes import PYTHON, REPO_ROOT
 from tests.support.system import free_port
@@ -228,7 +229,7 @@ def test_one_process_stops_starts_restarts_and_crashes_while_the_others_run(run:
     assert state == "RUNNING"
     assert web not in (None, before["web"])
     assert web is not None
-    assert _listening(run.ports["web"])
+    wait_until(lambda: _listening(run.ports["web"]), timeout=10)
     run.pids.add(web)
     assert_others_untouched()
 
@@ -268,3 +269,24 @@ def test_one_process_stops_starts_restarts_and_crashes_while_the_others_run(run:
     runner.send_signal(signal.SIGINT)
     run.wait_all_gone()
     assert runner.wait(timeout=10) == 0
+
+
+def test_log_lines_follow_partial_writes_rotation_and_truncation(tmp_path: Path) -> None:
+    # What supervisor does to a process's log file: appends in any chunks, renames it to .1 and
+    # starts a new one at 20 MB, truncates it on `supervisorctl clear`.
+    log = tmp_path / "web.log"
+    log.write_bytes(b"from an earlier run\n")
+    follow = Follow(log, "web")
+    with log.open("ab") as fh:
+        fh.write(b"one\ntw")
+    assert follow.read_lines() == ["one"]
+    with log.open("ab") as fh:
+        fh.write(b"o\nlast before rotation\n")
+    log.rename(tmp_path / "web.log.1")
+    log.write_bytes(b"first after rotation\n")
+    assert follow.read_lines() == ["two", "last before rotation"]
+    assert follow.read_lines() == ["first after rotation"]
+    log.write_bytes(b"")
+    assert follow.read_lines() == []
+    log.write_bytes(b"after clear\n")
+    assert follow.read_lines() == ["after clear"]
