@@ -9,12 +9,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN groupadd --system shopflow && useradd --system --gid shopflow --home-dir /app shopflow
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY services ./services
 COPY broker ./broker
 COPY runner ./runner
 COPY scenario ./scenario
-RUN pip install . && mkdir -p /app/var && chown -R shopflow:shopflow /app/var
+# constraints.txt: the versions the test suite ran with (README, "Dependencies")
+RUN pip install -c constraints.txt . && mkdir -p /app/var && chown -R shopflow:shopflow /app/var
 
 # No secrets here: every password comes from the environment at run time.
 USER shopflow

@@ -1,1 +1,1 @@
-"""Run the whole system locally from the Procfile under honcho: `python -m runner`."""
+"""Run the whole system locally from the Procfile under supervisord: `python -m runner`."""

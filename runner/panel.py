@@ -20,5 +20,7 @@ def render_panel(ep: Endpoints | None = None) -> str:
    Scenario          make scenario    (in another terminal)
    Stock             .venv/bin/python -m services.inventory.cli stock
    Dead letters      .venv/bin/python -m broker.dead_letters list
+   Processes         .venv/bin/python -m runner status
+                     .venv/bin/python -m runner stop|start|restart NAME
 ==================================================================================
 """
