@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from services.common.worker.settings import WorkerSettings
+from services.common.worker.settings import WorkerTuning
 from tests.support.processes import PYTHON, ServiceProcess
 from tests.support.system import System, free_port, running_system
 
@@ -23,10 +23,10 @@ __all__ = ["free_port"]
 
 
 def default_worker_env() -> dict[str, str]:
-    fields = WorkerSettings.model_fields
-    env = {}
-    for svc in ("ORDERS", "INVENTORY", "EMAIL"):
-        env[f"{svc}_WORKER_CONCURRENCY"] = str(fields["worker_concurrency"].default)
+    env = {
+        f"{svc}_WORKER_CONCURRENCY": str(WorkerTuning().concurrency)
+        for svc in ("ORDERS", "INVENTORY", "EMAIL")
+    }
     env["ORDERS_EXPIRY_CHECK_SECONDS"] = "10"
     return env
 

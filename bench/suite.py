@@ -11,7 +11,7 @@ from bench import ceilings, fanout, http_api, latency, procs, relay_drain
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
 from bench.vhost import BenchVhost
-from services.common.worker.settings import WorkerSettings
+from services.common.worker.settings import WorkerTuning
 
 STAGES = ("broker", "celery", "fanout", "relay", "http", "saga")
 NOT_RUN = Spread.of([])
@@ -64,13 +64,12 @@ def run_suite(
 
 def _settings(s: Sizes) -> list[str]:
     """What the report says about how it was measured."""
-    w = WorkerSettings.model_fields
+    w = WorkerTuning()
     return [
         f"every figure: median of {s.runs} run(s), with min .. max",
-        f"workers as `make up` runs them: pool {w['worker_pool'].default}, concurrency "
-        f"{w['worker_concurrency'].default}, prefetch multiplier "
-        f"{w['worker_prefetch_multiplier'].default}, ingress prefetch "
-        f"{w['ingress_prefetch'].default}; SQLite (WAL) per service",
+        f"workers as `make up` runs them: pool {w.pool}, concurrency {w.concurrency}, prefetch "
+        f"multiplier {w.prefetch_multiplier}, ingress prefetch {w.ingress_prefetch}; SQLite "
+        "(WAL) per service",
         f"broker ceiling: {s.broker_n} persistent 500-byte messages to the `orders` exchange "
         f"(bound to 2 queues), confirm window {ceilings.CONFIRM_WINDOW}; consume at prefetch "
         f"{ceilings.CONSUME_PREFETCH} with a manual ack each; {s.broker_single} publishes with "
