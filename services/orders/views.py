@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,54 +43,8 @@ class TimelineEntry(BaseModel):
     event_id: str | None = Field(default=None, examples=["5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21"])
 
 
-def _step(
-    at: str, what: str, status: str | None = None, event_id: str | None = None
-) -> dict[str, Any]:
-    return {"at": f"2026-11-22T10:00:{at}Z", "what": what, "status": status, "event_id": event_id}
-
-
-CONFIRMED_ORDER_EXAMPLE: dict[str, Any] = {
-    "id": "0b9e4f1c-3c5e-4b7a-9a0e-5d1f6f0c2a11",
-    "status": "CONFIRMED",
-    "customer_email": "ada@example.com",
-    "currency": "EUR",
-    "lines": [
-        {
-            "sku": "MUG-BLUE",
-            "name": "Mug, blue",
-            "quantity": 2,
-            "unit_price": "8.50",
-            "line_total": "17.00",
-        },
-    ],
-    "total": "17.00",
-    "created_at": "2026-11-22T10:00:00.000Z",
-    "updated_at": "2026-11-22T10:00:00.210Z",
-    "timeline": [
-        _step("00.000", "order accepted", "PENDING"),
-        _step("00.001", "order.placed recorded", event_id="9d1e0c44-0f6a-4f53-9a51-2b1c3f1d7e01"),
-        _step("00.006", "order.placed published", event_id="9d1e0c44-0f6a-4f53-9a51-2b1c3f1d7e01"),
-        _step(
-            "00.200",
-            "stock reserved: MUG-BLUE x2",
-            "CONFIRMED",
-            "5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21",
-        ),
-        _step("00.200", "order confirmed", "CONFIRMED"),
-        _step(
-            "00.201", "order.confirmed recorded", event_id="c3a7f2e1-6b0d-4c9e-8f1a-7e2d5b4c3a10"
-        ),
-        _step(
-            "00.210", "order.confirmed published", event_id="c3a7f2e1-6b0d-4c9e-8f1a-7e2d5b4c3a10"
-        ),
-    ],
-}
-
-
 class OrderView(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, json_schema_extra={"examples": [CONFIRMED_ORDER_EXAMPLE]}
-    )
+    model_config = ConfigDict(frozen=True)
 
     id: str = Field(examples=["0b9e4f1c-3c5e-4b7a-9a0e-5d1f6f0c2a11"])
     status: OrderStatus

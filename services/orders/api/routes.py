@@ -9,6 +9,12 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.orders import handlers
+from services.orders.api.examples import (
+    CONFIRMED_ORDER_EXAMPLE,
+    ORDER_PAGE_EXAMPLE,
+    PLACED_ORDER_EXAMPLE,
+    example_answer,
+)
 from services.orders.api.schemas import (
     ERROR_RESPONSES,
     KEY_PATTERN,
@@ -58,7 +64,11 @@ CorrelationIdHeader = Annotated[
     "/orders",
     status_code=202,
     response_model=OrderView,
-    responses={**ERROR_RESPONSES, 409: {"model": ErrorBody, "description": "Key reused"}},
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorBody, "description": "Key reused"},
+        **example_answer(202, PLACED_ORDER_EXAMPLE),
+    },
     summary="Place an order",
     tags=["orders"],
 )
@@ -90,7 +100,7 @@ async def post_order(
 @router.get(
     "/orders/{order_id}",
     response_model=OrderView,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **example_answer(200, CONFIRMED_ORDER_EXAMPLE)},
     summary="An order, with its status and timeline",
     tags=["orders"],
 )
@@ -105,7 +115,7 @@ def get_order(
 @router.get(
     "/orders",
     response_model=OrderPage,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **example_answer(200, ORDER_PAGE_EXAMPLE)},
     summary="Orders, newest first, paginated and filterable by status",
     tags=["orders"],
 )
