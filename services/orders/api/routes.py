@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.orders import handlers
+from services.orders import read
 from services.orders.api.examples import (
     CONFIRMED_ORDER_EXAMPLE,
     ORDER_PAGE_EXAMPLE,
@@ -24,9 +24,10 @@ from services.orders.api.schemas import (
     PlaceOrderRequest,
 )
 from services.orders.bootstrap import Container
-from services.orders.commands import PlaceOrder, RequestedLine
+from services.orders.commands import ListOrders, PlaceOrder, RequestedLine
 from services.orders.models import OrderStatus
-from services.orders.views import OrderPage, OrderView
+from services.orders.place import place_order
+from services.orders.read import OrderPage, OrderView
 
 router = APIRouter()
 
@@ -90,7 +91,7 @@ async def post_order(
     )
     # The handler blocks on the database: it runs in the thread pool, and the answer is then
     # serialized here (a sync route would make FastAPI hop to the pool a second time for that).
-    placement = await run_in_threadpool(handlers.place_order, command, container.db)
+    placement = await run_in_threadpool(place_order, command, container.db)
     response.headers["Location"] = f"/orders/{placement.order.id}"
     if not placement.created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -109,7 +110,7 @@ def get_order(
     # Printable ASCII like every id we hand out: PostgreSQL refuses a NUL in a query parameter.
     order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN)],
 ) -> OrderView:
-    return handlers.get_order(order_id, container.db)
+    return read.get_order(order_id, container.db)
 
 
 @router.get(
@@ -125,7 +126,7 @@ def list_orders(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
-    return handlers.list_orders(container.db, status=status, page=page, page_size=page_size)
+    return read.list_orders(ListOrders(status, page, page_size), container.db)
 
 
 @router.get("/health", response_model=Health, summary="Liveness", tags=["operations"])

@@ -19,8 +19,8 @@ from services.common.topology import (
     STOCK_RESERVED,
     Queue,
 )
-from services.orders.handlers import get_order
 from services.orders.models import OrderStatus
+from services.orders.read import get_order
 from services.orders.transitions import Outcome
 from tests.support.broker import TestBroker, x_death_reason
 from tests.support.orders import (

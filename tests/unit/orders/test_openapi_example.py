@@ -15,8 +15,8 @@ from services.orders.api.examples import (
     PLACED_ORDER_EXAMPLE,
 )
 from services.orders.bootstrap import bootstrap
+from services.orders.read import OrderPage, OrderView
 from services.orders.settings import Settings
-from services.orders.views import OrderPage, OrderView
 
 
 @pytest.mark.parametrize("example", [PLACED_ORDER_EXAMPLE, CONFIRMED_ORDER_EXAMPLE])

@@ -1,4 +1,4 @@
-"""The orders use cases. Routes parse input and call these; they know nothing about HTTP."""
+"""Placing an order: price it from the catalogue, store it with its `order.placed` outbox row."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from services.common.db import Database, insert_rows
 from services.common.events import Envelope, OrderLine, OrderPlaced
 from services.common.outbox import add_event
 from services.orders.commands import PlaceOrder
-from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder, OrderNotFound
+from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder
 from services.orders.models import (
     IdempotencyKey,
     Order,
@@ -25,7 +25,7 @@ from services.orders.models import (
     Product,
 )
 from services.orders.models import OrderLine as OrderLineRow
-from services.orders.views import NewEvent, OrderPage, OrderView, order_view
+from services.orders.read import NewEvent, OrderView, load_view, order_view
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
                             )
                         ],
                     )
-                return Placement(_load_view(session, earlier.order_id), created=False)
+                return Placement(load_view(session, earlier.order_id), created=False)
 
         products = _priced_lines(session, cmd)
         now = datetime.now(UTC)
@@ -156,62 +156,4 @@ def _order_placed(order: Order) -> OrderPlaced:
         lines=event_lines(order),
         total=order.total,
         currency=order.currency,
-    )
-
-
-def _load_view(session: Session, order_id: str) -> OrderView:
-    order = session.scalar(
-        select(Order)
-        .where(Order.id == order_id)
-        .options(selectinload(Order.lines), selectinload(Order.history))
-    )
-    if order is None:
-        raise OrderNotFound(
-            f"no order with id {order_id}",
-            [FieldProblem("order_id", "no such order", "path")],
-        )
-    events = list(
-        session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.aggregate_id == order_id)
-            .order_by(OutboxMessage.id)
-        )
-    )
-    return order_view(order, events)
-
-
-def get_order(order_id: str, db: Database) -> OrderView:
-    with db.transaction() as session:
-        return _load_view(session, order_id)
-
-
-def list_orders(
-    db: Database, *, status: OrderStatus | None, page: int, page_size: int
-) -> OrderPage:
-    with db.transaction() as session:
-        where = [Order.status == status] if status is not None else []
-        total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
-        orders = session.scalars(
-            select(Order)
-            .where(*where)
-            .order_by(Order.created_at.desc(), Order.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-            .options(selectinload(Order.lines), selectinload(Order.history))
-        ).all()
-        ids = [o.id for o in orders]
-        events: dict[str, list[OutboxMessage]] = {i: [] for i in ids}
-        for event in session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.aggregate_id.in_(ids))
-            .order_by(OutboxMessage.id)
-        ):
-            events[event.aggregate_id].append(event)
-        items = [order_view(o, events[o.id]) for o in orders]
-    return OrderPage(
-        items=items,
-        page=page,
-        page_size=page_size,
-        total=total,
-        next_page=page + 1 if page * page_size < total else None,
     )

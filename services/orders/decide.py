@@ -32,8 +32,8 @@ from services.common.events import (
 from services.common.inbox import first_delivery
 from services.common.outbox import add_event
 from services.common.worker.errors import PermanentError
-from services.orders.handlers import event_lines
 from services.orders.models import Order, OrderStatus, OutboxMessage, ProcessedEvent
+from services.orders.place import event_lines
 from services.orders.transitions import Outcome, current_status, leave_pending, note
 
 log = logging.getLogger("shopflow.orders.lifecycle")

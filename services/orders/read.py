@@ -1,4 +1,8 @@
-"""Read models: what the API returns for an order."""
+"""Reading orders: the read model (what the API answers for an order) and the queries behind it.
+
+Placing an order answers with the same model, built from the objects in hand, so a POST's body
+is what the GET that follows returns.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,14 @@ from datetime import datetime
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
+from services.common.db import Database
 from services.common.events.money import Currency, Money
-from services.orders.models import Order, OrderStatus
+from services.orders.commands import ListOrders
+from services.orders.errors import FieldProblem, OrderNotFound
+from services.orders.models import Order, OrderStatus, OutboxMessage
 
 
 class LineView(BaseModel):
@@ -128,4 +137,61 @@ def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
         created_at=order.created_at,
         updated_at=order.updated_at,
         timeline=timeline,
+    )
+
+
+def load_view(session: Session, order_id: str) -> OrderView:
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.lines), selectinload(Order.history))
+    )
+    if order is None:
+        raise OrderNotFound(
+            f"no order with id {order_id}",
+            [FieldProblem("order_id", "no such order", "path")],
+        )
+    events = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.aggregate_id == order_id)
+            .order_by(OutboxMessage.id)
+        )
+    )
+    return order_view(order, events)
+
+
+def get_order(order_id: str, db: Database) -> OrderView:
+    with db.transaction() as session:
+        return load_view(session, order_id)
+
+
+def list_orders(query: ListOrders, db: Database) -> OrderPage:
+    page, page_size = query.page, query.page_size
+    with db.transaction() as session:
+        where = [Order.status == query.status] if query.status is not None else []
+        total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+        orders = session.scalars(
+            select(Order)
+            .where(*where)
+            .order_by(Order.created_at.desc(), Order.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+            .options(selectinload(Order.lines), selectinload(Order.history))
+        ).all()
+        ids = [o.id for o in orders]
+        events: dict[str, list[OutboxMessage]] = {i: [] for i in ids}
+        for event in session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.aggregate_id.in_(ids))
+            .order_by(OutboxMessage.id)
+        ):
+            events[event.aggregate_id].append(event)
+        items = [order_view(o, events[o.id]) for o in orders]
+    return OrderPage(
+        items=items,
+        page=page,
+        page_size=page_size,
+        total=total,
+        next_page=page + 1 if page * page_size < total else None,
     )
