@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from services.orders.models import OrderStatus
+from services.orders.lifecycle import OrderStatus
 
 
 @dataclass(frozen=True)

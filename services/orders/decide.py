@@ -1,13 +1,12 @@
-"""What the orders worker does with inventory's answers: confirm, reject, or just record.
+"""Deciding an order from inventory's answers: confirm it, reject it, or just record a release.
 
-Each event is handled in ONE transaction: the inbox row (a duplicate changes nothing), the status
-move out of PENDING with its timeline entries, and the `order.confirmed`/`order.rejected` outbox
-row. The relay is woken once it commits.
+Each event is handled in ONE transaction: the inbox row (a duplicate changes nothing), the move
+out of PENDING with its timeline entries (lifecycle.py), and the `order.confirmed` /
+`order.rejected` outbox row. The relay is woken once it commits.
 
-Stale or out-of-order events (see docs/orders.md, "Lifecycle"): an answer for an order that is no
-longer PENDING changes no status. It is written to that order's timeline and logged; an answer
-for an unknown order is only logged. Either way it is acked (recorded in the inbox), not retried:
-nothing would ever make it applicable.
+An answer for an order that is no longer PENDING is stale (lifecycle.py's rule: timeline entry,
+no status change); one for an unknown order is only logged. Both are logged as WARNING and acked
+(recorded in the inbox), not retried: nothing would ever make them applicable.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, TypeAlias
 
 from sqlalchemy.orm import Session
@@ -32,11 +32,29 @@ from services.common.events import (
 from services.common.inbox import first_delivery
 from services.common.outbox import add_event
 from services.common.worker.errors import PermanentError
-from services.orders.models import Order, OrderStatus, OutboxMessage, ProcessedEvent
+from services.orders.lifecycle import (
+    OrderStatus,
+    Trigger,
+    current_status,
+    leave_pending,
+    note,
+    record_stale,
+)
+from services.orders.models import Order, OutboxMessage, ProcessedEvent
 from services.orders.place import event_lines
-from services.orders.transitions import Outcome, current_status, leave_pending, note
 
-log = logging.getLogger("shopflow.orders.lifecycle")
+log = logging.getLogger("shopflow.orders.lifecycle")  # a name operators filter on: kept
+
+
+class Outcome(StrEnum):
+    """What handling one event did; the last word of its log line."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    RECORDED = "recorded"  # written to the timeline, status unchanged (stock.released)
+    STALE = "stale"  # the order had already left PENDING: timeline entry only
+    UNKNOWN_ORDER = "unknown order"  # no such order: logged only
+    DUPLICATE = "duplicate"  # already processed: nothing at all
 
 
 Step: TypeAlias = Callable[[Session, Order, Any, datetime], Outcome]
@@ -71,16 +89,7 @@ def _handle(event: Envelope[Any], db: Database, step: Step) -> Outcome:
 
 
 def _stale(session: Session, order_id: str, event: Envelope[Any], now: datetime) -> Outcome:
-    status = current_status(session, order_id)
-    assert status is not None  # the order row exists; orders are never deleted
-    note(
-        session,
-        order_id,
-        at=now,
-        status=status,
-        what=f"stale {event.type} ignored: the order is already {status}",
-        event_id=event.id,
-    )
+    record_stale(session, order_id, event, now)
     return Outcome.STALE
 
 
@@ -95,7 +104,8 @@ def _confirm(
         # Inventory reserved something else than was ordered: a bug on one side. Dead-letter it
         # (reason logged); the order stays PENDING, expires, and inventory releases on expiry.
         raise PermanentError(f"stock.reserved lines {reserved} do not match order {ordered}")
-    if not leave_pending(session, order.id, OrderStatus.CONFIRMED, now):
+    status = leave_pending(session, order.id, Trigger.STOCK_RESERVED, now)
+    if status is None:
         return _stale(session, order.id, event, now)  # the expiry won a moment ago
     reserved_text = ", ".join(f"{sku} x{qty}" for sku, qty in reserved.items())
     confirmed = OrderConfirmed(
@@ -105,22 +115,15 @@ def _confirm(
         total=order.total,
         currency=order.currency,
     )
-    _decided(
-        session,
-        order.id,
-        now,
-        OrderStatus.CONFIRMED,
-        f"stock reserved: {reserved_text}",
-        event,
-        confirmed,
-    )
+    _decided(session, order.id, now, status, f"stock reserved: {reserved_text}", event, confirmed)
     return Outcome.CONFIRMED
 
 
 def _reject(
     session: Session, order: Order, event: Envelope[StockRejected], now: datetime
 ) -> Outcome:
-    if not leave_pending(session, order.id, OrderStatus.REJECTED, now):
+    status = leave_pending(session, order.id, Trigger.STOCK_REJECTED, now)
+    if status is None:
         return _stale(session, order.id, event, now)
     shortages = event.data.shortages
     reason = "out of stock: " + ", ".join(
@@ -132,9 +135,7 @@ def _reject(
         reason=reason[:500],
         short_skus=tuple(dict.fromkeys(s.sku for s in shortages)),
     )
-    _decided(
-        session, order.id, now, OrderStatus.REJECTED, f"stock rejected, {reason}", event, rejected
-    )
+    _decided(session, order.id, now, status, f"stock rejected, {reason}", event, rejected)
     return Outcome.REJECTED
 
 

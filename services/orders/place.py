@@ -16,11 +16,11 @@ from services.common.events import Envelope, OrderLine, OrderPlaced
 from services.common.outbox import add_event
 from services.orders.commands import PlaceOrder
 from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder
+from services.orders.lifecycle import OrderStatus
 from services.orders.models import (
     IdempotencyKey,
     Order,
     OrderHistory,
-    OrderStatus,
     OutboxMessage,
     Product,
 )

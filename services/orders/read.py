@@ -19,7 +19,8 @@ from services.common.db import Database
 from services.common.events.money import Currency, Money
 from services.orders.commands import ListOrders
 from services.orders.errors import FieldProblem, OrderNotFound
-from services.orders.models import Order, OrderStatus, OutboxMessage
+from services.orders.lifecycle import OrderStatus
+from services.orders.models import Order, OutboxMessage
 
 
 class LineView(BaseModel):
@@ -100,7 +101,7 @@ class NewEvent:
 
 def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
     timeline = [
-        TimelineEntry(at=h.at, what=h.note, status=OrderStatus(h.status), event_id=h.event_id)
+        TimelineEntry(at=h.at, what=h.note, status=h.status, event_id=h.event_id)
         for h in order.history
     ]
     for event in events:
@@ -120,7 +121,7 @@ def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
     timeline.sort(key=lambda entry: entry.at)
     return OrderView(
         id=order.id,
-        status=OrderStatus(order.status),
+        status=order.status,
         customer_email=order.customer_email,
         currency=order.currency,
         lines=[

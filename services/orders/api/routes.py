@@ -25,7 +25,7 @@ from services.orders.api.schemas import (
 )
 from services.orders.bootstrap import Container
 from services.orders.commands import ListOrders, PlaceOrder, RequestedLine
-from services.orders.models import OrderStatus
+from services.orders.lifecycle import OrderStatus
 from services.orders.place import place_order
 from services.orders.read import OrderPage, OrderView
 

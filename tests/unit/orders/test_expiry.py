@@ -10,11 +10,10 @@ from services.common.db import Database
 from services.common.events import OrderExpired, parse_event
 from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACED
 from services.orders import expire
-from services.orders.decide import confirm_order
+from services.orders.decide import Outcome, confirm_order
 from services.orders.expire import expire_pending_orders
-from services.orders.models import OrderStatus
+from services.orders.lifecycle import OrderStatus
 from services.orders.read import get_order
-from services.orders.transitions import Outcome
 from tests.support.orders import events_of, outbox_rows, place, race, stock_reserved
 
 TIMEOUT = timedelta(seconds=300)

@@ -1,0 +1,121 @@
+"""An order's lifecycle: its states, what moves it, and how a move is decided.
+
+    PENDING --stock.reserved--> CONFIRMED
+    PENDING --stock.rejected--> REJECTED
+    PENDING --timeout---------> EXPIRED
+
+Only PENDING has moves: CONFIRMED, REJECTED and EXPIRED are final. Placing an order starts it
+PENDING (place.py); inventory's answers (decide.py) and the timeout (expire.py) move it on, always
+through `leave_pending`, and nothing else in the service writes a status.
+
+Races. Every move is one conditional `UPDATE orders SET status=... WHERE id=... AND
+status='PENDING'`. Whoever's UPDATE changes the row wins; anyone else (a late `stock.reserved`
+after the expiry, the expiry after a confirm) changes nothing and is told the status that won. On
+PostgreSQL the second UPDATE waits for the first transaction's row lock and then re-checks the
+WHERE clause; on SQLite writers are serialized by `BEGIN IMMEDIATE`. So exactly one outcome per
+order, on both, and only the winner writes an outbox row.
+
+Stale events. An answer that finds its order no longer PENDING changes no status and publishes
+nothing: it is written into the order's timeline (`record_stale`), and the caller logs it and
+acks it, because retrying could never make it applicable.
+
+The timeline. Every step that concerns the status is one `order_history` row (`note`): when, what
+happened, the status after it, and the id of the event that caused it, if any.
+
+models.py types its status columns with `OrderStatus`, so it imports this module; the functions
+below therefore import the tables when they run rather than when this module loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Final
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.common import topology
+from services.common.events import Envelope
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+class Trigger(StrEnum):
+    """What may move an order out of PENDING: one of inventory's answers, or the timeout."""
+
+    STOCK_RESERVED = topology.STOCK_RESERVED
+    STOCK_REJECTED = topology.STOCK_REJECTED
+    TIMEOUT = "timeout"
+
+
+TRANSITIONS: Final[Mapping[Trigger, OrderStatus]] = MappingProxyType(
+    {
+        Trigger.STOCK_RESERVED: OrderStatus.CONFIRMED,
+        Trigger.STOCK_REJECTED: OrderStatus.REJECTED,
+        Trigger.TIMEOUT: OrderStatus.EXPIRED,
+    }
+)
+"""Where each trigger moves a PENDING order. Every other status is final."""
+
+
+def leave_pending(
+    session: Session, order_id: str, trigger: Trigger, at: datetime
+) -> OrderStatus | None:
+    """Move the order out of PENDING as `trigger` says: the status it now has, or None if it had
+    already left PENDING (someone else decided first, and nothing was changed)."""
+    from services.orders.models import Order
+
+    to = TRANSITIONS[trigger]
+    moved = session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
+        .values(status=to, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return to if moved.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def current_status(session: Session, order_id: str) -> OrderStatus | None:
+    from services.orders.models import Order
+
+    return session.scalar(select(Order.status).where(Order.id == order_id))
+
+
+def record_stale(session: Session, order_id: str, cause: Envelope[Any], at: datetime) -> None:
+    """The stale-event rule: `cause` came for an order that has left PENDING; the timeline says
+    it was ignored, and the status stays."""
+    status = current_status(session, order_id)
+    assert status is not None  # the order row exists; orders are never deleted
+    note(
+        session,
+        order_id,
+        at=at,
+        status=status,
+        what=f"stale {cause.type} ignored: the order is already {status}",
+        event_id=cause.id,
+    )
+
+
+def note(
+    session: Session,
+    order_id: str,
+    *,
+    at: datetime,
+    status: OrderStatus,
+    what: str,
+    event_id: str | None = None,
+) -> None:
+    """Add one step to the order's timeline; `status` is the order's status after it."""
+    from services.orders.models import OrderHistory
+
+    session.add(
+        OrderHistory(order_id=order_id, at=at, status=status, note=what[:500], event_id=event_id)
+    )
