@@ -48,71 +48,75 @@ def place_order(cmd: PlaceOrder, db: Database) -> Placement:
 
 def _place(cmd: PlaceOrder, db: Database) -> Placement:
     with db.transaction() as session:
-        if cmd.idempotency_key is not None:
-            earlier = session.get(IdempotencyKey, cmd.idempotency_key)
-            if earlier is not None:
-                if earlier.request_hash != cmd.request_hash():
-                    raise IdempotencyKeyReused(
-                        "this Idempotency-Key was already used for a different request",
-                        [
-                            FieldProblem(
-                                "Idempotency-Key",
-                                "already used with a different body; use a new key",
-                                "header",
-                            )
-                        ],
-                    )
-                return Placement(load_view(session, earlier.order_id), created=False)
-
+        earlier = _earlier_placement(session, cmd)
+        if earlier is not None:
+            return earlier
         products = _priced_lines(session, cmd)
         now = datetime.now(UTC)
-        order = Order(
-            id=str(uuid.uuid4()),
-            customer_email=cmd.customer_email,
-            currency=cmd.currency,
-            total=sum(
-                (products[ln.sku].unit_price * ln.quantity for ln in cmd.lines), Decimal("0")
-            ),
-            status=OrderStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-        )
-        order.lines = [
-            OrderLineRow(
-                order_id=order.id,
-                position=i,
-                sku=ln.sku,
-                name=products[ln.sku].name,
-                quantity=ln.quantity,
-                unit_price=products[ln.sku].unit_price,
-            )
-            for i, ln in enumerate(cmd.lines)
-        ]
-        order.history = [
-            OrderHistory(
-                order_id=order.id, at=now, status=OrderStatus.PENDING, note="order accepted"
-            )
-        ]
+        order = _new_order(cmd, products, now)
         insert_rows(session, [order])
         insert_rows(session, order.lines)
         insert_rows(session, order.history)
         if cmd.idempotency_key is not None:
-            insert_rows(
-                session,
-                [
-                    IdempotencyKey(
-                        key=cmd.idempotency_key,
-                        request_hash=cmd.request_hash(),
-                        order_id=order.id,
-                        created_at=now,
-                    )
-                ],
+            key = IdempotencyKey(
+                key=cmd.idempotency_key,
+                request_hash=cmd.request_hash(),
+                order_id=order.id,
+                created_at=now,
             )
+            insert_rows(session, [key])
         envelope = Envelope.wrap(_order_placed(order), correlation_id=cmd.correlation_id)
         recorded_at = add_event(session, OutboxMessage, envelope, aggregate_id=order.id)
         # The answer comes from the objects in hand (what GET /orders/{id} would read back).
         event = NewEvent(event_id=envelope.id, event_type=envelope.type, created_at=recorded_at)
         return Placement(order_view(order, [event]), created=True)
+
+
+def _earlier_placement(session: Session, cmd: PlaceOrder) -> Placement | None:
+    """The order an earlier request with the same Idempotency-Key and body placed, if any."""
+    if cmd.idempotency_key is None:
+        return None
+    earlier = session.get(IdempotencyKey, cmd.idempotency_key)
+    if earlier is None:
+        return None
+    if earlier.request_hash != cmd.request_hash():
+        raise IdempotencyKeyReused(
+            "this Idempotency-Key was already used for a different request",
+            [
+                FieldProblem(
+                    "Idempotency-Key", "already used with a different body; use a new key", "header"
+                )
+            ],
+        )
+    return Placement(load_view(session, earlier.order_id), created=False)
+
+
+def _new_order(cmd: PlaceOrder, products: dict[str, Product], now: datetime) -> Order:
+    """A PENDING order priced from the catalogue, with its lines and first timeline step."""
+    order = Order(
+        id=str(uuid.uuid4()),
+        customer_email=cmd.customer_email,
+        currency=cmd.currency,
+        total=sum((products[ln.sku].unit_price * ln.quantity for ln in cmd.lines), Decimal("0")),
+        status=OrderStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    order.lines = [
+        OrderLineRow(
+            order_id=order.id,
+            position=i,
+            sku=ln.sku,
+            name=products[ln.sku].name,
+            quantity=ln.quantity,
+            unit_price=products[ln.sku].unit_price,
+        )
+        for i, ln in enumerate(cmd.lines)
+    ]
+    order.history = [
+        OrderHistory(order_id=order.id, at=now, status=OrderStatus.PENDING, note="order accepted")
+    ]
+    return order
 
 
 def _priced_lines(session: Session, cmd: PlaceOrder) -> dict[str, Product]:
