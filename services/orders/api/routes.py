@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from services.orders import read
+from services.orders.api.errors import error_response
 from services.orders.api.examples import (
     CONFIRMED_ORDER_EXAMPLE,
     ORDER_PAGE_EXAMPLE,
@@ -25,6 +26,7 @@ from services.orders.api.schemas import (
 )
 from services.orders.bootstrap import Container
 from services.orders.commands import ListOrders, PlaceOrder, RequestedLine
+from services.orders.errors import FieldProblem
 from services.orders.lifecycle import OrderStatus
 from services.orders.place import place_order
 from services.orders.read import OrderPage, OrderView
@@ -145,14 +147,9 @@ def ready(container: ContainerDep) -> Health | JSONResponse:
     problems = container.readiness_problems()
     if not problems:
         return Health(status="ready")
-    return JSONResponse(
-        {
-            "error": "not_ready",
-            "message": "; ".join(f"{what}: {why}" for what, why in problems.items()),
-            "errors": [
-                {"field": what, "in": "dependency", "problem": why}
-                for what, why in problems.items()
-            ],
-        },
-        status_code=503,
+    return error_response(
+        503,
+        "not_ready",
+        "; ".join(f"{what}: {why}" for what, why in problems.items()),
+        [FieldProblem(what, why, "dependency") for what, why in problems.items()],
     )
