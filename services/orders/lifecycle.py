@@ -6,7 +6,7 @@
 
 Only PENDING has moves: CONFIRMED, REJECTED and EXPIRED are final. Placing an order starts it
 PENDING (place.py); inventory's answers (decide.py) and the timeout (expire.py) move it on, always
-through `leave_pending`, and nothing else in the service writes a status.
+through `leave_pending`, and nothing else in the service changes a status.
 
 Races. Every move is one conditional `UPDATE orders SET status=... WHERE id=... AND
 status='PENDING'`. Whoever's UPDATE changes the row wins; anyone else (a late `stock.reserved`

@@ -158,7 +158,7 @@ def tap_orders_exchange(broker: TestBroker) -> Iterator[EventTap]:
             connection.close()
 
 
-# ---- the order lifecycle (issue 6) ------------------------------------------------------------
+# ---- the order lifecycle ----------------------------------------------------------------------
 
 
 def place(
