@@ -43,7 +43,7 @@ from services.orders.lifecycle import (
 from services.orders.models import Order, OutboxMessage, ProcessedEvent
 from services.orders.place import event_lines
 
-log = logging.getLogger("shopflow.orders.lifecycle")  # a name operators filter on: kept
+log = logging.getLogger("shopflow.orders.lifecycle")  # the name operators filter decisions on
 
 
 class Outcome(StrEnum):
