@@ -1,10 +1,12 @@
-"""What the API asks the orders service to do, already parsed and validated for shape."""
+"""What the API asks the orders service to do or to tell, already parsed and validated for shape."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
+
+from services.orders.lifecycle import OrderStatus
 
 
 @dataclass(frozen=True)
@@ -33,3 +35,12 @@ class PlaceOrder:
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ListOrders:
+    """One page of orders, newest first, optionally only those in one status."""
+
+    status: OrderStatus | None = None
+    page: int = 1
+    page_size: int = 20

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class FieldProblem:
     field: str
     problem: str
-    location: str = "body"  # body | query | path | header
+    location: str = "body"  # body | query | path | header | method | request | dependency
 
 
 class OrdersError(Exception):

@@ -1,171 +1,121 @@
-"""What the orders worker does with inventory's answers: confirm, reject, or just record.
+"""An order's lifecycle: its states, what moves it, and how a move is decided.
 
-Each event is handled in ONE transaction: the inbox row (a duplicate changes nothing), the status
-move out of PENDING with its timeline entries, and the `order.confirmed`/`order.rejected` outbox
-row. The relay is woken once it commits.
+    PENDING --stock.reserved--> CONFIRMED
+    PENDING --stock.rejected--> REJECTED
+    PENDING --timeout---------> EXPIRED
 
-Stale or out-of-order events (see docs/orders.md, "Lifecycle"): an answer for an order that is no
-longer PENDING changes no status. It is written to that order's timeline and logged; an answer
-for an unknown order is only logged. Either way it is acked (recorded in the inbox), not retried:
-nothing would ever make it applicable.
+Only PENDING has moves: CONFIRMED, REJECTED and EXPIRED are final. Placing an order starts it
+PENDING (place.py); inventory's answers (decide.py) and the timeout (expire.py) move it on, always
+through `leave_pending`, and nothing else in the service changes a status.
+
+Races. Every move is one conditional `UPDATE orders SET status=... WHERE id=... AND
+status='PENDING'`. Whoever's UPDATE changes the row wins; anyone else (a late `stock.reserved`
+after the expiry, the expiry after a confirm) changes nothing and is told the status that won. On
+PostgreSQL the second UPDATE waits for the first transaction's row lock and then re-checks the
+WHERE clause; on SQLite writers are serialized by `BEGIN IMMEDIATE`. So exactly one outcome per
+order, on both, and only the winner writes an outbox row.
+
+Stale events. An answer that finds its order no longer PENDING changes no status and publishes
+nothing: it is written into the order's timeline (`record_stale`), and the caller logs it and
+acks it, because retrying could never make it applicable.
+
+The timeline. Every step that concerns the status is one `order_history` row (`note`): when, what
+happened, the status after it, and the id of the event that caused it, if any.
+
+models.py types its status columns with `OrderStatus`, so it imports this module; the functions
+below therefore import the tables when they run rather than when this module loads.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Final
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from services.common.db import Database
-from services.common.events import (
-    Envelope,
-    EventData,
-    OrderConfirmed,
-    OrderRejected,
-    StockRejected,
-    StockReleased,
-    StockReserved,
+from services.common import topology
+from services.common.events import Envelope
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+
+
+class Trigger(StrEnum):
+    """What may move an order out of PENDING: one of inventory's answers, or the timeout."""
+
+    STOCK_RESERVED = topology.STOCK_RESERVED
+    STOCK_REJECTED = topology.STOCK_REJECTED
+    TIMEOUT = "timeout"
+
+
+TRANSITIONS: Final[Mapping[Trigger, OrderStatus]] = MappingProxyType(
+    {
+        Trigger.STOCK_RESERVED: OrderStatus.CONFIRMED,
+        Trigger.STOCK_REJECTED: OrderStatus.REJECTED,
+        Trigger.TIMEOUT: OrderStatus.EXPIRED,
+    }
 )
-from services.common.inbox import first_delivery
-from services.common.outbox import add_event
-from services.common.worker.errors import PermanentError
-from services.orders.handlers import event_lines
-from services.orders.models import Order, OrderStatus, OutboxMessage, ProcessedEvent
-from services.orders.transitions import Outcome, current_status, leave_pending, note
-
-log = logging.getLogger("shopflow.orders.lifecycle")
+"""Where each trigger moves a PENDING order. Every other status is final."""
 
 
-Step: TypeAlias = Callable[[Session, Order, Any, datetime], Outcome]
+def leave_pending(
+    session: Session, order_id: str, trigger: Trigger, at: datetime
+) -> OrderStatus | None:
+    """Move the order out of PENDING as `trigger` says: the status it now has, or None if it had
+    already left PENDING (someone else decided first, and nothing was changed)."""
+    from services.orders.models import Order
+
+    to = TRANSITIONS[trigger]
+    moved = session.execute(
+        update(Order)
+        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
+        .values(status=to, updated_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return to if moved.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def confirm_order(event: Envelope[StockReserved], db: Database) -> Outcome:
-    return _handle(event, db, _confirm)
+def current_status(session: Session, order_id: str) -> OrderStatus | None:
+    from services.orders.models import Order
+
+    return session.scalar(select(Order.status).where(Order.id == order_id))
 
 
-def reject_order(event: Envelope[StockRejected], db: Database) -> Outcome:
-    return _handle(event, db, _reject)
-
-
-def record_stock_released(event: Envelope[StockReleased], db: Database) -> Outcome:
-    return _handle(event, db, _record_release)
-
-
-def _handle(event: Envelope[Any], db: Database, step: Step) -> Outcome:
-    order_id: str = event.data.order_id
-    with db.transaction() as session:
-        if not first_delivery(session, ProcessedEvent, event):
-            outcome = Outcome.DUPLICATE
-        elif (order := session.get(Order, order_id)) is None:
-            outcome = Outcome.UNKNOWN_ORDER
-        else:
-            outcome = step(session, order, event, datetime.now(UTC))
-    level = logging.INFO
-    if outcome in (Outcome.STALE, Outcome.UNKNOWN_ORDER):
-        level = logging.WARNING
-    log.log(level, "%s for order %s: %s", event.describe(), order_id, outcome)
-    return outcome
-
-
-def _stale(session: Session, order_id: str, event: Envelope[Any], now: datetime) -> Outcome:
+def record_stale(session: Session, order_id: str, cause: Envelope[Any], at: datetime) -> None:
+    """The stale-event rule: `cause` came for an order that has left PENDING; the timeline says
+    it was ignored, and the status stays."""
     status = current_status(session, order_id)
     assert status is not None  # the order row exists; orders are never deleted
     note(
         session,
         order_id,
-        at=now,
+        at=at,
         status=status,
-        what=f"stale {event.type} ignored: the order is already {status}",
-        event_id=event.id,
+        what=f"stale {cause.type} ignored: the order is already {status}",
+        event_id=cause.id,
     )
-    return Outcome.STALE
 
 
-def _confirm(
-    session: Session, order: Order, event: Envelope[StockReserved], now: datetime
-) -> Outcome:
-    if current_status(session, order.id) != OrderStatus.PENDING:
-        return _stale(session, order.id, event, now)
-    reserved = {line.sku: line.quantity for line in event.data.lines}
-    ordered = {line.sku: line.quantity for line in order.lines}
-    if reserved != ordered:
-        # Inventory reserved something else than was ordered: a bug on one side. Dead-letter it
-        # (reason logged); the order stays PENDING, expires, and inventory releases on expiry.
-        raise PermanentError(f"stock.reserved lines {reserved} do not match order {ordered}")
-    if not leave_pending(session, order.id, OrderStatus.CONFIRMED, now):
-        return _stale(session, order.id, event, now)  # the expiry won a moment ago
-    reserved_text = ", ".join(f"{sku} x{qty}" for sku, qty in reserved.items())
-    confirmed = OrderConfirmed(
-        order_id=order.id,
-        customer_email=order.customer_email,
-        lines=event_lines(order),
-        total=order.total,
-        currency=order.currency,
-    )
-    _decided(
-        session,
-        order.id,
-        now,
-        OrderStatus.CONFIRMED,
-        f"stock reserved: {reserved_text}",
-        event,
-        confirmed,
-    )
-    return Outcome.CONFIRMED
-
-
-def _reject(
-    session: Session, order: Order, event: Envelope[StockRejected], now: datetime
-) -> Outcome:
-    if not leave_pending(session, order.id, OrderStatus.REJECTED, now):
-        return _stale(session, order.id, event, now)
-    shortages = event.data.shortages
-    reason = "out of stock: " + ", ".join(
-        f"{s.sku} (requested {s.requested}, available {s.available})" for s in shortages
-    )
-    rejected = OrderRejected(
-        order_id=order.id,
-        customer_email=order.customer_email,
-        reason=reason[:500],
-        short_skus=tuple(dict.fromkeys(s.sku for s in shortages)),
-    )
-    _decided(
-        session, order.id, now, OrderStatus.REJECTED, f"stock rejected, {reason}", event, rejected
-    )
-    return Outcome.REJECTED
-
-
-def _decided(
+def note(
     session: Session,
     order_id: str,
-    now: datetime,
+    *,
+    at: datetime,
     status: OrderStatus,
-    answer: str,
-    cause: Envelope[Any],
-    outgoing: EventData,
+    what: str,
+    event_id: str | None = None,
 ) -> None:
-    """The timeline of a decision (inventory's answer, then the new status) and its event."""
-    note(session, order_id, at=now, status=status, what=answer, event_id=cause.id)
-    note(session, order_id, at=now, status=status, what=f"order {status.lower()}")
-    envelope = Envelope.wrap(outgoing, correlation_id=cause.correlationid)
-    add_event(session, OutboxMessage, envelope, aggregate_id=order_id)
+    """Add one step to the order's timeline; `status` is the order's status after it."""
+    from services.orders.models import OrderHistory
 
-
-def _record_release(
-    session: Session, order: Order, event: Envelope[StockReleased], now: datetime
-) -> Outcome:
-    status = current_status(session, order.id)
-    assert status is not None
-    released = ", ".join(f"{ln.sku} x{ln.quantity}" for ln in event.data.lines) or "nothing"
-    note(
-        session,
-        order.id,
-        at=now,
-        status=status,
-        what=f"stock released: {released}",
-        event_id=event.id,
+    session.add(
+        OrderHistory(order_id=order_id, at=at, status=status, note=what[:500], event_id=event_id)
     )
-    return Outcome.RECORDED

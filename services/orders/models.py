@@ -4,25 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import ClassVar
 
-from sqlalchemy import ForeignKey, Index, Integer, Numeric, String
+from sqlalchemy import Enum, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.common.inbox import InboxMixin
 from services.common.outbox import LeaseMixin, OutboxMixin
 from services.common.sqltypes import UtcDateTime
 from services.common.topology import Service
+from services.orders.lifecycle import OrderStatus
 
 PRICE = Numeric(12, 2)
 
 
-class OrderStatus(StrEnum):
-    PENDING = "PENDING"
-    CONFIRMED = "CONFIRMED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
+def _status_type() -> Enum:
+    """A status is stored as its value in a VARCHAR(16), as it was before the column was typed,
+    so existing databases keep working. Reading or writing any other string raises."""
+    return Enum(
+        OrderStatus,
+        native_enum=False,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda statuses: [status.value for status in statuses],
+    )
 
 
 class Base(DeclarativeBase):
@@ -48,7 +53,7 @@ class Order(Base):
     customer_email: Mapped[str] = mapped_column(String(254))
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal]
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OrderStatus] = mapped_column(_status_type())
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 
@@ -82,7 +87,7 @@ class OrderHistory(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
     at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16))  # the order's status after this step
+    status: Mapped[OrderStatus] = mapped_column(_status_type())  # the status after this step
     note: Mapped[str] = mapped_column(String(500))
     event_id: Mapped[str | None] = mapped_column(String(128), default=None)  # what caused it
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from services.common.topology import STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED
 from services.common.worker.service import Every, Handler, ServiceWorker
 from services.orders.bootstrap import bootstrap
-from services.orders.expiry import expire_pending_orders
-from services.orders.lifecycle import confirm_order, record_stock_released, reject_order
+from services.orders.decide import confirm_order, record_stock_released, reject_order
+from services.orders.expire import expire_pending_orders
 from services.orders.settings import Settings
 
 HANDLERS: dict[str, Handler] = {

@@ -47,7 +47,7 @@ class Snapshot:
     @classmethod
     def take(cls, orders_db: Database, inventory_db: Database, mailbox: Mailbox) -> Snapshot:
         with orders_db.transaction() as s:
-            statuses = {
+            statuses: dict[str, str] = {
                 order_id: status
                 for order_id, status in s.execute(select(orders.Order.id, orders.Order.status))
             }

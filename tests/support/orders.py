@@ -28,10 +28,10 @@ from services.common.events import (
 from services.common.topology import ORDER_PLACED, ORDERS_EXCHANGE
 from services.orders.catalogue import seed_catalogue
 from services.orders.commands import PlaceOrder, RequestedLine
-from services.orders.handlers import place_order
 from services.orders.manage import create_schema
 from services.orders.models import Base, OutboxMessage
-from services.orders.views import OrderView
+from services.orders.place import place_order
+from services.orders.read import OrderView
 from tests.support.broker import TestBroker
 from tests.support.pgdb import throwaway_database
 from tests.support.polling import wait_until
@@ -158,7 +158,7 @@ def tap_orders_exchange(broker: TestBroker) -> Iterator[EventTap]:
             connection.close()
 
 
-# ---- the order lifecycle (issue 6) ------------------------------------------------------------
+# ---- the order lifecycle ----------------------------------------------------------------------
 
 
 def place(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,19 +22,23 @@ _STATUS = {InvalidOrder: 422, IdempotencyKeyReused: 409, OrderNotFound: 404}
 _CODES = {422: "validation_failed", 409: "idempotency_conflict", 404: "not_found"}
 
 
-def error_response(
-    status: int,
-    code: str,
-    message: str,
-    problems: list[FieldProblem],
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body = {
+def error_body(code: str, message: str, problems: Sequence[FieldProblem]) -> dict[str, Any]:
+    """The one shape of every error answer, including those made outside FastAPI (limits.py)."""
+    return {
         "error": code,
         "message": message,
         "errors": [{"field": p.field, "in": p.location, "problem": p.problem} for p in problems],
     }
-    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    problems: Sequence[FieldProblem],
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(error_body(code, message, problems), status_code=status, headers=headers)
 
 
 def _problem_text(err: dict[str, Any]) -> str:

@@ -6,6 +6,9 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.orders.api.errors import error_body
+from services.orders.errors import FieldProblem
+
 
 class BodySizeLimit:
     """Pure ASGI middleware: checks Content-Length, and counts chunked bodies as they arrive."""
@@ -50,19 +53,9 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "message": f"request body over {self.max_bytes} bytes",
-                "errors": [
-                    {
-                        "field": "(body)",
-                        "in": "body",
-                        "problem": f"larger than {self.max_bytes} bytes",
-                    }
-                ],
-            }
-        ).encode()
+        problem = FieldProblem("(body)", f"larger than {self.max_bytes} bytes")
+        message = f"request body over {self.max_bytes} bytes"
+        body = json.dumps(error_body("payload_too_large", message, [problem])).encode()
         await send(
             {
                 "type": "http.response.start",

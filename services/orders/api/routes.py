@@ -8,7 +8,14 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from services.orders import handlers
+from services.orders import read
+from services.orders.api.errors import error_response
+from services.orders.api.examples import (
+    CONFIRMED_ORDER_EXAMPLE,
+    ORDER_PAGE_EXAMPLE,
+    PLACED_ORDER_EXAMPLE,
+    example_answer,
+)
 from services.orders.api.schemas import (
     ERROR_RESPONSES,
     KEY_PATTERN,
@@ -18,9 +25,11 @@ from services.orders.api.schemas import (
     PlaceOrderRequest,
 )
 from services.orders.bootstrap import Container
-from services.orders.commands import PlaceOrder, RequestedLine
-from services.orders.models import OrderStatus
-from services.orders.views import OrderPage, OrderView
+from services.orders.commands import ListOrders, PlaceOrder, RequestedLine
+from services.orders.errors import FieldProblem
+from services.orders.lifecycle import OrderStatus
+from services.orders.place import place_order
+from services.orders.read import OrderPage, OrderView
 
 router = APIRouter()
 
@@ -58,7 +67,11 @@ CorrelationIdHeader = Annotated[
     "/orders",
     status_code=202,
     response_model=OrderView,
-    responses={**ERROR_RESPONSES, 409: {"model": ErrorBody, "description": "Key reused"}},
+    responses={
+        **ERROR_RESPONSES,
+        409: {"model": ErrorBody, "description": "Key reused"},
+        **example_answer(202, PLACED_ORDER_EXAMPLE),
+    },
     summary="Place an order",
     tags=["orders"],
 )
@@ -80,7 +93,7 @@ async def post_order(
     )
     # The handler blocks on the database: it runs in the thread pool, and the answer is then
     # serialized here (a sync route would make FastAPI hop to the pool a second time for that).
-    placement = await run_in_threadpool(handlers.place_order, command, container.db)
+    placement = await run_in_threadpool(place_order, command, container.db)
     response.headers["Location"] = f"/orders/{placement.order.id}"
     if not placement.created:
         response.headers["Idempotent-Replayed"] = "true"
@@ -90,7 +103,7 @@ async def post_order(
 @router.get(
     "/orders/{order_id}",
     response_model=OrderView,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **example_answer(200, CONFIRMED_ORDER_EXAMPLE)},
     summary="An order, with its status and timeline",
     tags=["orders"],
 )
@@ -99,13 +112,13 @@ def get_order(
     # Printable ASCII like every id we hand out: PostgreSQL refuses a NUL in a query parameter.
     order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN)],
 ) -> OrderView:
-    return handlers.get_order(order_id, container.db)
+    return read.get_order(order_id, container.db)
 
 
 @router.get(
     "/orders",
     response_model=OrderPage,
-    responses=ERROR_RESPONSES,
+    responses={**ERROR_RESPONSES, **example_answer(200, ORDER_PAGE_EXAMPLE)},
     summary="Orders, newest first, paginated and filterable by status",
     tags=["orders"],
 )
@@ -115,7 +128,7 @@ def list_orders(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
-    return handlers.list_orders(container.db, status=status, page=page, page_size=page_size)
+    return read.list_orders(ListOrders(status, page, page_size), container.db)
 
 
 @router.get("/health", response_model=Health, summary="Liveness", tags=["operations"])
@@ -134,14 +147,9 @@ def ready(container: ContainerDep) -> Health | JSONResponse:
     problems = container.readiness_problems()
     if not problems:
         return Health(status="ready")
-    return JSONResponse(
-        {
-            "error": "not_ready",
-            "message": "; ".join(f"{what}: {why}" for what, why in problems.items()),
-            "errors": [
-                {"field": what, "in": "dependency", "problem": why}
-                for what, why in problems.items()
-            ],
-        },
-        status_code=503,
+    return error_response(
+        503,
+        "not_ready",
+        "; ".join(f"{what}: {why}" for what, why in problems.items()),
+        [FieldProblem(what, why, "dependency") for what, why in problems.items()],
     )

@@ -24,8 +24,8 @@ from services.common.topology import (
     Service,
     task_queue,
 )
-from services.orders.transitions import Outcome
-from services.orders.views import OrderView
+from services.orders.decide import Outcome
+from services.orders.read import OrderView
 from tests.e2e.orders.conftest import RelayFactory
 from tests.support.broker import TestBroker
 from tests.support.orders import (

@@ -19,9 +19,9 @@ from services.common.topology import (
     STOCK_RESERVED,
     Queue,
 )
-from services.orders.handlers import get_order
-from services.orders.models import OrderStatus
-from services.orders.transitions import Outcome
+from services.orders.decide import Outcome
+from services.orders.lifecycle import OrderStatus
+from services.orders.read import get_order
 from tests.support.broker import TestBroker, x_death_reason
 from tests.support.orders import (
     WORKER_READY,

@@ -9,12 +9,11 @@ import pytest
 from services.common.db import Database
 from services.common.events import OrderExpired, parse_event
 from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACED
-from services.orders import expiry
-from services.orders.expiry import expire_pending_orders
-from services.orders.handlers import get_order
-from services.orders.lifecycle import confirm_order
-from services.orders.models import OrderStatus
-from services.orders.transitions import Outcome
+from services.orders import expire
+from services.orders.decide import Outcome, confirm_order
+from services.orders.expire import expire_pending_orders
+from services.orders.lifecycle import OrderStatus
+from services.orders.read import get_order
 from tests.support.orders import events_of, outbox_rows, place, race, stock_reserved
 
 TIMEOUT = timedelta(seconds=300)
@@ -55,7 +54,7 @@ def test_order_expired_carries_the_email_and_the_placed_correlation_id(db: Datab
 def test_more_orders_than_one_batch_all_expire(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(expiry, "BATCH", 2)
+    monkeypatch.setattr(expire, "BATCH", 2)
     orders = [place(db) for _ in range(5)]
 
     assert expire_pending_orders(db, TIMEOUT, now=datetime.now(UTC) + LATER) == 5

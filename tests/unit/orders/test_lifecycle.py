@@ -12,11 +12,11 @@ from services.common.db import Database
 from services.common.events import OrderConfirmed, OrderRejected, parse_event
 from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECTED
 from services.common.worker.errors import PermanentError
-from services.orders.expiry import expire_order
-from services.orders.handlers import get_order
-from services.orders.lifecycle import confirm_order, record_stock_released, reject_order
-from services.orders.models import OrderStatus, ProcessedEvent
-from services.orders.transitions import Outcome
+from services.orders.decide import Outcome, confirm_order, record_stock_released, reject_order
+from services.orders.expire import expire_order
+from services.orders.lifecycle import OrderStatus
+from services.orders.models import ProcessedEvent
+from services.orders.read import get_order
 from tests.support.orders import (
     events_of,
     outbox_rows,

@@ -17,8 +17,8 @@ from services.common.db import Database
 from services.common.events import Envelope, OrderExpired
 from services.common.outbox import add_event
 from services.common.topology import ORDER_PLACED
-from services.orders.models import Order, OrderStatus, OutboxMessage
-from services.orders.transitions import leave_pending, note
+from services.orders.lifecycle import OrderStatus, Trigger, leave_pending, note
+from services.orders.models import Order, OutboxMessage
 
 log = logging.getLogger("shopflow.orders.expiry")
 
@@ -53,7 +53,8 @@ def expire_order(db: Database, order_id: str, timeout_seconds: float) -> bool:
     """Expire one order if it is still PENDING; False if something else decided it first."""
     now = datetime.now(UTC)
     with db.transaction() as session:
-        if not leave_pending(session, order_id, OrderStatus.EXPIRED, now):
+        status = leave_pending(session, order_id, Trigger.TIMEOUT, now)
+        if status is None:
             log.info("order %s left PENDING before it could expire; not expired", order_id)
             return False
         email = session.scalar(select(Order.customer_email).where(Order.id == order_id))
@@ -67,7 +68,7 @@ def expire_order(db: Database, order_id: str, timeout_seconds: float) -> bool:
             session,
             order_id,
             at=now,
-            status=OrderStatus.EXPIRED,
+            status=status,
             what=f"order expired: no answer from inventory within {timeout_seconds:g} s",
         )
         add_event(

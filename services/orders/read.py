@@ -1,16 +1,26 @@
-"""Read models: what the API returns for an order."""
+"""Reading orders: the read model (what the API answers for an order) and the queries behind it.
+
+Placing an order answers with the same model, built from the objects in hand, so a POST's body
+is what the GET that follows returns.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
+from services.common.db import Database
 from services.common.events.money import Currency, Money
-from services.orders.models import Order, OrderStatus
+from services.orders.commands import ListOrders
+from services.orders.errors import FieldProblem, OrderNotFound
+from services.orders.lifecycle import OrderStatus
+from services.orders.models import Order, OutboxMessage
 
 
 class LineView(BaseModel):
@@ -43,54 +53,8 @@ class TimelineEntry(BaseModel):
     event_id: str | None = Field(default=None, examples=["5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21"])
 
 
-def _step(
-    at: str, what: str, status: str | None = None, event_id: str | None = None
-) -> dict[str, Any]:
-    return {"at": f"2026-11-22T10:00:{at}Z", "what": what, "status": status, "event_id": event_id}
-
-
-CONFIRMED_ORDER_EXAMPLE: dict[str, Any] = {
-    "id": "0b9e4f1c-3c5e-4b7a-9a0e-5d1f6f0c2a11",
-    "status": "CONFIRMED",
-    "customer_email": "ada@example.com",
-    "currency": "EUR",
-    "lines": [
-        {
-            "sku": "MUG-BLUE",
-            "name": "Mug, blue",
-            "quantity": 2,
-            "unit_price": "8.50",
-            "line_total": "17.00",
-        },
-    ],
-    "total": "17.00",
-    "created_at": "2026-11-22T10:00:00.000Z",
-    "updated_at": "2026-11-22T10:00:00.210Z",
-    "timeline": [
-        _step("00.000", "order accepted", "PENDING"),
-        _step("00.001", "order.placed recorded", event_id="9d1e0c44-0f6a-4f53-9a51-2b1c3f1d7e01"),
-        _step("00.006", "order.placed published", event_id="9d1e0c44-0f6a-4f53-9a51-2b1c3f1d7e01"),
-        _step(
-            "00.200",
-            "stock reserved: MUG-BLUE x2",
-            "CONFIRMED",
-            "5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21",
-        ),
-        _step("00.200", "order confirmed", "CONFIRMED"),
-        _step(
-            "00.201", "order.confirmed recorded", event_id="c3a7f2e1-6b0d-4c9e-8f1a-7e2d5b4c3a10"
-        ),
-        _step(
-            "00.210", "order.confirmed published", event_id="c3a7f2e1-6b0d-4c9e-8f1a-7e2d5b4c3a10"
-        ),
-    ],
-}
-
-
 class OrderView(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, json_schema_extra={"examples": [CONFIRMED_ORDER_EXAMPLE]}
-    )
+    model_config = ConfigDict(frozen=True)
 
     id: str = Field(examples=["0b9e4f1c-3c5e-4b7a-9a0e-5d1f6f0c2a11"])
     status: OrderStatus
@@ -137,7 +101,7 @@ class NewEvent:
 
 def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
     timeline = [
-        TimelineEntry(at=h.at, what=h.note, status=OrderStatus(h.status), event_id=h.event_id)
+        TimelineEntry(at=h.at, what=h.note, status=h.status, event_id=h.event_id)
         for h in order.history
     ]
     for event in events:
@@ -157,7 +121,7 @@ def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
     timeline.sort(key=lambda entry: entry.at)
     return OrderView(
         id=order.id,
-        status=OrderStatus(order.status),
+        status=order.status,
         customer_email=order.customer_email,
         currency=order.currency,
         lines=[
@@ -174,4 +138,61 @@ def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
         created_at=order.created_at,
         updated_at=order.updated_at,
         timeline=timeline,
+    )
+
+
+def load_view(session: Session, order_id: str) -> OrderView:
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.lines), selectinload(Order.history))
+    )
+    if order is None:
+        raise OrderNotFound(
+            f"no order with id {order_id}",
+            [FieldProblem("order_id", "no such order", "path")],
+        )
+    events = list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.aggregate_id == order_id)
+            .order_by(OutboxMessage.id)
+        )
+    )
+    return order_view(order, events)
+
+
+def get_order(order_id: str, db: Database) -> OrderView:
+    with db.transaction() as session:
+        return load_view(session, order_id)
+
+
+def list_orders(query: ListOrders, db: Database) -> OrderPage:
+    page, page_size = query.page, query.page_size
+    with db.transaction() as session:
+        where = [Order.status == query.status] if query.status is not None else []
+        total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+        orders = session.scalars(
+            select(Order)
+            .where(*where)
+            .order_by(Order.created_at.desc(), Order.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+            .options(selectinload(Order.lines), selectinload(Order.history))
+        ).all()
+        ids = [o.id for o in orders]
+        events: dict[str, list[OutboxMessage]] = {i: [] for i in ids}
+        for event in session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.aggregate_id.in_(ids))
+            .order_by(OutboxMessage.id)
+        ):
+            events[event.aggregate_id].append(event)
+        items = [order_view(o, events[o.id]) for o in orders]
+    return OrderPage(
+        items=items,
+        page=page,
+        page_size=page_size,
+        total=total,
+        next_page=page + 1 if page * page_size < total else None,
     )

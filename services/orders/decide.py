@@ -1,0 +1,172 @@
+"""Deciding an order from inventory's answers: confirm it, reject it, or just record a release.
+
+Each event is handled in ONE transaction: the inbox row (a duplicate changes nothing), the move
+out of PENDING with its timeline entries (lifecycle.py), and the `order.confirmed` /
+`order.rejected` outbox row. The relay is woken once it commits.
+
+An answer for an order that is no longer PENDING is stale (lifecycle.py's rule: timeline entry,
+no status change); one for an unknown order is only logged. Both are logged as WARNING and acked
+(recorded in the inbox), not retried: nothing would ever make them applicable.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, TypeAlias
+
+from sqlalchemy.orm import Session
+
+from services.common.db import Database
+from services.common.events import (
+    Envelope,
+    EventData,
+    OrderConfirmed,
+    OrderRejected,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+)
+from services.common.inbox import first_delivery
+from services.common.outbox import add_event
+from services.common.worker.errors import PermanentError
+from services.orders.lifecycle import (
+    OrderStatus,
+    Trigger,
+    current_status,
+    leave_pending,
+    note,
+    record_stale,
+)
+from services.orders.models import Order, OutboxMessage, ProcessedEvent
+from services.orders.place import event_lines
+
+log = logging.getLogger("shopflow.orders.lifecycle")  # the name operators filter decisions on
+
+
+class Outcome(StrEnum):
+    """What handling one event did; the last word of its log line."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    RECORDED = "recorded"  # written to the timeline, status unchanged (stock.released)
+    STALE = "stale"  # the order had already left PENDING: timeline entry only
+    UNKNOWN_ORDER = "unknown order"  # no such order: logged only
+    DUPLICATE = "duplicate"  # already processed: nothing at all
+
+
+Step: TypeAlias = Callable[[Session, Order, Any, datetime], Outcome]
+
+
+def confirm_order(event: Envelope[StockReserved], db: Database) -> Outcome:
+    return _handle(event, db, _confirm)
+
+
+def reject_order(event: Envelope[StockRejected], db: Database) -> Outcome:
+    return _handle(event, db, _reject)
+
+
+def record_stock_released(event: Envelope[StockReleased], db: Database) -> Outcome:
+    return _handle(event, db, _record_release)
+
+
+def _handle(event: Envelope[Any], db: Database, step: Step) -> Outcome:
+    order_id: str = event.data.order_id
+    with db.transaction() as session:
+        if not first_delivery(session, ProcessedEvent, event):
+            outcome = Outcome.DUPLICATE
+        elif (order := session.get(Order, order_id)) is None:
+            outcome = Outcome.UNKNOWN_ORDER
+        else:
+            outcome = step(session, order, event, datetime.now(UTC))
+    level = logging.INFO
+    if outcome in (Outcome.STALE, Outcome.UNKNOWN_ORDER):
+        level = logging.WARNING
+    log.log(level, "%s for order %s: %s", event.describe(), order_id, outcome)
+    return outcome
+
+
+def _stale(session: Session, order_id: str, event: Envelope[Any], now: datetime) -> Outcome:
+    record_stale(session, order_id, event, now)
+    return Outcome.STALE
+
+
+def _confirm(
+    session: Session, order: Order, event: Envelope[StockReserved], now: datetime
+) -> Outcome:
+    if current_status(session, order.id) != OrderStatus.PENDING:
+        return _stale(session, order.id, event, now)
+    reserved = {line.sku: line.quantity for line in event.data.lines}
+    ordered = {line.sku: line.quantity for line in order.lines}
+    if reserved != ordered:
+        # Inventory reserved something else than was ordered: a bug on one side. Dead-letter it
+        # (reason logged); the order stays PENDING, expires, and inventory releases on expiry.
+        raise PermanentError(f"stock.reserved lines {reserved} do not match order {ordered}")
+    status = leave_pending(session, order.id, Trigger.STOCK_RESERVED, now)
+    if status is None:
+        return _stale(session, order.id, event, now)  # the expiry won a moment ago
+    reserved_text = ", ".join(f"{sku} x{qty}" for sku, qty in reserved.items())
+    confirmed = OrderConfirmed(
+        order_id=order.id,
+        customer_email=order.customer_email,
+        lines=event_lines(order),
+        total=order.total,
+        currency=order.currency,
+    )
+    _decided(session, order.id, now, status, f"stock reserved: {reserved_text}", event, confirmed)
+    return Outcome.CONFIRMED
+
+
+def _reject(
+    session: Session, order: Order, event: Envelope[StockRejected], now: datetime
+) -> Outcome:
+    status = leave_pending(session, order.id, Trigger.STOCK_REJECTED, now)
+    if status is None:
+        return _stale(session, order.id, event, now)
+    shortages = event.data.shortages
+    reason = "out of stock: " + ", ".join(
+        f"{s.sku} (requested {s.requested}, available {s.available})" for s in shortages
+    )
+    rejected = OrderRejected(
+        order_id=order.id,
+        customer_email=order.customer_email,
+        reason=reason[:500],
+        short_skus=tuple(dict.fromkeys(s.sku for s in shortages)),
+    )
+    _decided(session, order.id, now, status, f"stock rejected, {reason}", event, rejected)
+    return Outcome.REJECTED
+
+
+def _decided(
+    session: Session,
+    order_id: str,
+    now: datetime,
+    status: OrderStatus,
+    answer: str,
+    cause: Envelope[Any],
+    outgoing: EventData,
+) -> None:
+    """The timeline of a decision (inventory's answer, then the new status) and its event."""
+    note(session, order_id, at=now, status=status, what=answer, event_id=cause.id)
+    note(session, order_id, at=now, status=status, what=f"order {status.lower()}")
+    envelope = Envelope.wrap(outgoing, correlation_id=cause.correlationid)
+    add_event(session, OutboxMessage, envelope, aggregate_id=order_id)
+
+
+def _record_release(
+    session: Session, order: Order, event: Envelope[StockReleased], now: datetime
+) -> Outcome:
+    status = current_status(session, order.id)
+    assert status is not None
+    released = ", ".join(f"{ln.sku} x{ln.quantity}" for ln in event.data.lines) or "nothing"
+    note(
+        session,
+        order.id,
+        at=now,
+        status=status,
+        what=f"stock released: {released}",
+        event_id=event.id,
+    )
+    return Outcome.RECORDED
