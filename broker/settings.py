@@ -9,17 +9,22 @@ from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
 from services.common.topology import FLOWER, UserSpec
 
 
-class ProvisionSettings(BaseSettings):
-    """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD (an administrator that already exists:
-    `guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose) and BROKER_MONITOR_PASSWORD
-    (the read-only login for the management UI), BROKER_FLOWER_PASSWORD (Flower's broker login).
-    Service passwords are read from
-    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+class AdminLogin(BaseSettings):
+    """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD: an administrator that already exists
+    (`guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose; the local cluster tool
+    creates it on its nodes)."""
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
 
     admin_user: str = "guest"
     admin_password: SecretStr = SecretStr("guest")
+
+
+class ProvisionSettings(AdminLogin):
+    """The admin login, plus BROKER_MONITOR_PASSWORD (the read-only login for the management
+    UI), BROKER_FLOWER_PASSWORD (Flower's broker login). Service passwords are read from
+    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+
     monitor_password: SecretStr
     flower_password: SecretStr
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
