@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up scenario test bench reliability install env broker provision databases check-topology docs clean
+.PHONY: up scenario test bench reliability install env broker provision databases check-topology docs clean cluster-up cluster-down
 
 up: install env broker provision databases  ## everything, then every process in the foreground
 	$(BIN)/python -m runner
@@ -56,6 +56,12 @@ docs: install  ## regenerate the generated parts of docs/ (schemas, catalogue, A
 
 check-topology: install env  ## report drift between the broker and the definition
 	$(BIN)/python -m broker.provision check
+
+cluster-up: install  ## a local 3-node RabbitMQ cluster beside the shared node (docs/scaling.md)
+	$(BIN)/python -m broker.cluster up
+
+cluster-down: install  ## stop it and delete its data
+	$(BIN)/python -m broker.cluster down
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -77,3 +78,12 @@ def test_the_report_names_each_node_and_each_leader(tmp_path: Path) -> None:
         "    email.orders: NO LEADER (1/3 online)",
         "queues led: shopflow-1@localhost 1",
     ]
+
+
+def test_every_cluster_setting_is_in_env_example_with_its_default() -> None:
+    example = (Path(__file__).resolve().parents[2] / ".env.example").read_text()
+    documented = dict(re.findall(r"^BROKER_CLUSTER_([A-Z_]+)=(.*)$", example, flags=re.M))
+    defaults = ClusterSettings.model_construct()
+    assert documented == {
+        name.upper(): str(getattr(defaults, name)) for name in ClusterSettings.model_fields
+    }
