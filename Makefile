@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every installed package at the version the project was tested with (see `make lock`).
 LOCK := constraints.txt
 
-.PHONY: up scenario test bench reliability install lock env broker provision databases check-topology docs clean
+.PHONY: up scenario test bench reliability install lock env broker provision databases check-topology docs clean cluster-up cluster-down
 
 # `make up ONLY="orders-api smtp-sink"` starts only those; the rest can be started later with
 # `.venv/bin/python -m runner start NAME`.
@@ -76,6 +76,12 @@ docs: install  ## regenerate the generated parts of docs/ (schemas, catalogue, A
 
 check-topology: install env  ## report drift between the broker and the definition
 	$(BIN)/python -m broker.provision check
+
+cluster-up: install  ## a local 3-node RabbitMQ cluster beside the shared node (docs/scaling.md)
+	$(BIN)/python -m broker.cluster up
+
+cluster-down: install  ## stop it and delete its data
+	$(BIN)/python -m broker.cluster down
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

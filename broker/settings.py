@@ -9,12 +9,10 @@ from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
 from services.common.topology import FLOWER, UserSpec
 
 
-class ProvisionSettings(BaseSettings):
-    """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD (an administrator that already exists:
-    `guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose) and BROKER_MONITOR_PASSWORD
-    (the read-only login for the management UI), BROKER_FLOWER_PASSWORD (Flower's broker login).
-    Service passwords are read from
-    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+class AdminLogin(BaseSettings):
+    """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD: an administrator that already exists
+    (`guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose; the local cluster tool
+    creates it on its nodes)."""
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
 
@@ -24,6 +22,13 @@ class ProvisionSettings(BaseSettings):
     admin_password: SecretStr = Field(
         default=SecretStr("guest"), description="its password (guest works from localhost only)"
     )
+
+
+class ProvisionSettings(AdminLogin):
+    """The admin login, plus BROKER_MONITOR_PASSWORD (the read-only login for the management
+    UI), BROKER_FLOWER_PASSWORD (Flower's broker login). Service passwords are read from
+    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+
     monitor_password: SecretStr = Field(
         description="password of `<vhost>-monitor`, the read-only login for people"
     )

@@ -95,6 +95,7 @@ def service_variables(cls: type[ServiceSettings]) -> list[Variable]:
 
 def sections() -> dict[str, list[Variable]]:
     """Heading -> variables, in the order docs/configuration.md shows them."""
+    from broker.cluster.settings import ClusterSettings
     from broker.flower import FlowerSettings
     from broker.settings import ProvisionSettings
     from services.common.outbox.settings import RelayTuning
@@ -116,6 +117,9 @@ def sections() -> dict[str, list[Variable]]:
         "inventory": service_variables(InventorySettings),
         "email": service_variables(EmailSettings),
         "The development SMTP sink": settings_variables(SinkSettings, "EMAIL_SINK_"),
+        "The local 3-node cluster (python -m broker.cluster)": settings_variables(
+            ClusterSettings, "BROKER_CLUSTER_"
+        ),
     }
 
 

@@ -17,53 +17,60 @@ from pathlib import Path
 
 import httpx
 
+from broker.local_node import LocalNode, NodeError, NodePorts
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
 from tests.support.system import free_port
 
-# Debian installs the real scripts here; /usr/sbin/rabbitmq-* are wrappers that `su rabbitmq`
-# and would drop our HOME (and so our cookie).
-_DEBIAN_BIN = Path("/usr/lib/rabbitmq/bin")
-
 # The consumer-timeout check runs on the channel tick (60 s by default). A 1 s tick makes the
 # broker-side consumer timeout scenario take seconds instead of minutes; nothing else changes.
 _ADVANCED_CONFIG = "[{rabbit, [{channel_tick_interval, 1000}]}].\n"
-
-
-def _script(name: str) -> str:
-    debian = _DEBIAN_BIN / name
-    if debian.exists():
-        return str(debian)
-    found = shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found: run `bash broker/ensure-rabbitmq.sh` first")
-    return found
+_SETTINGS = [
+    # queue stats (ready + unacked) fresh within half a second, for the books
+    "collect_statistics_interval = 500",
+    # our own processes are not the only clients: keep the node's memory small
+    "vm_memory_high_watermark.relative = 0.2",
+]
 
 
 @dataclass
 class PrivateRabbit:
-    home: Path
-    node: str
-    amqp_port: int
-    management_port: int
-    dist_port: int
+    local: LocalNode
     admin_user: str = "guest"
     admin_password: str = "guest"  # guest may log in over loopback only: this node is loopback
 
     @classmethod
     def create(cls, home: Path) -> PrivateRabbit:
-        home.mkdir(parents=True, exist_ok=True)
-        return cls(
+        ports = NodePorts(amqp=free_port(), management=free_port(), dist=free_port())
+        node = LocalNode(
+            name=f"shopflow-faults-{os.getpid()}@localhost",
             home=home,
-            node=f"shopflow-faults-{os.getpid()}@localhost",
-            amqp_port=free_port(),
-            management_port=free_port(),
-            dist_port=free_port(),
+            ports=ports,
+            settings=_SETTINGS,
+            advanced_config=_ADVANCED_CONFIG,
         )
+        node.write_files()
+        return cls(node)
+
+    @property
+    def home(self) -> Path:
+        return self.local.home
+
+    @property
+    def node(self) -> str:
+        return self.local.name
+
+    @property
+    def amqp_port(self) -> int:
+        return self.local.ports.amqp
+
+    @property
+    def management_port(self) -> int:
+        return self.local.ports.management
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.management_port}"
+        return self.local.management_url
 
     def broker_env(self) -> dict[str, str]:
         """What a service process needs to use this node instead of the shared one."""
@@ -73,74 +80,28 @@ class PrivateRabbit:
             "BROKER_MANAGEMENT_URL": self.management_url,
         }
 
-    def _env(self) -> dict[str, str]:
-        conf = self.home / "rabbitmq.conf"
-        advanced = self.home / "advanced.config"
-        if not conf.exists():
-            conf.write_text(
-                f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n"
-                f"management.tcp.ip = 127.0.0.1\n"
-                f"management.tcp.port = {self.management_port}\n"
-                "loopback_users.guest = true\n"
-                # queue stats (ready + unacked) fresh within half a second, for the books
-                "collect_statistics_interval = 500\n"
-                # our own processes are not the only clients: keep the node's memory small
-                "vm_memory_high_watermark.relative = 0.2\n"
-            )
-            advanced.write_text(_ADVANCED_CONFIG)
-        return {
-            **os.environ,
-            "HOME": str(self.home),
-            "RABBITMQ_NODENAME": self.node,
-            "RABBITMQ_DIST_PORT": str(self.dist_port),
-            "RABBITMQ_CONFIG_FILE": str(conf),
-            "RABBITMQ_ADVANCED_CONFIG_FILE": str(advanced),
-            "RABBITMQ_MNESIA_BASE": str(self.home / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(self.home / "log"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.home / "enabled_plugins"),
-            "RABBITMQ_ENABLED_PLUGINS": "rabbitmq_management",
-            "RABBITMQ_PID_FILE": str(self.home / "node.pid"),
-        }
-
     def ctl(self, *args: str, timeout: float = 120) -> str:
         """rabbitmqctl against this node; raises with its output when it fails."""
-        proc = subprocess.run(
-            [_script("rabbitmqctl"), "-n", self.node, *args],
-            env=self._env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {proc.stdout}{proc.stderr}")
-        return proc.stdout
+        return self.local.ctl(*args, timeout=timeout)
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the node (also after `stop`: the data directory, so durable queues, persists)."""
-        subprocess.run(
-            [_script("rabbitmq-server"), "-detached"],
-            env=self._env(),
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        self.ctl("wait", str(self.home / "node.pid"), "--timeout", "120", timeout=150)
+        self.local.start()
+        self.local.wait_started()
         self.wait_management()
 
     def stop(self) -> None:
         """Stop the whole node (the Erlang VM too), like a machine shutdown."""
-        self.ctl("stop", str(self.home / "node.pid"))
+        self.local.stop()
 
     def stop_app(self) -> None:
         """Stop RabbitMQ inside a running VM: every connection drops, AMQP refuses new ones."""
-        self.ctl("stop_app")
+        self.local.stop_app()
 
     def start_app(self) -> None:
-        self.ctl("start_app")
-        self.ctl("await_startup")
+        self.local.start_app()
         self.wait_management()
 
     def wait_management(self) -> None:
@@ -160,10 +121,9 @@ class PrivateRabbit:
     def destroy(self) -> None:
         try:
             self.stop()
-        except (RuntimeError, subprocess.TimeoutExpired):
-            pid_file = self.home / "node.pid"
-            if pid_file.exists():
-                subprocess.run(["kill", "-9", pid_file.read_text().strip()], check=False)
+        except (NodeError, subprocess.TimeoutExpired):
+            if self.local.vm_pid() is not None:
+                self.local.kill9()
         shutil.rmtree(self.home, ignore_errors=True)
 
     # -- faults ---------------------------------------------------------------------------
