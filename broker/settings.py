@@ -6,15 +6,16 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
-from services.common.topology import FLOWER, UserSpec
+from services.common.topology import FLOWER, STOREFRONT, UserSpec
+from services.orders.settings import StorefrontPassword
 
 
 class ProvisionSettings(BaseSettings):
     """Env: BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD (an administrator that already exists:
     `guest` on a local dev broker, RABBITMQ_DEFAULT_USER in compose) and BROKER_MONITOR_PASSWORD
     (the read-only login for the management UI), BROKER_FLOWER_PASSWORD (Flower's broker login).
-    Service passwords are read from
-    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+    Service passwords are read from `<SERVICE>_BROKER_PASSWORD`, and the orders API's live-updates
+    login from ORDERS_STOREFRONT_BROKER_PASSWORD: the same variables the services read."""
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
 
@@ -35,4 +36,6 @@ class ProvisionSettings(BaseSettings):
             return ServiceSettings.password_of(user.service)
         if user.role == FLOWER:
             return self.flower_password
+        if user.role == STOREFRONT:
+            return StorefrontPassword().storefront_broker_password
         return self.monitor_password
