@@ -27,7 +27,10 @@ class Settings(WorkerSettings, RelaySettings):
         default=64 * 1024, ge=1024, description="larger request bodies get 413"
     )
     ready_timeout: float = Field(
-        default=2.0, gt=0, description="seconds /ready waits for the database and the broker"
+        default=2.0,
+        gt=0,
+        description="seconds the API's live updates wait for the broker when they connect; "
+        "/ready reports a broker that did not answer in time",
     )
 
     # Who may do what over HTTP (docs/security.md). The token is a secret: no default.
