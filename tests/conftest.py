@@ -38,7 +38,13 @@ from services.common import topology  # noqa: E402
 from services.common.settings import BrokerSettings  # noqa: E402
 from tests.support.broker import TestBroker  # noqa: E402
 
-_DIRS = {"unit": None, "integration": "integration", "e2e": "e2e", "reliability": "reliability"}
+_DIRS = {
+    "unit": None,
+    "integration": "integration",
+    "e2e": "e2e",
+    "reliability": "reliability",
+    "browser": "browser",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
