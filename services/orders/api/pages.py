@@ -43,20 +43,26 @@ def order_page() -> FileResponse:
 def prefers_html(request: Request) -> bool:
     """Does the client rank text/html above JSON? Browsers navigating to a page do; fetch(),
     curl and HTTP libraries send `*/*` or ask for JSON, and get the JSON they always got."""
+    ranks = _accepted(request.headers.get("accept", ""))
+    html = ranks.get("text/html", 0.0)
+    return html > 0 and html > ranks.get("application/json", 0.0)
+
+
+def _accepted(accept: str) -> dict[str, float]:
+    """Media type -> quality, from an Accept header (`text/html,*/*;q=0.8`)."""
     ranks: dict[str, float] = {}
-    for part in request.headers.get("accept", "").split(","):
-        media, _, params = part.strip().partition(";")
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
         quality = 1.0
-        for param in params.split(";"):
-            key, _, value = param.strip().partition("=")
-            if key == "q":
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
                 try:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
-        ranks[media.strip().lower()] = max(quality, ranks.get(media.strip().lower(), 0.0))
-    html = ranks.get("text/html", 0.0)
-    return html > 0 and html > ranks.get("application/json", 0.0)
+        ranks[media.lower()] = max(quality, ranks.get(media.lower(), 0.0))
+    return ranks
 
 
 @router.get("/")
