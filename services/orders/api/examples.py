@@ -9,6 +9,7 @@ the API answers (with the default settings) to the request it describes.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from services.orders.api.access import NO_CREDENTIALS
@@ -192,7 +193,7 @@ GET_ORDER_RESPONSES: dict[int | str, dict[str, Any]] = {
 ORDER_EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "`event: step`, `id: <position>`, `data: <step as JSON>`, one per step; "
-        f"for example `data: {STEP_EXAMPLE}`",
+        f"for example `data: {json.dumps(STEP_EXAMPLE)}`",
     },
     404: _error("No such order", NOT_FOUND_404),
     422: _error("The id, `after` or `Last-Event-ID` is not valid", BAD_ID_422),

@@ -22,7 +22,7 @@ from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPConnectionError, AMQPError
 
 from services.common.backoff import equal_jitter
 from services.common.events import InvalidEvent, parse_event
@@ -51,6 +51,7 @@ class LiveBridge:
         self._stopping = threading.Event()
         self._connection: BlockingConnection | None = None
         self._channel: BlockingChannel | None = None
+        self._failures = 0  # in a row, since the last time the queue was consumed
         self._thread = threading.Thread(target=self._run, name="live-bridge", daemon=True)
 
     def start(self) -> None:
@@ -67,21 +68,18 @@ class LiveBridge:
         self._thread.join(timeout)
 
     def _run(self) -> None:
-        failures = 0
         while not self._stopping.is_set():
             try:
                 self._consume()
-                failures = 0
             except (AMQPError, OSError) as exc:
-                why = f"broker unreachable: {describe(exc)}"[:500]
+                why = _why(exc)
                 self._post(self._hub.unsubscribed, why)
-                if failures == 0:
+                if self._failures == 0:
                     log.warning("live updates paused, %s", why)
-                failures += 1
+                self._failures += 1
             if not self._stopping.is_set():
-                self._stopping.wait(
-                    equal_jitter(failures, base=self._backoff_base, cap=self._backoff_cap)
-                )
+                wait = equal_jitter(self._failures, base=self._backoff_base, cap=self._backoff_cap)
+                self._stopping.wait(wait)
 
     def _consume(self) -> None:
         """One connection's life: subscribe, report it, consume until closed or stopped."""
@@ -97,6 +95,7 @@ class LiveBridge:
             if self._stopping.is_set():
                 return
             log.info("live updates: consuming %s from %s", ", ".join(LIVE_ROUTING_KEYS), queue)
+            self._failures = 0
             self._post(self._hub.subscribed)
             channel.start_consuming()
         finally:
@@ -121,3 +120,10 @@ class LiveBridge:
         """Run `callback` on the event loop (the hub is not thread-safe)."""
         with contextlib.suppress(RuntimeError):  # the loop is closed: the app is shutting down
             self._loop.call_soon_threadsafe(callback, *args)
+
+
+def _why(exc: BaseException) -> str:
+    """What /ready says while the bridge cannot consume."""
+    if isinstance(exc, AMQPConnectionError | OSError):
+        return f"broker unreachable: {describe(exc)}"[:500]
+    return f"live updates failed: {describe(exc)}"[:500]
