@@ -6,7 +6,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
-from services.common.topology import FLOWER, UserSpec
+from services.common.topology import FLOWER, STOREFRONT, UserSpec
+from services.orders.settings import StorefrontPassword
 
 
 class AdminLogin(BaseSettings):
@@ -27,7 +28,8 @@ class AdminLogin(BaseSettings):
 class ProvisionSettings(AdminLogin):
     """The admin login, plus BROKER_MONITOR_PASSWORD (the read-only login for the management
     UI), BROKER_FLOWER_PASSWORD (Flower's broker login). Service passwords are read from
-    `<SERVICE>_BROKER_PASSWORD`, the same variables the services read."""
+    `<SERVICE>_BROKER_PASSWORD`, and the orders API's live-updates login from
+    ORDERS_STOREFRONT_BROKER_PASSWORD: the same variables the services read."""
 
     monitor_password: SecretStr = Field(
         description="password of `<vhost>-monitor`, the read-only login for people"
@@ -40,4 +42,6 @@ class ProvisionSettings(AdminLogin):
             return ServiceSettings.password_of(user.service)
         if user.role == FLOWER:
             return self.flower_password
+        if user.role == STOREFRONT:
+            return StorefrontPassword().storefront_broker_password
         return self.monitor_password

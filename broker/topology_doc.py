@@ -109,11 +109,11 @@ def _users(top: t.Topology) -> list[str]:
     out = [
         "### Users and permissions",
         "",
-        "| user | tags | configure | write | read | topic (exchange: write) |",
+        "| user | tags | configure | write | read | topic (exchange: write / read keys) |",
         "|---|---|---|---|---|---|",
     ]
     for u in top.users:
-        topics = "; ".join(f"`{tp.exchange}`: {_cell(tp.write)}" for tp in u.topic_permissions)
+        topics = "; ".join(_topic(tp) for tp in u.topic_permissions)
         tags = ", ".join(u.tags) or "none (cannot log in to the UI)"
         perms = u.permissions
         out.append(
@@ -121,6 +121,12 @@ def _users(top: t.Topology) -> list[str]:
             f"{_cell(perms.read)} | {topics} |"
         )
     return out
+
+
+def _topic(tp: t.TopicPermission) -> str:
+    """What a login may publish (write) or bind (read) on a topic exchange; `^$` is nothing."""
+    rights = [f"{what} {_cell(regex)}" for what, regex in (("write", tp.write), ("read", tp.read))]
+    return f"`{tp.exchange}`: " + ", ".join(r for r in rights if "`^$`" not in r)
 
 
 def render(top: t.Topology | None = None) -> str:

@@ -12,6 +12,7 @@ def render_panel(ep: Endpoints | None = None) -> str:
 ==================================================================================
  shopflow is up                                               (Ctrl-C stops it all)
 
+   Storefront        {ep.api_url}/          place an order, watch it live
    Orders API docs   {ep.api_url}/docs
    Management UI     {ep.management_url}    login {login}
    Flower            {ep.flower_url}     login {login}

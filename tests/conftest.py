@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from services.common.topology import FLOWER, MONITOR, Service, user_name
+from services.common.topology import FLOWER, MONITOR, STOREFRONT, Service, user_name
 
 TEST_VHOST = f"test-{secrets.token_hex(5)}"
-_PASSWORDS = {svc: secrets.token_urlsafe(16) for svc in [*Service, MONITOR, FLOWER]}
+_PASSWORDS = {svc: secrets.token_urlsafe(16) for svc in [*Service, MONITOR, FLOWER, STOREFRONT]}
+OPERATOR_TOKEN = secrets.token_urlsafe(24)
 
 os.environ["SHOPFLOW_ENV_FILE"] = "/nonexistent/shopflow-tests.env"
 os.environ["BROKER_VHOST"] = TEST_VHOST
@@ -26,13 +27,24 @@ os.environ["BROKER_MONITOR_PASSWORD"] = _PASSWORDS[MONITOR]
 os.environ["BROKER_FLOWER_PASSWORD"] = _PASSWORDS[FLOWER]
 for _svc in Service:
     os.environ[f"{_svc.value.upper()}_BROKER_PASSWORD"] = _PASSWORDS[_svc]
+os.environ["ORDERS_STOREFRONT_BROKER_PASSWORD"] = _PASSWORDS[STOREFRONT]
+os.environ["ORDERS_OPERATOR_TOKEN"] = OPERATOR_TOKEN
+# The suites place hundreds of orders a second from one address, far past what the per-client
+# limit allows a customer; the limiter's own tests set a low limit explicitly.
+os.environ["ORDERS_PLACE_RATE_LIMIT"] = "1000000/minute"
 
 from broker.provision import run as provision  # noqa: E402  (after the environment is set)
 from services.common import topology  # noqa: E402
 from services.common.settings import BrokerSettings  # noqa: E402
 from tests.support.broker import TestBroker  # noqa: E402
 
-_DIRS = {"unit": None, "integration": "integration", "e2e": "e2e", "reliability": "reliability"}
+_DIRS = {
+    "unit": None,
+    "integration": "integration",
+    "e2e": "e2e",
+    "reliability": "reliability",
+    "browser": "browser",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

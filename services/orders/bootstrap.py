@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from services.common.db import Database
 from services.common.outbox import UdpWakeupSender, publishing_database
-from services.orders.readiness import broker_problem, database_problem
+from services.orders.readiness import database_problem
 from services.orders.settings import Settings
 
 
@@ -21,12 +21,11 @@ class Container:
     pending_timeout: timedelta
 
     def readiness_problems(self) -> dict[str, str]:
+        """What keeps this process from working, by dependency. The API adds the broker from
+        its live updates' state (api/routes.py), the one thing it uses the broker for."""
         problems = {}
         if (db := database_problem(self.db)) is not None:
             problems["database"] = db
-        broker = broker_problem(self.settings.broker_url, self.settings.ready_timeout)
-        if broker is not None:
-            problems["broker"] = broker
         return problems
 
     def close(self) -> None:

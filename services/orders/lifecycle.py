@@ -20,7 +20,9 @@ nothing: it is written into the order's timeline (`record_stale`), and the calle
 acks it, because retrying could never make it applicable.
 
 The timeline. Every step that concerns the status is one `order_history` row (`note`): when, what
-happened, the status after it, and the id of the event that caused it, if any.
+happened, the status after it, and the id of the event that caused it, if any. The row's id is
+the step's position, which the live page resumes from (docs/storefront.md); so for one order,
+ids must grow in commit order, and `note` takes the order's row lock first.
 
 models.py types its status columns with `OrderStatus`, so it imports this module; the functions
 below therefore import the tables when they run rather than when this module loads.
@@ -113,9 +115,17 @@ def note(
     what: str,
     event_id: str | None = None,
 ) -> None:
-    """Add one step to the order's timeline; `status` is the order's status after it."""
-    from services.orders.models import OrderHistory
+    """Add one step to the order's timeline; `status` is the order's status after it.
 
+    The order's row lock (held until commit; a no-op on SQLite, whose writers are serialized
+    anyway) makes one order's steps commit one after the other. On PostgreSQL ids come from a
+    sequence at INSERT time: without the lock, two steps written at once (a stale answer and a
+    release) could commit in the other order than their ids, and a reader resuming after the
+    larger id would never see the smaller one.
+    """
+    from services.orders.models import Order, OrderHistory
+
+    session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
     session.add(
         OrderHistory(order_id=order_id, at=at, status=status, note=what[:500], event_id=event_id)
     )

@@ -20,7 +20,7 @@ from services.common.events.money import Currency, Money
 from services.orders.commands import ListOrders
 from services.orders.errors import FieldProblem, OrderNotFound
 from services.orders.lifecycle import OrderStatus
-from services.orders.models import Order, OutboxMessage
+from services.orders.models import Order, OrderHistory, OutboxMessage
 
 
 class LineView(BaseModel):
@@ -51,6 +51,15 @@ class TimelineEntry(BaseModel):
     )
     status: OrderStatus | None = Field(default=None, examples=["CONFIRMED"])
     event_id: str | None = Field(default=None, examples=["5f0c8a9e-2d4b-4e1a-8c3f-9b7d6e5a4c21"])
+
+
+class TimelineStep(TimelineEntry):
+    """A step of the live timeline (docs/storefront.md): an `order_history` row with its position,
+    which only grows for one order, so a client that has seen position p asks for what is after p.
+    Our own events' "recorded"/"published" entries are not steps: the page follows the order,
+    not the outbox."""
+
+    position: int = Field(examples=[17])
 
 
 class OrderView(BaseModel):
@@ -148,10 +157,7 @@ def load_view(session: Session, order_id: str) -> OrderView:
         .options(selectinload(Order.lines), selectinload(Order.history))
     )
     if order is None:
-        raise OrderNotFound(
-            f"no order with id {order_id}",
-            [FieldProblem("order_id", "no such order", "path")],
-        )
+        raise _not_found(order_id)
     events = list(
         session.scalars(
             select(OutboxMessage)
@@ -160,6 +166,33 @@ def load_view(session: Session, order_id: str) -> OrderView:
         )
     )
     return order_view(order, events)
+
+
+def steps_after(order_id: str, position: int, db: Database) -> list[TimelineStep]:
+    """The order's steps after `position`, oldest first (all of them for position 0)."""
+    with db.transaction() as session:
+        rows = session.scalars(
+            select(OrderHistory)
+            .where(OrderHistory.order_id == order_id, OrderHistory.id > position)
+            .order_by(OrderHistory.id)
+        )
+        return [
+            TimelineStep(position=h.id, at=h.at, what=h.note, status=h.status, event_id=h.event_id)
+            for h in rows
+        ]
+
+
+def order_exists(order_id: str, db: Database) -> None:
+    """Raise `OrderNotFound` unless the order exists."""
+    with db.transaction() as session:
+        if session.get(Order, order_id) is None:
+            raise _not_found(order_id)
+
+
+def _not_found(order_id: str) -> OrderNotFound:
+    return OrderNotFound(
+        f"no order with id {order_id}", [FieldProblem("order_id", "no such order", "path")]
+    )
 
 
 def get_order(order_id: str, db: Database) -> OrderView:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
 
 from services.common.outbox.settings import RelaySettings
 from services.common.settings import service_config
-from services.common.topology import Service
+from services.common.topology import STOREFRONT, Service, user_name
 from services.common.worker.settings import WorkerSettings
 
 
@@ -25,7 +27,32 @@ class Settings(WorkerSettings, RelaySettings):
         default=64 * 1024, ge=1024, description="larger request bodies get 413"
     )
     ready_timeout: float = Field(
-        default=2.0, gt=0, description="seconds /ready waits for the database and the broker"
+        default=2.0,
+        gt=0,
+        description="seconds the API's live updates wait for the broker when they connect; "
+        "/ready reports a broker that did not answer in time",
+    )
+
+    # Who may do what over HTTP (docs/security.md). The token is a secret: no default.
+    operator_token: SecretStr = Field(
+        min_length=16,
+        description="bearer token operators send to list orders (GET /orders), 16+ characters",
+    )
+    place_rate_limit: str = Field(
+        default="300/minute",
+        description="POST /orders per client address, in the notation of `limits` "
+        "(`10/second`, `300/minute`; several joined with `;`); over it: 429",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description='origins whose pages may call the API (a JSON list, `["https://shop.example"]`);'
+        " empty: no cross-origin access",
+    )
+
+    # The API's live updates (docs/storefront.md) log in as `<vhost>-storefront`, not as the
+    # service's own user: that login may only read a few order events (docs/topology.md).
+    storefront_broker_password: SecretStr = Field(
+        description="password of `<vhost>-storefront`, the login of the API's live updates"
     )
 
     # Order lifecycle (the worker and beat): an order still PENDING this long after it was placed
@@ -36,3 +63,23 @@ class Settings(WorkerSettings, RelaySettings):
     expiry_check_seconds: float = Field(
         default=10.0, gt=0, description="how often beat asks for the expiry check"
     )
+
+    @field_validator("place_rate_limit")
+    @classmethod
+    def _a_rate_limit(cls, value: str) -> str:
+        parse_many(value)  # raises ValueError naming what it cannot read
+        return value
+
+    @property
+    def storefront_broker_url(self) -> str:
+        user = user_name(self.broker.vhost, STOREFRONT)
+        return self.broker.amqp_url(user, self.storefront_broker_password)
+
+
+class StorefrontPassword(BaseSettings):
+    """ORDERS_STOREFRONT_BROKER_PASSWORD alone, for the vhost tool, which sets that login's
+    password without needing the rest of the orders settings."""
+
+    model_config = service_config(Service.ORDERS)
+
+    storefront_broker_password: SecretStr

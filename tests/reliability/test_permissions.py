@@ -23,6 +23,7 @@ from services.common.settings import ServiceSettings
 from tests.reliability.fuzz_probes import (
     EXCHANGES,
     QUEUES,
+    Probe,
     cases,
     foreign_keys,
     outcome,
@@ -185,6 +186,63 @@ def test_flower_reads_task_events_and_no_service_queue(test_broker: TestBroker) 
         refused(test_broker, t.FLOWER, lambda ch, q=queue: ch.basic_get(q))  # type: ignore[misc]
     for exchange in ["", *EXCHANGES]:
         refused(test_broker, t.FLOWER, publish(exchange, t.ORDER_PLACED))
+
+
+# ---- the orders API's live updates: its own server-named queue, a few order events -----------
+
+
+def live_tap(keys: tuple[str, ...], exchange: str = t.LIVE_EXCHANGE) -> Probe:
+    """What the API's bridge does: a server-named exclusive queue, bound with `keys`, consumed."""
+
+    def probe(ch: BlockingChannel) -> None:
+        queue = ch.queue_declare("", exclusive=True, auto_delete=True).method.queue
+        assert queue.startswith("amq.gen-")
+        for key in keys:
+            ch.queue_bind(queue, exchange, key)
+        ch.basic_consume(queue, lambda *_: None, auto_ack=True)
+
+    return probe
+
+
+def test_the_storefront_reads_the_live_keys_through_a_server_named_queue(
+    test_broker: TestBroker,
+) -> None:
+    assert outcome(test_broker, t.STOREFRONT, live_tap(t.LIVE_ROUTING_KEYS)) is None
+
+
+@pytest.mark.parametrize(
+    ("exchange", "key"),
+    [(t.LIVE_EXCHANGE, k) for k in ("#", "*", "order.*", "order.#", "", t.ORDER_PLACED)]
+    + [(t.LIVE_EXCHANGE, f"{t.LIVE_ROUTING_KEYS[0]}.x"), (t.INVENTORY_EXCHANGE, t.STOCK_RESERVED)]
+    + [(ex, t.LIVE_ROUTING_KEYS[0]) for ex in EXCHANGES if ex != t.LIVE_EXCHANGE],
+)
+def test_the_storefront_binds_no_other_key_or_exchange(
+    test_broker: TestBroker, exchange: str, key: str
+) -> None:
+    refused(test_broker, t.STOREFRONT, live_tap((key,), exchange))
+
+
+def test_the_storefront_declares_only_server_named_queues(test_broker: TestBroker) -> None:
+    """A name it chose would be a queue it could leave behind, or one another login reads."""
+    for name in ["storefront.live", "amq.gen-chosen", *QUEUES]:
+        refused(test_broker, t.STOREFRONT, lambda ch, q=name: ch.queue_declare(q, exclusive=True))  # type: ignore[misc]
+    refused(test_broker, t.STOREFRONT, lambda ch: ch.exchange_declare("storefront.x", "fanout"))
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_the_storefront_touches_no_queue_of_the_topology(
+    test_broker: TestBroker, queue: str
+) -> None:
+    key = t.LIVE_ROUTING_KEYS[0]
+    refused(test_broker, t.STOREFRONT, lambda ch: ch.basic_get(queue))
+    refused(test_broker, t.STOREFRONT, lambda ch: ch.queue_purge(queue))
+    refused(test_broker, t.STOREFRONT, lambda ch: ch.queue_delete(queue))
+    refused(test_broker, t.STOREFRONT, lambda ch: ch.queue_bind(queue, t.LIVE_EXCHANGE, key))
+
+
+def test_the_storefront_publishes_nothing(test_broker: TestBroker) -> None:
+    for exchange in ["", "amq.topic", "celeryev", *EXCHANGES]:
+        refused(test_broker, t.STOREFRONT, publish(exchange, t.ORDER_CONFIRMED))
 
 
 # ---- nobody logs in as guest -----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import threading
@@ -38,6 +39,11 @@ from tests.support.polling import wait_until
 from tests.support.processes import PYTHON, ServiceProcess
 
 DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def operator() -> dict[str, str]:
+    """The headers of an operator's request: the session's ORDERS_OPERATOR_TOKEN (conftest)."""
+    return {"Authorization": f"Bearer {os.environ['ORDERS_OPERATOR_TOKEN']}"}
 
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:

@@ -21,6 +21,7 @@ from services.common.topology.names import (
     DEFAULT_VHOST,
     FLOWER,
     MONITOR,
+    STOREFRONT,
     Service,
     dead_letter_exchange,
     task_queue,
@@ -31,6 +32,7 @@ from services.common.topology.permissions import (
     flower_permissions,
     monitor_permissions,
     service_permissions,
+    storefront_permissions,
 )
 from services.common.topology.routing import (
     EVENT_PUBLICATIONS,
@@ -168,9 +170,12 @@ def _service_users(vhost: str) -> tuple[UserSpec, ...]:
 
 
 def _role_users(vhost: str) -> tuple[UserSpec, ...]:
-    """The logins that are not a service (`UserSpec.role`): people in the UI, and Flower."""
+    """The logins that are not a service (`UserSpec.role`): people in the UI, Flower, and the
+    orders API's live updates."""
     monitor = UserSpec(
         user_name(vhost, MONITOR), ("monitoring",), monitor_permissions(), role=MONITOR
     )
     flower = UserSpec(user_name(vhost, FLOWER), (), flower_permissions(), role=FLOWER)
-    return monitor, flower
+    live, live_topics = storefront_permissions()
+    storefront = UserSpec(user_name(vhost, STOREFRONT), (), live, live_topics, role=STOREFRONT)
+    return monitor, flower, storefront

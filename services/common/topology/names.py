@@ -15,6 +15,7 @@ DEFAULT_VHOST = "shop"
 
 MONITOR = "monitor"  # the read-only login for people (management UI)
 FLOWER = "flower"  # Flower: reads Celery task events, may ask workers for their state
+STOREFRONT = "storefront"  # the orders API's live updates: reads some order events, nothing else
 
 
 class Service(StrEnum):

@@ -13,8 +13,14 @@ from services.common.topology.names import Service, task_queue
 from services.common.topology.routing import (
     EVENT_PUBLICATIONS,
     EVENT_SUBSCRIPTIONS,
+    LIVE_EXCHANGE,
+    LIVE_ROUTING_KEYS,
     WORKER_SERVICES,
 )
+
+# The names RabbitMQ gives the queues it names itself (`queue.declare` with an empty name). No
+# client may declare a queue whose name starts with `amq.`, so this pattern admits only those.
+SERVER_NAMED_QUEUE = r"amq\.gen-.+"
 
 
 def _regex(literal: list[str], patterns: list[str] | None = None) -> str:
@@ -93,3 +99,23 @@ def flower_permissions() -> Permissions:
         write=_regex([], [*queues, r"celery\.pidbox"]),
         read=_regex([], [*queues, r"celeryev", r"reply\.celery\.pidbox"]),
     )
+
+
+def storefront_permissions() -> tuple[Permissions, tuple[TopicPermission, ...]]:
+    """The orders API's live updates: declare a server-named queue (`configure`), bind it to the
+    live exchange (`write` on the queue, `read` on the exchange) and consume it (`read`); its
+    topic permission lets the binding keys be only `LIVE_ROUTING_KEYS`, never `#` or `order.*`.
+
+    It writes to no exchange and reads no queue of the topology. RabbitMQ grants by name, not by
+    queue properties: that the queue is exclusive (gone with the connection) is the API's doing
+    (services/orders/live/bridge.py), not something these rights could demand.
+    """
+    permissions = Permissions(
+        configure=_regex([], [SERVER_NAMED_QUEUE]),
+        write=_regex([], [SERVER_NAMED_QUEUE]),
+        read=_regex([LIVE_EXCHANGE], [SERVER_NAMED_QUEUE]),
+    )
+    topics = (
+        TopicPermission(exchange=LIVE_EXCHANGE, write="^$", read=_regex(list(LIVE_ROUTING_KEYS))),
+    )
+    return permissions, topics

@@ -51,5 +51,12 @@ EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
     Service.INVENTORY: ((INVENTORY_EXCHANGE, r"^stock\.[a-z_]+$"),),
 }
 
+# What the orders API's live updates read (docs/storefront.md): the events that end PENDING.
+# Not a service's event queue: each API process binds an exclusive, server-named queue of its own
+# with these keys, which lives as long as its connection. order.placed is not among them: the
+# page of an order opens after its first step is committed.
+LIVE_EXCHANGE = ORDERS_EXCHANGE
+LIVE_ROUTING_KEYS: tuple[str, ...] = (ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED)
+
 # Services that run a Celery worker (and so own a private task queue).
 WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)

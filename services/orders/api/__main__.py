@@ -10,6 +10,10 @@ import uvicorn
 
 from services.orders.settings import Settings
 
+# An order's event stream never ends by itself, and uvicorn waits for every open response before
+# it stops: after this many seconds it cancels them, and the browsers reconnect to the next API.
+STREAMS_GRACE_SECONDS = 2
+
 
 def serve(app_factory: str = "services.orders.api:create_app") -> None:
     """Run `app_factory` under uvicorn with the API's settings (the benchmark's bare endpoint
@@ -22,6 +26,7 @@ def serve(app_factory: str = "services.orders.api:create_app") -> None:
         port=settings.http_port,
         log_level=settings.log.level.lower(),
         proxy_headers=False,
+        timeout_graceful_shutdown=STREAMS_GRACE_SECONDS,
     )
 
 

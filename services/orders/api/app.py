@@ -2,45 +2,75 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.orders.api import pages, routes
+from services.orders.api.access import PlaceOrderLimit
 from services.orders.api.errors import install_error_handlers
+from services.orders.api.headers import SecurityHeaders, allow_origins
 from services.orders.api.limits import BodySizeLimit
-from services.orders.api.routes import router
 from services.orders.bootstrap import Container, bootstrap
+from services.orders.live import Hub, LiveBridge
 
 DESCRIPTION = """
 Place orders and follow them. Prices come from the service's own catalogue.
 An accepted order (202) is stored together with its `order.placed` event in one transaction;
 the outbox relay publishes the event to the `orders` exchange. Every error is JSON naming the
 field and the problem.
+
+An order's id is the key to it: whoever has it may read the order and follow it live. Listing
+every order needs the operator token (Authorize). The storefront is at `/`.
 """
 
+log = logging.getLogger(__name__)
 
-def create_app(container: Container | None = None) -> FastAPI:
-    """`container=None` (uvicorn --factory) bootstraps from the environment and owns it."""
+
+def create_app(container: Container | None = None, *, live_updates: bool = True) -> FastAPI:
+    """`container=None` (uvicorn --factory) bootstraps from the environment and owns it.
+    `live_updates=False` starts no bridge to the broker (tests that drive the hub themselves)."""
     owned = container is None
     container = container or bootstrap()
+    hub = Hub()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        logging.getLogger(__name__).info("orders API up")
+        bridge = None
+        if live_updates:
+            bridge = LiveBridge(
+                container.settings.storefront_broker_url,
+                hub,
+                asyncio.get_running_loop(),
+                timeout=container.settings.ready_timeout,
+            )
+            bridge.start()
+        log.info("orders API up")
         yield
+        if bridge is not None:
+            await asyncio.to_thread(bridge.stop)
         if owned:
             container.close()
 
+    # The routes are handed over as a flat list (not include_router), so that a 405 can name
+    # every method the path serves (errors.allowed_methods).
     app = FastAPI(
         title="shopflow orders",
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        routes=[*routes.router.routes, *pages.router.routes],
+        docs_url=None,  # pages.py serves /docs with Swagger UI's files from this process
+        redoc_url=None,
     )
     app.state.container = container
-    app.include_router(router)
+    app.state.hub = hub
+    app.state.place_limit = PlaceOrderLimit(container.settings.place_rate_limit)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    allow_origins(app, container.settings.cors_origins)
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the middlewares' too
     return app

@@ -9,7 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
+from services.common.events.orders import SKU_PATTERN
+from services.orders.api.access import NotAnOperator, TooManyRequests
+from services.orders.api.schemas import KEY_PATTERN
 from services.orders.errors import (
     FieldProblem,
     IdempotencyKeyReused,
@@ -41,11 +46,22 @@ def error_response(
     return JSONResponse(error_body(code, message, problems), status_code=status, headers=headers)
 
 
+# What a pattern means, in words: pydantic's own message only quotes the regex.
+PATTERN_WORDS = {
+    KEY_PATTERN: "only printable ASCII characters: letters, digits and punctuation, "
+    "no spaces, no control characters, nothing outside ASCII",
+    SKU_PATTERN: "capital letters and digits in one to four parts joined by '-', like MUG-BLUE",
+}
+
+
 def _problem_text(err: dict[str, Any]) -> str:
     if err.get("type") == "extra_forbidden":
         return "unknown field; allowed fields are listed at /docs"
     if err.get("type") == "missing":
         return "required"
+    if err.get("type") == "string_pattern_mismatch":
+        pattern = (err.get("ctx") or {}).get("pattern", "")
+        return PATTERN_WORDS.get(pattern, f"does not match the pattern {pattern}")
     return str(err.get("msg", "invalid"))
 
 
@@ -94,7 +110,8 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
         problem = FieldProblem("path", f"no route {route}", "path")
         code, message = "not_found", "not found"
     elif exc.status_code == 405:
-        allowed = (exc.headers or {}).get("allow", (exc.headers or {}).get("Allow", ""))
+        allowed = ", ".join(allowed_methods(request.app.routes, request.scope))
+        exc.headers = {**(exc.headers or {}), "Allow": allowed}
         problem = FieldProblem(
             "method", f"{request.method} not allowed; allowed: {allowed}", "method"
         )
@@ -107,6 +124,42 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at this request's path. Starlette's own 405 names only the
+    first route that matched the path (`Allow: POST` for /orders, which GET serves too)."""
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
+
+
+UNAUTHORIZED = ("unauthorized", "listing orders needs the operator token")
+TOO_MANY = ("too_many_requests", "too many orders from this client address; see Retry-After")
+
+
+def unauthorized_body(problem: str) -> dict[str, Any]:
+    return error_body(*UNAUTHORIZED, [FieldProblem("Authorization", problem, "header")])
+
+
+def too_many_body(limit: str) -> dict[str, Any]:
+    problem = FieldProblem("(request)", f"more than {limit} from this address", "request")
+    return error_body(*TOO_MANY, [problem])
+
+
+async def on_not_an_operator(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NotAnOperator)
+    headers = {"WWW-Authenticate": 'Bearer realm="shopflow operators"'}
+    return JSONResponse(unauthorized_body(exc.problem), status_code=401, headers=headers)
+
+
+async def on_too_many_requests(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, TooManyRequests)
+    headers = {"Retry-After": str(exc.retry_after)}
+    return JSONResponse(too_many_body(exc.limit), status_code=429, headers=headers)
+
+
 async def on_unexpected_error(_request: Request, _exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "unexpected error; see the service log", [])
 
@@ -114,5 +167,7 @@ async def on_unexpected_error(_request: Request, _exc: Exception) -> JSONRespons
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(OrdersError, on_orders_error)
+    app.add_exception_handler(NotAnOperator, on_not_an_operator)
+    app.add_exception_handler(TooManyRequests, on_too_many_requests)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected_error)

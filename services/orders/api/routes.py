@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.sse import EventSourceResponse, ServerSentEvent
 from starlette.concurrency import run_in_threadpool
 
 from services.orders import read
+from services.orders.api import examples
+from services.orders.api.access import operator_bearer, require_operator
 from services.orders.api.errors import error_response
-from services.orders.api.examples import (
-    CONFIRMED_ORDER_EXAMPLE,
-    ORDER_PAGE_EXAMPLE,
-    PLACED_ORDER_EXAMPLE,
-    example_answer,
-)
+from services.orders.api.live import order_steps
+from services.orders.api.pages import order_page, prefers_html
 from services.orders.api.schemas import (
-    ERROR_RESPONSES,
     KEY_PATTERN,
     PLACE_ORDER_EXAMPLES,
     ErrorBody,
@@ -25,13 +25,17 @@ from services.orders.api.schemas import (
     PlaceOrderRequest,
 )
 from services.orders.bootstrap import Container
+from services.orders.catalogue import ProductView, list_products
 from services.orders.commands import ListOrders, PlaceOrder, RequestedLine
 from services.orders.errors import FieldProblem
 from services.orders.lifecycle import OrderStatus
+from services.orders.live import Hub
 from services.orders.place import place_order
-from services.orders.read import OrderPage, OrderView
+from services.orders.read import OrderPage, OrderView, TimelineStep
 
 router = APIRouter()
+
+PRINTABLE = "printable ASCII, no spaces"
 
 
 async def get_container(request: Request) -> Container:
@@ -40,7 +44,18 @@ async def get_container(request: Request) -> Container:
     return container
 
 
+async def within_rate_limit(request: Request) -> None:
+    """Counts every POST /orders of this client, valid or not, before anything is parsed."""
+    client = request.client.host if request.client else "unknown"
+    request.app.state.place_limit.hit(client)
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
+OrderId = Annotated[
+    str,
+    # Printable ASCII like every id we hand out: PostgreSQL refuses a NUL in a query parameter.
+    Path(min_length=1, max_length=64, pattern=KEY_PATTERN, description=f"1-64 chars, {PRINTABLE}"),
+]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -48,7 +63,8 @@ IdempotencyKeyHeader = Annotated[
         min_length=1,
         max_length=255,
         pattern=KEY_PATTERN,
-        description="Repeat a request safely: same key + same body returns the first order.",
+        description="Repeat a request safely: same key + same body returns the first order. "
+        f"1-255 chars, {PRINTABLE}.",
     ),
 ]
 CorrelationIdHeader = Annotated[
@@ -58,7 +74,8 @@ CorrelationIdHeader = Annotated[
         min_length=1,
         max_length=128,
         pattern=KEY_PATTERN,
-        description="Carried into the event's `correlationid`; defaults to the event id.",
+        description="Carried into the event's `correlationid`; defaults to the event id. "
+        f"1-128 chars, {PRINTABLE}.",
     ),
 ]
 
@@ -67,11 +84,8 @@ CorrelationIdHeader = Annotated[
     "/orders",
     status_code=202,
     response_model=OrderView,
-    responses={
-        **ERROR_RESPONSES,
-        409: {"model": ErrorBody, "description": "Key reused"},
-        **example_answer(202, PLACED_ORDER_EXAMPLE),
-    },
+    responses=examples.PLACE_ORDER_RESPONSES,
+    dependencies=[Depends(within_rate_limit)],
     summary="Place an order",
     tags=["orders"],
 )
@@ -83,7 +97,7 @@ async def post_order(
     correlation_id: CorrelationIdHeader = None,
 ) -> OrderView:
     """Accept an order (202): prices come from the catalogue; `order.placed` follows via the
-    outbox. The `Location` header points at the order."""
+    outbox. The `Location` header points at the order, which its id alone lets one read."""
     command = PlaceOrder(
         customer_email=str(request.customer_email),
         lines=tuple(RequestedLine(line.sku, line.quantity) for line in request.lines),
@@ -103,32 +117,88 @@ async def post_order(
 @router.get(
     "/orders/{order_id}",
     response_model=OrderView,
-    responses={**ERROR_RESPONSES, **example_answer(200, CONFIRMED_ORDER_EXAMPLE)},
-    summary="An order, with its status and timeline",
+    responses=examples.GET_ORDER_RESPONSES,
+    summary="An order, with its status and timeline (its page, for a browser)",
     tags=["orders"],
 )
-def get_order(
+async def get_order(
+    container: ContainerDep, request: Request, response: Response, order_id: OrderId
+) -> OrderView | FileResponse:
+    """Anyone with the id may read the order: the id is random and only its customer gets it.
+    A browser asking for HTML gets the order's live page instead of the JSON."""
+    view = await run_in_threadpool(read.get_order, order_id, container.db)
+    page = order_page() if prefers_html(request) else None
+    for answer in (page, response):
+        if answer is not None:
+            answer.headers["Vary"] = "Accept"
+    return page or view
+
+
+async def existing_order(order_id: OrderId, container: ContainerDep) -> str:
+    """404 before the stream starts: once it has, the status cannot change."""
+    await run_in_threadpool(read.order_exists, order_id, container.db)
+    return order_id
+
+
+@router.get(
+    "/orders/{order_id}/events",
+    response_class=EventSourceResponse,
+    responses=examples.ORDER_EVENTS_RESPONSES,
+    summary="An order's timeline, live (Server-Sent Events)",
+    tags=["orders"],
+)
+async def order_events(
     container: ContainerDep,
-    # Printable ASCII like every id we hand out: PostgreSQL refuses a NUL in a query parameter.
-    order_id: Annotated[str, Path(min_length=1, max_length=64, pattern=KEY_PATTERN)],
-) -> OrderView:
-    return read.get_order(order_id, container.db)
+    request: Request,
+    order_id: Annotated[str, Depends(existing_order)],
+    after: Annotated[
+        int, Query(ge=0, le=2**62, description="the last position the client has")
+    ] = 0,
+    last_event_id: Annotated[
+        int | None,
+        Header(alias="Last-Event-ID", ge=0, le=2**62, description="sent by the browser"),
+    ] = None,
+) -> AsyncIterator[ServerSentEvent]:
+    """Each `step` event is one timeline step (`id` = its position), oldest first, from the one
+    after `max(after, Last-Event-ID)`; then the stream stays open and sends new steps as they
+    happen."""
+    hub: Hub = request.app.state.hub
+
+    async def steps_after(order: str, position: int) -> list[TimelineStep]:
+        return await run_in_threadpool(read.steps_after, order, position, container.db)
+
+    start = max(after, last_event_id or 0)
+    async for event in order_steps(order_id, start, hub, steps_after):
+        yield event
 
 
 @router.get(
     "/orders",
     response_model=OrderPage,
-    responses={**ERROR_RESPONSES, **example_answer(200, ORDER_PAGE_EXAMPLE)},
-    summary="Orders, newest first, paginated and filterable by status",
+    responses=examples.LIST_ORDERS_RESPONSES,
+    summary="Orders, newest first, paginated and filterable by status (operators only)",
     tags=["orders"],
 )
 def list_orders(
     container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(operator_bearer)],
     status: Annotated[OrderStatus | None, Query()] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
+    """Every customer's orders: only for the operator token (401 without it)."""
+    require_operator(credentials, container.settings.operator_token)
     return read.list_orders(ListOrders(status, page, page_size), container.db)
+
+
+@router.get(
+    "/products",
+    response_model=list[ProductView],
+    summary="The catalogue: what can be ordered, at which price",
+    tags=["catalogue"],
+)
+def products(container: ContainerDep) -> list[ProductView]:
+    return list_products(container.db)
 
 
 @router.get("/health", response_model=Health, summary="Liveness", tags=["operations"])
@@ -139,12 +209,15 @@ def health() -> Health:
 @router.get(
     "/ready",
     response_model=Health,
-    responses={503: {"model": ErrorBody, "description": "DB or broker unreachable"}},
-    summary="Readiness: the database and the broker are reachable",
+    responses={503: {"model": ErrorBody, "description": "DB unreachable or live updates down"}},
+    summary="Readiness: the database answers and the live updates are subscribed",
     tags=["operations"],
 )
-def ready(container: ContainerDep) -> Health | JSONResponse:
+def ready(container: ContainerDep, request: Request) -> Health | JSONResponse:
     problems = container.readiness_problems()
+    hub: Hub = request.app.state.hub
+    if hub.problem is not None:
+        problems["broker"] = hub.problem
     if not problems:
         return Health(status="ready")
     return error_response(

@@ -70,10 +70,3 @@ class ErrorBody(BaseModel):
 
 class Health(BaseModel):
     status: str = Field(examples=["ok"])
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "No such order or route"},
-    413: {"model": ErrorBody, "description": "Request body too large"},
-    422: {"model": ErrorBody, "description": "A field is missing, unknown or invalid"},
-}

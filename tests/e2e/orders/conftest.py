@@ -60,6 +60,8 @@ def start_api(orders_env: dict[str, str], log_dir: Path, **env: str) -> tuple[Se
             "127.0.0.1",
             "--port",
             str(port),
+            "--timeout-graceful-shutdown",
+            "2",  # as `python -m services.orders.api` does: event streams never end by themselves
         ],
         log_dir,
         env={**orders_env, **env},

@@ -11,6 +11,7 @@ from services.common.settings import BrokerSettings
 from services.orders.api import create_app
 from services.orders.bootstrap import Container, bootstrap
 from services.orders.settings import Settings
+from tests.support.broker import TestBroker
 from tests.support.orders import free_port, orders_db_url, orders_pg_url
 
 __all__ = ["orders_db_url", "orders_pg_url"]
@@ -45,6 +46,7 @@ def container(orders_settings: Settings) -> Iterator[Container]:
 
 
 @pytest.fixture
-def client(container: Container) -> Iterator[TestClient]:
+def client(container: Container, test_broker: TestBroker) -> Iterator[TestClient]:
+    """The app in-process, its live updates subscribed to the session's vhost."""
     with TestClient(create_app(container)) as c:
         yield c

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from services.common.events import Envelope, OrderPlaced
 from services.common.topology import ORDER_PLACED
 from services.orders.bootstrap import Container
-from tests.support.orders import order_body, outbox_rows
+from tests.support.orders import operator, order_body, outbox_rows
 
 
 def problems(resp: Any) -> dict[str, str]:
@@ -142,7 +142,7 @@ def test_idempotency_key_replay_returns_the_original_order_and_adds_no_event(
     assert again.headers["location"] == first.headers["location"]
     assert again.headers["idempotent-replayed"] == "true"
     assert len(outbox_rows(container.db)) == 1
-    assert client.get("/orders").json()["total"] == 1
+    assert client.get("/orders", headers=operator()).json()["total"] == 1
 
 
 def test_idempotency_key_with_a_different_body_is_a_conflict(
@@ -213,20 +213,24 @@ def test_orders_are_paginated_newest_first_and_filtered_by_status(client: TestCl
     ids = [
         client.post("/orders", json=order_body(f"c{i}@example.com")).json()["id"] for i in range(5)
     ]
-    first = client.get("/orders", params={"page_size": 2}).json()
+    first = client.get("/orders", params={"page_size": 2}, headers=operator()).json()
     assert (first["total"], first["page"], first["next_page"]) == (5, 1, 2)
     pages = [first]
     while pages[-1]["next_page"]:
         pages.append(
-            client.get("/orders", params={"page_size": 2, "page": pages[-1]["next_page"]}).json()
+            client.get(
+                "/orders",
+                params={"page_size": 2, "page": pages[-1]["next_page"]},
+                headers=operator(),
+            ).json()
         )
     seen = [item["id"] for page in pages for item in page["items"]]
     assert seen == list(reversed(ids))
     assert len(pages) == 3
 
-    pending = client.get("/orders", params={"status": "PENDING"}).json()
+    pending = client.get("/orders", params={"status": "PENDING"}, headers=operator()).json()
     assert pending["total"] == 5
-    confirmed = client.get("/orders", params={"status": "CONFIRMED"}).json()
+    confirmed = client.get("/orders", params={"status": "CONFIRMED"}, headers=operator()).json()
     assert (confirmed["total"], confirmed["items"], confirmed["next_page"]) == (0, [], None)
 
 
@@ -237,7 +241,7 @@ def test_orders_are_paginated_newest_first_and_filtered_by_status(client: TestCl
 def test_bad_list_parameters_are_named(
     client: TestClient, params: dict[str, Any], field: str
 ) -> None:
-    resp = client.get("/orders", params=params)
+    resp = client.get("/orders", params=params, headers=operator())
     assert resp.status_code == 422
     assert f"query:{field}" in problems(resp)
 

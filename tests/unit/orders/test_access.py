@@ -1,0 +1,75 @@
+"""The operator token check and the per-client order limit (api/access.py)."""
+
+from __future__ import annotations
+
+import hmac
+
+import pytest
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import SecretStr
+
+from services.orders.api.access import (
+    NO_CREDENTIALS,
+    WRONG_CREDENTIALS,
+    NotAnOperator,
+    PlaceOrderLimit,
+    TooManyRequests,
+    require_operator,
+)
+
+TOKEN = SecretStr("s3cret-operator-token")
+
+
+def bearer(value: str) -> HTTPAuthorizationCredentials:
+    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=value)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "problem"),
+    [
+        (None, NO_CREDENTIALS),
+        (bearer("s3cret-operator-toke"), WRONG_CREDENTIALS),
+        (bearer("s3cret-operator-token "), WRONG_CREDENTIALS),
+        (bearer("s3cret-opérator-token"), WRONG_CREDENTIALS),  # not ASCII: no TypeError
+        (bearer(""), WRONG_CREDENTIALS),
+    ],
+)
+def test_anything_but_the_token_is_refused(
+    credentials: HTTPAuthorizationCredentials | None, problem: str
+) -> None:
+    with pytest.raises(NotAnOperator) as refused:
+        require_operator(credentials, TOKEN)
+    assert refused.value.problem == problem
+
+
+def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    compared: list[tuple[bytes, bytes]] = []
+    real = hmac.compare_digest
+
+    def compare_digest(a: bytes, b: bytes) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", compare_digest)  # what access.py calls
+    require_operator(bearer(TOKEN.get_secret_value()), TOKEN)
+    assert compared == [(b"s3cret-operator-token", b"s3cret-operator-token")]
+
+
+def test_each_client_gets_its_own_allowance() -> None:
+    limit = PlaceOrderLimit("2/minute")
+    limit.hit("10.0.0.1")
+    limit.hit("10.0.0.1")
+    with pytest.raises(TooManyRequests) as over:
+        limit.hit("10.0.0.1")
+    assert over.value.limit == "2 per minute"
+    assert 1 <= over.value.retry_after <= 60
+    limit.hit("10.0.0.2")  # another address is not held back
+
+
+def test_every_limit_of_a_rule_applies() -> None:
+    limit = PlaceOrderLimit("5/minute;1/2 seconds")
+    limit.hit("c")
+    with pytest.raises(TooManyRequests) as over:
+        limit.hit("c")
+    assert over.value.limit == "1 per 2 seconds"
+    assert 1 <= over.value.retry_after <= 2
