@@ -55,8 +55,13 @@ lock:  ## re-pin every dependency (and pip) in constraints.txt to the newest all
 	mv $(LOCK).new $(LOCK)
 	rm -rf $(LOCK_VENV)
 
-env:  ## .env holds the dev secrets; it is made once from .env.example and never committed
+env:  ## .env holds the dev secrets: made once from .env.example (never committed); a variable
+      ## that .env.example has and an older .env lacks is appended, and nothing else is touched
 	@test -f .env || (cp .env.example .env && echo "created .env from .env.example")
+	@grep -E '^[A-Z][A-Z0-9_]*=' .env.example | while IFS= read -r line; do \
+	  name="$${line%%=*}"; \
+	  grep -qE "^$$name=" .env || { echo "$$line" >> .env; echo "added $$name to .env (from .env.example)"; }; \
+	done
 
 broker:  ## install/start RabbitMQ with the management plugin
 	bash broker/ensure-rabbitmq.sh

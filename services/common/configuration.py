@@ -41,9 +41,11 @@ def _text(value: Any) -> str | None:
 
 
 def _default(field: FieldInfo) -> str | None:
-    if field.is_required():
+    """The default as .env would spell it; None for a secret, which has no default in code."""
+    default = None if field.is_required() else field.get_default(call_default_factory=True)
+    if default is None and (field.is_required() or "SecretStr" in str(field.annotation)):
         return None
-    return _text(field.get_default(call_default_factory=True))
+    return _text(default)
 
 
 def _plain_fields(cls: type[BaseModel]) -> Iterator[tuple[str, FieldInfo]]:
@@ -142,7 +144,9 @@ def render() -> str:
     for heading, variables in sections().items():
         lines += ["", f"## {heading}", "", "| variable | default | meaning |", "|---|---|---|"]
         for v in variables:
-            default = {None: "*(required)*", "": "*(none)*"}.get(v.default, f"`{v.default}`")
+            default = {None: "*(secret: no default)*", "": "*(none)*"}.get(
+                v.default, f"`{v.default}`"
+            )
             lines.append(f"| `{v.name}` | {default} | {v.description} |")
     return "\n".join(lines) + "\n"
 

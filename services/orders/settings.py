@@ -33,10 +33,13 @@ class Settings(WorkerSettings, RelaySettings):
         "/ready reports a broker that did not answer in time",
     )
 
-    # Who may do what over HTTP (docs/security.md). The token is a secret: no default.
-    operator_token: SecretStr = Field(
+    # Who may do what over HTTP (docs/security.md). The token is a secret: no default. Only the
+    # API needs it (and the storefront password below): the worker, beat and relay start without.
+    operator_token: SecretStr | None = Field(
+        default=None,
         min_length=16,
-        description="bearer token operators send to list orders (GET /orders), 16+ characters",
+        description="bearer token operators send to list orders (GET /orders), 16+ characters; "
+        "the API refuses to start without it",
     )
     place_rate_limit: str = Field(
         default="300/minute",
@@ -51,8 +54,10 @@ class Settings(WorkerSettings, RelaySettings):
 
     # The API's live updates (docs/storefront.md) log in as `<vhost>-storefront`, not as the
     # service's own user: that login may only read a few order events (docs/topology.md).
-    storefront_broker_password: SecretStr = Field(
-        description="password of `<vhost>-storefront`, the login of the API's live updates"
+    storefront_broker_password: SecretStr | None = Field(
+        default=None,
+        description="password of `<vhost>-storefront`, the login of the API's live updates; "
+        "the API refuses to start without it",
     )
 
     # Order lifecycle (the worker and beat): an order still PENDING this long after it was placed
@@ -70,10 +75,31 @@ class Settings(WorkerSettings, RelaySettings):
         parse_many(value)  # raises ValueError naming what it cannot read
         return value
 
-    @property
-    def storefront_broker_url(self) -> str:
-        user = user_name(self.broker.vhost, STOREFRONT)
-        return self.broker.amqp_url(user, self.storefront_broker_password)
+    def api_secrets(self) -> tuple[SecretStr, SecretStr]:
+        """The operator token and the storefront password, or one clear error naming what the
+        API is missing (an .env made before they existed lacks them: `make env` adds them)."""
+        token, password = self.operator_token, self.storefront_broker_password
+        if token is None or password is None:
+            missing = [
+                name
+                for name, value in (
+                    ("ORDERS_OPERATOR_TOKEN", token),
+                    ("ORDERS_STOREFRONT_BROKER_PASSWORD", password),
+                )
+                if value is None
+            ]
+            raise MissingSetting(
+                f"the orders API needs {' and '.join(missing)}: set it in the environment or in "
+                ".env (`make env` adds what .env.example has and .env lacks)"
+            )
+        return token, password
+
+    def storefront_broker_url(self, password: SecretStr) -> str:
+        return self.broker.amqp_url(user_name(self.broker.vhost, STOREFRONT), password)
+
+
+class MissingSetting(RuntimeError):
+    """A setting a process needs is not set."""
 
 
 class StorefrontPassword(BaseSettings):

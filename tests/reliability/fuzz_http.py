@@ -32,7 +32,7 @@ ITEM_KEYS = {"field", "in", "problem"}
 LOCATIONS = {"body", "query", "path", "header", "method", "dependency"}
 JSON = {"content-type": "application/json"}
 BODY_FIELDS = set(PlaceOrderRequest.model_fields)
-HEADER_FIELDS = {"Idempotency-Key", "X-Correlation-Id"}
+HEADER_FIELDS = {"Idempotency-Key", "X-Correlation-Id", "Authorization"}
 
 
 def row_counts(db: Database) -> dict[str, int]:

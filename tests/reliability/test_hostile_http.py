@@ -39,7 +39,7 @@ from tests.reliability.fuzz_http import (
     refused,
     sent_raw,
 )
-from tests.support.orders import DB_KINDS, free_port, order_body
+from tests.support.orders import DB_KINDS, free_port, operator, order_body
 
 pytestmark = pytest.mark.reliability
 
@@ -245,4 +245,6 @@ def test_fuzzed_raw_bytes_never_5xx(api: Api, content: bytes) -> None:
 )
 def test_fuzzed_reads_never_5xx(api: Api, order_id: str, params: dict[str, str]) -> None:
     api.send("GET", "/orders/" + quote(order_id, safe=""))
-    api.send("GET", "/orders", Sent(query_keys=frozenset(params)), params=params)
+    sent = Sent(query_keys=frozenset(params))
+    api.send("GET", "/orders", sent, params=params, headers=operator())  # the operator's listing
+    api.send("GET", "/orders", sent, params=params)  # a stranger's: 401 or a 422 on the query

@@ -35,6 +35,7 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
     `live_updates=False` starts no bridge to the broker (tests that drive the hub themselves)."""
     owned = container is None
     container = container or bootstrap()
+    operator_token, storefront_password = container.settings.api_secrets()
     hub = Hub()
 
     @asynccontextmanager
@@ -42,7 +43,7 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
         bridge = None
         if live_updates:
             bridge = LiveBridge(
-                container.settings.storefront_broker_url,
+                container.settings.storefront_broker_url(storefront_password),
                 hub,
                 asyncio.get_running_loop(),
                 timeout=container.settings.ready_timeout,
@@ -67,6 +68,7 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
         redoc_url=None,
     )
     app.state.container = container
+    app.state.operator_token = operator_token
     app.state.hub = hub
     app.state.place_limit = PlaceOrderLimit(container.settings.place_rate_limit)
     install_error_handlers(app)

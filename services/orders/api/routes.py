@@ -180,6 +180,7 @@ async def order_events(
     tags=["orders"],
 )
 def list_orders(
+    request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(operator_bearer)],
     status: Annotated[OrderStatus | None, Query()] = None,
@@ -187,7 +188,7 @@ def list_orders(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> OrderPage:
     """Every customer's orders: only for the operator token (401 without it)."""
-    require_operator(credentials, container.settings.operator_token)
+    require_operator(credentials, request.app.state.operator_token)
     return read.list_orders(ListOrders(status, page, page_size), container.db)
 
 

@@ -16,6 +16,7 @@ from services.orders.api.access import (
     TooManyRequests,
     require_operator,
 )
+from services.orders.settings import MissingSetting, Settings
 
 TOKEN = SecretStr("s3cret-operator-token")
 
@@ -73,3 +74,19 @@ def test_every_limit_of_a_rule_applies() -> None:
         limit.hit("c")
     assert over.value.limit == "1 per 2 seconds"
     assert 1 <= over.value.retry_after <= 2
+
+
+@pytest.mark.parametrize(
+    ("unset", "named"),
+    [
+        ("ORDERS_OPERATOR_TOKEN", "ORDERS_OPERATOR_TOKEN"),
+        ("ORDERS_STOREFRONT_BROKER_PASSWORD", "ORDERS_STOREFRONT_BROKER_PASSWORD"),
+    ],
+)
+def test_only_the_api_needs_its_secrets_and_it_names_the_missing_one(
+    monkeypatch: pytest.MonkeyPatch, unset: str, named: str
+) -> None:
+    monkeypatch.delenv(unset, raising=False)
+    settings = Settings()  # what the worker, beat and relay build: fine without
+    with pytest.raises(MissingSetting, match=named):
+        settings.api_secrets()
