@@ -24,7 +24,7 @@ class Container:
         problems = {}
         if (db := database_problem(self.db)) is not None:
             problems["database"] = db
-        broker = broker_problem(self.settings.broker_url, self.settings.ready_timeout)
+        broker = broker_problem(self.settings.broker_urls, self.settings.ready_timeout)
         if broker is not None:
             problems["broker"] = broker
         return problems

@@ -24,10 +24,10 @@ def database_problem(db: Database) -> str | None:
     return None
 
 
-def broker_problem(broker_url: str, timeout: float) -> str | None:
-    """None if we can log in to the broker as the orders user, else why not."""
+def broker_problem(broker_urls: list[str], timeout: float) -> str | None:
+    """None if we can log in to one of the broker's nodes as the orders user, else why not."""
     try:
-        connection = pika.BlockingConnection(connection_parameters(broker_url, timeout=timeout))
+        connection = pika.BlockingConnection(connection_parameters(broker_urls, timeout=timeout))
     except (AMQPError, OSError) as exc:
         return f"broker unreachable: {describe(exc)}"[:500]
     with contextlib.suppress(AMQPError, OSError):
