@@ -26,11 +26,13 @@ class Change:
 @dataclass(frozen=True)
 class Broker:
     """The management API, seen from one vhost. Before the vhost exists nothing can be read from
-    it, so every kind of object in it counts as absent."""
+    it, so every kind of object in it counts as absent. `version` is RabbitMQ's (major, minor):
+    a few policy values are spelled differently on 3.x and 4.x."""
 
     api: ManagementClient
     vhost: str
     vhost_exists: bool
+    version: tuple[int, int]
 
     def path(self, *parts: str) -> str:
         return self.api.path(*parts)

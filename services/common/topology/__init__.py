@@ -9,6 +9,7 @@ One concept per module:
 - `names`: the naming rules (logins, task queues, dead-letter exchanges, unroutable sinks);
 - `routing`: the event exchanges, routing keys and event queues, who publishes and who subscribes;
 - `permissions`: each login's rights, derived from the routing tables;
+- `policies`: dead-lettering and alternate exchanges, and what quorum queues add to them;
 - `model`: the dataclasses a topology is made of;
 - `builder`: `build(vhost, queue_type)`, the whole topology of one vhost.
 """
@@ -38,6 +39,7 @@ from services.common.topology.names import (
     user_name,
 )
 from services.common.topology.permissions import celery_internals, service_permissions
+from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES
 from services.common.topology.routing import (
     EMAIL_EVENTS_QUEUE,
     EVENT_EXCHANGES,
@@ -60,6 +62,7 @@ from services.common.topology.routing import (
 
 __all__ = [
     "DEFAULT_VHOST",
+    "DELIVERY_LIMIT",
     "EMAIL_EVENTS_QUEUE",
     "EVENT_EXCHANGES",
     "EVENT_PUBLICATIONS",
@@ -78,6 +81,7 @@ __all__ = [
     "STOCK_REJECTED",
     "STOCK_RELEASED",
     "STOCK_RESERVED",
+    "UNLIMITED_DELIVERIES",
     "WORKER_SERVICES",
     "Binding",
     "Exchange",

@@ -88,6 +88,15 @@ class Topology:
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
 
+    @property
+    def queue_arguments(self) -> dict[str, str]:
+        """What every queue is declared with. The rest (dead-lettering, limits, leader
+        placement) is in policies, which can change without redeclaring the queue."""
+        return {"x-queue-type": self.queue_type.value}
+
+    def bindings_of(self, queue: str) -> tuple[Binding, ...]:
+        return tuple(b for b in self.bindings if b.queue == queue)
+
     def user(self, service: Service | str) -> UserSpec:
         wanted = user_name(self.vhost, service)
         return next(u for u in self.users if u.name == wanted)
