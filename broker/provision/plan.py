@@ -18,6 +18,9 @@ class Change:
     what: str  # e.g. "create queue inventory.orders"
     detail: str
     action: Callable[[], None] | None  # None: cannot be fixed automatically
+    # True: `apply` must change nothing at all while this difference exists (a queue of the
+    # wrong type would take the other type's policies and lose its dead-lettering).
+    blocking: bool = False
 
     def __str__(self) -> str:
         return f"{self.what}: {self.detail}" if self.detail else self.what
