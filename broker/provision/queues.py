@@ -50,9 +50,8 @@ def _queue_change(
         )
     if queue_type(cur) != wanted:
         return Change(
-            f"queue {q.name} is {queue_type(cur)}, the setting says {wanted}",
-            f"(BROKER_QUEUE_TYPE) a queue's type cannot change in place: `{MIGRATE}` moves "
-            "it and its messages",
+            f"queue {q.name} is {queue_type(cur)}, BROKER_QUEUE_TYPE says {wanted}",
+            f"a queue's type cannot change in place: `{MIGRATE}` moves it and its messages",
             None,
             blocking=True,
         )

@@ -94,7 +94,7 @@ def test_check_names_each_queue_of_the_other_type_and_apply_changes_nothing(
     code, lines = run("check", classic, QUORUM)
     assert code == 1
     for queue in (q.name for q in classic.topology.queues):
-        assert f"drift: queue {queue} is classic, the setting says quorum" in "\n".join(lines)
+        assert f"drift: queue {queue} is classic, BROKER_QUEUE_TYPE says quorum" in "\n".join(lines)
     code, lines = run("apply", classic, QUORUM)
     assert code == 2
     refusals = [line for line in lines if line.startswith("refusing to apply: queue ")]
