@@ -54,11 +54,11 @@ class Migration:
     def queue(self, name: str) -> None:
         """Steps 1 to 4 for queue `name`, from wherever an earlier run stopped."""
         hold, arguments = name + HOLDING_SUFFIX, self.topology.queue_arguments
-        if self._type(hold) is None:
-            self.channel.queue_declare(hold, durable=True, arguments=arguments)
-        self._bind(hold, like=name)
         current = self._type(name)
         if current is not None and current != self.topology.queue_type.value:
+            if self._type(hold) is None:
+                self.channel.queue_declare(hold, durable=True, arguments=arguments)
+            self._bind(hold, like=name)
             self._unbind(name, like=name)
             self._empty_into(name, hold, why=f"out of the {current} queue")
             current = None
@@ -70,8 +70,9 @@ class Migration:
             self.channel = self._open_channel()
             self.channel.queue_declare(name, durable=True, arguments=arguments)
         self._bind(name, like=name)
-        self._unbind(hold, like=name)
-        self._empty_into(hold, name, why="back")
+        if self._type(hold) is not None:
+            self._unbind(hold, like=name)
+            self._empty_into(hold, name, why="back")
         self.out(f"{name}: now a {self.topology.queue_type.value} queue")
 
     def _empty_into(self, source: str, target: str, why: str) -> None:

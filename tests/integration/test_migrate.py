@@ -144,3 +144,24 @@ def test_a_migration_stopped_half_way_finishes_when_run_again(classic: TestBroke
     assert set(types(classic).values()) == {"classic"}
     assert run("check", classic, CLASSIC) == (0, [f"vhost {classic.vhost}: in sync"])
     assert_holds(classic, expected)
+
+
+def test_a_migration_stopped_while_moving_messages_back_finishes_when_run_again(
+    classic: TestBroker,
+) -> None:
+    """The queue has its new type and its bindings again; its messages are still in the holding
+    queue (step 4 stopped)."""
+    assert run("migrate", classic, QUORUM)[0] == 0
+    expected = fill(classic, "back")
+    hold = f"{t.EMAIL_EVENTS_QUEUE}.migrating"
+    with classic.channel() as ch:
+        ch.confirm_delivery()
+        ch.queue_declare(hold, durable=True, arguments={"x-queue-type": "quorum"})
+        assert move_messages(ch, t.EMAIL_EVENTS_QUEUE, hold) == 20
+
+    code, lines = run("migrate", classic, QUORUM)
+    assert code == 0, lines
+    assert f"{hold}: 20 message(s) moved back into {t.EMAIL_EVENTS_QUEUE}" in lines
+    assert hold not in types(classic)
+    assert run("check", classic, QUORUM) == (0, [f"vhost {classic.vhost}: in sync"])
+    assert_holds(classic, expected)
