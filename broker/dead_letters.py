@@ -30,6 +30,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from broker.settings import ProvisionSettings
 from services.common import topology as t
+from services.common.outbox.pika_publisher import connection_parameters
 
 REPLAY_HEADER = "x-shopflow-replays"
 
@@ -85,15 +86,9 @@ def dead_letter_queue(name: str, topology: t.Topology) -> str:
 
 @contextmanager
 def admin_channel(settings: ProvisionSettings) -> Iterator[BlockingChannel]:
-    params = pika.ConnectionParameters(
-        host=settings.broker.host,
-        port=settings.broker.port,
-        virtual_host=settings.broker.vhost,
-        credentials=pika.PlainCredentials(
-            settings.admin_user, settings.admin_password.get_secret_value()
-        ),
-    )
-    conn = pika.BlockingConnection(params)
+    """A channel as the admin login, on the first node that answers (BROKER_NODES)."""
+    urls = settings.broker.amqp_urls(settings.admin_user, settings.admin_password)
+    conn = pika.BlockingConnection(connection_parameters(urls))
     try:
         yield conn.channel()
     finally:

@@ -82,6 +82,12 @@ class ManagementClient:
 
     # -- conveniences used by the tool, the tests and the scenario -----------------------------
 
+    def rabbitmq_version(self) -> tuple[int, int]:
+        """(major, minor) of the node answering, e.g. (3, 10) or (4, 3)."""
+        overview: dict[str, Any] = self.get("/overview") or {}
+        major, minor, *_ = (overview.get("rabbitmq_version") or "0.0").split(".")
+        return int(major), int(minor)
+
     def queue(self, vhost: str, name: str) -> dict[str, Any] | None:
         result: dict[str, Any] | None = self.get(self.path("queues", vhost, name))
         return result

@@ -49,6 +49,8 @@ def tables(top: t.Topology) -> list[str]:
         "",
         *_policies(top),
         "",
+        *_quorum_policies(top),
+        "",
         *_users(top),
     ]
 
@@ -102,6 +104,25 @@ def _policies(top: t.Topology) -> list[str]:
     for p in top.policies:
         definition = ", ".join(f"{k}=`{v}`" for k, v in p.definition.items())
         out.append(f"| `{p.name}` | {_cell(p.pattern)} | {p.apply_to} | {definition} |")
+    return out
+
+
+def _quorum_policies(top: t.Topology) -> list[str]:
+    """The queue policies as they are when BROKER_QUEUE_TYPE=quorum (the rest is the same)."""
+    quorum = t.build(top.vhost, t.QueueType.QUORUM)
+    out = [
+        "### Queue policies with `BROKER_QUEUE_TYPE=quorum`",
+        "",
+        "Every queue is a quorum queue, and the queue policies become (`delivery-limit` `-1`: no "
+        "limit, left out on RabbitMQ 3, which has none by default):",
+        "",
+        "| policy | pattern | definition |",
+        "|---|---|---|",
+    ]
+    for p in quorum.policies:
+        if p.apply_to == "queues":
+            definition = ", ".join(f"{k}=`{v}`" for k, v in p.definition.items())
+            out.append(f"| `{p.name}` | {_cell(p.pattern)} | {definition} |")
     return out
 
 

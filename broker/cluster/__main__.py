@@ -8,7 +8,8 @@ The nodes are <name>-1@localhost .. <name>-3@localhost (default name `shopflow`)
 5681-5683, management on 15681-15683, Prometheus on 15701-15703 and Erlang distribution on
 25681-25683, all on 127.0.0.1; their files live in var/cluster/. The machine's shared node
 (5672/15672) is never touched. `up` makes the admin login BROKER_ADMIN_USER/BROKER_ADMIN_PASSWORD
-(default guest/guest) and prints the settings that point the system at the cluster.
+(default guest/guest) and prints the settings that point the system at the cluster
+(BROKER_NODES, BROKER_MANAGEMENT_URL, BROKER_QUEUE_TYPE).
 """
 
 from __future__ import annotations
@@ -64,12 +65,13 @@ def _layout(args: argparse.Namespace) -> tuple[Layout, str | None]:
 
 
 def _connection_help(layout: Layout, admin_user: str) -> list[str]:
-    first = layout.nodes()[0]
+    nodes = layout.nodes()
+    every = ",".join(f"127.0.0.1:{n.ports.amqp}" for n in nodes)
     return [
-        "Point the system at node 1 (a queue's type cannot change, so provision a fresh vhost):",
-        "  export BROKER_HOST=127.0.0.1",
-        f"  export BROKER_PORT={first.ports.amqp}",
-        f"  export BROKER_MANAGEMENT_URL={first.management_url}",
+        "Point the system at the cluster, every node listed (then `make provision`: a fresh "
+        "vhost, or `python -m broker.provision migrate` for one of classic queues):",
+        f"  export BROKER_NODES={every}",
+        f"  export BROKER_MANAGEMENT_URL={nodes[0].management_url}",
         "  export BROKER_QUEUE_TYPE=quorum",
         f"  (the management UI and `make provision` log in as {admin_user}: BROKER_ADMIN_USER)",
     ]

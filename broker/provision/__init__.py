@@ -6,6 +6,7 @@ One concept per module:
 - `users`, `exchanges`, `queues`, `bindings`, `policies`: one planner per kind of object;
 - `passwords`: comparing a password with RabbitMQ's stored hash;
 - `planner`: the whole plan, in the order it must be applied;
+- `migrate`: rebuilding the queues whose type differs from the setting, keeping their messages;
 - `cli`: `run()` (shared by the CLI, the tests and the bench) and `main()`.
 """
 

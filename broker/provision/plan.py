@@ -18,6 +18,9 @@ class Change:
     what: str  # e.g. "create queue inventory.orders"
     detail: str
     action: Callable[[], None] | None  # None: cannot be fixed automatically
+    # True: `apply` must change nothing at all while this difference exists (a queue of the
+    # wrong type would take the other type's policies and lose its dead-lettering).
+    blocking: bool = False
 
     def __str__(self) -> str:
         return f"{self.what}: {self.detail}" if self.detail else self.what
@@ -26,11 +29,13 @@ class Change:
 @dataclass(frozen=True)
 class Broker:
     """The management API, seen from one vhost. Before the vhost exists nothing can be read from
-    it, so every kind of object in it counts as absent."""
+    it, so every kind of object in it counts as absent. `version` is RabbitMQ's (major, minor):
+    a few policy values are spelled differently on 3.x and 4.x."""
 
     api: ManagementClient
     vhost: str
     vhost_exists: bool
+    version: tuple[int, int]
 
     def path(self, *parts: str) -> str:
         return self.api.path(*parts)

@@ -1,6 +1,8 @@
 """The whole plan: everything that differs between the broker and a `Topology`, in the order it
-must be applied (the vhost, then users, then exchanges before the queues and bindings that name
-them, then policies)."""
+must be applied: the vhost, then users, then exchanges before the queues and bindings that name
+them. Policies come before queues, because a few policy keys act only when a queue is declared
+(`queue-leader-locator` places a new quorum queue's leader), and a queue declared under its
+policy is never without its dead-letter settings."""
 
 from __future__ import annotations
 
@@ -18,20 +20,25 @@ from services.common.topology import Topology
 
 
 def plan(api: ManagementClient, topology: Topology, settings: ProvisionSettings) -> list[Change]:
-    changes = _vhost(api, topology.vhost)
-    # Nothing in the vhost can be read before it exists.
-    broker = Broker(api, topology.vhost, vhost_exists=not changes)
+    broker = view(api, topology.vhost)
     return (
-        changes
+        _vhost(broker)
         + plan_users(broker, topology.users, settings)
         + plan_exchanges(broker, topology)
+        + plan_policies(broker, topology)
         + plan_queues(broker, topology)
         + plan_bindings(broker, topology)
-        + plan_policies(broker, topology)
     )
 
 
-def _vhost(api: ManagementClient, vhost: str) -> list[Change]:
-    if api.get(api.path("vhosts", vhost)) is not None:
+def view(api: ManagementClient, vhost: str) -> Broker:
+    """The broker as seen from `vhost` (nothing in the vhost can be read before it exists)."""
+    exists = api.get(api.path("vhosts", vhost)) is not None
+    return Broker(api, vhost, exists, api.rabbitmq_version())
+
+
+def _vhost(broker: Broker) -> list[Change]:
+    if broker.vhost_exists:
         return []
-    return [Change(f"create vhost {vhost}", "", partial(api.put, api.path("vhosts", vhost), {}))]
+    path = broker.path("vhosts", broker.vhost)
+    return [Change(f"create vhost {broker.vhost}", "", partial(broker.api.put, path, {}))]

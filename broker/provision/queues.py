@@ -1,5 +1,10 @@
 """Queues: create the missing ones, of the topology's queue type. A queue that differs or is extra
-may hold messages, so it is reported for a person to deal with, never deleted."""
+may hold messages, so it is reported for a person to deal with, never deleted.
+
+A queue of the other type blocks `apply` altogether: the definition's policies are written for
+one type, and a queue of the other type would skip them (and with them its dead-lettering). Its
+type cannot change in place; `python -m broker.provision migrate` moves it, messages included.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from typing import Any
 
 from broker.provision.plan import Broker, Change
 from services.common.topology import Queue, Topology
+
+MIGRATE = "python -m broker.provision migrate"
+HOLDING_SUFFIX = ".migrating"  # where `migrate` keeps a queue's messages while it recreates it
 
 
 def plan_queues(broker: Broker, topology: Topology) -> list[Change]:
@@ -20,28 +28,39 @@ def plan_queues(broker: Broker, topology: Topology) -> list[Change]:
     known = {q.name for q in topology.queues}
     for name, cur in have.items():
         if _is_stray(name, cur, known):
-            changes.append(Change(f"unexpected queue {name}", "not in the definition", None))
+            changes.append(Change(f"unexpected queue {name}", _stray_detail(name, known), None))
     return changes
+
+
+def queue_type(cur: dict[str, Any]) -> str:
+    """A queue's type as the management API reports it: classic, quorum or stream."""
+    return str(cur.get("type") or (cur.get("arguments") or {}).get("x-queue-type") or "classic")
 
 
 def _queue_change(
     broker: Broker, topology: Topology, q: Queue, cur: dict[str, Any] | None
 ) -> Change | None:
-    queue_type = topology.queue_type.value
+    wanted = topology.queue_type.value
     if cur is None:
-        body = {"durable": True, "auto_delete": False, "arguments": {"x-queue-type": queue_type}}
+        body = {"durable": True, "auto_delete": False, "arguments": topology.queue_arguments}
         return Change(
             f"create queue {q.name}",
-            queue_type,
+            wanted,
             partial(broker.api.put, broker.path("queues", broker.vhost, q.name), body),
         )
-    cur_type = (cur.get("arguments") or {}).get("x-queue-type", cur.get("type"))
-    if cur["durable"] and not cur["auto_delete"] and cur_type == queue_type:
+    if queue_type(cur) != wanted:
+        return Change(
+            f"queue {q.name} is {queue_type(cur)}, BROKER_QUEUE_TYPE says {wanted}",
+            f"a queue's type cannot change in place: `{MIGRATE}` moves it and its messages",
+            None,
+            blocking=True,
+        )
+    if cur["durable"] and not cur["auto_delete"]:
         return None
     return Change(
         f"queue {q.name} differs",
-        f"is durable={cur['durable']} type={cur_type}; a queue's type cannot "
-        "change: drain and delete it, then apply again",
+        f"is durable={cur['durable']} auto_delete={cur['auto_delete']}: drain and delete it, "
+        "then apply again",
         None,
     )
 
@@ -51,3 +70,9 @@ def _is_stray(name: str, cur: dict[str, Any], known: set[str]) -> bool:
     return (
         name not in known and cur["durable"] and not cur["auto_delete"] and not cur.get("exclusive")
     )
+
+
+def _stray_detail(name: str, known: set[str]) -> str:
+    if name.endswith(HOLDING_SUFFIX) and name.removesuffix(HOLDING_SUFFIX) in known:
+        return f"left by an unfinished `{MIGRATE}`: run it again to finish"
+    return "not in the definition"

@@ -18,7 +18,14 @@ import os
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -34,12 +41,27 @@ ENV_FILE = os.environ.get("SHOPFLOW_ENV_FILE", ".env")
 
 
 class BrokerSettings(BaseSettings):
-    """The RabbitMQ node and vhost. Env: BROKER_HOST, BROKER_PORT, BROKER_VHOST, ..."""
+    """The RabbitMQ node(s) and vhost. Env: BROKER_HOST, BROKER_PORT, BROKER_NODES, ...
+
+    One node is named by BROKER_HOST and BROKER_PORT. A cluster's nodes are listed, all of them,
+    in BROKER_NODES (`host:port,host:port,...`): every client then knows every node, connects to
+    the first that answers, and on losing it reconnects to another instead of waiting for it.
+    BROKER_HOST and BROKER_PORT are then the first node's (tools that talk to one node use it).
+    """
 
     model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
 
-    host: str = Field(default="127.0.0.1", description="RabbitMQ's address")
-    port: int = Field(default=5672, description="RabbitMQ's AMQP port")
+    host: str = Field(
+        default="127.0.0.1", description="RabbitMQ's address (the first of BROKER_NODES if set)"
+    )
+    port: int = Field(
+        default=5672, description="RabbitMQ's AMQP port (the first of BROKER_NODES if set)"
+    )
+    nodes: str = Field(
+        default="",
+        description="every node of a cluster, host:port,host:port,...; "
+        "empty: the one node at BROKER_HOST:BROKER_PORT",
+    )
     vhost: str = Field(default=DEFAULT_VHOST, description="the vhost every service works in")
     management_url: str = Field(
         default="http://127.0.0.1:15672", description="the management HTTP API (vhost tool)"
@@ -51,12 +73,47 @@ class BrokerSettings(BaseSettings):
     heartbeat: int = Field(default=30, description="AMQP heartbeat, seconds")
     connect_timeout: float = Field(default=5.0, description="seconds to wait for a connection")
 
+    @field_validator("nodes")
+    @classmethod
+    def _nodes_are_host_port(cls, value: str) -> str:
+        _parse_nodes(value)
+        return value
+
+    @model_validator(mode="after")
+    def _first_node_is_host_and_port(self) -> BrokerSettings:
+        nodes = _parse_nodes(self.nodes)
+        if nodes:
+            self.host, self.port = nodes[0]
+        return self
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """Every node as (host, port), in the order clients try them."""
+        return _parse_nodes(self.nodes) or [(self.host, self.port)]
+
+    def amqp_urls(self, user: str, password: SecretStr) -> list[str]:
+        """One amqp:// URL per node, with user, password and vhost quoted: pika tries them in
+        turn (`pika.BlockingConnection([...])`)."""
+        credentials = f"{quote(user, safe='')}:{quote(password.get_secret_value(), safe='')}"
+        vhost = quote(self.vhost, safe="")
+        return [f"amqp://{credentials}@{host}:{port}/{vhost}" for host, port in self.addresses]
+
     def amqp_url(self, user: str, password: SecretStr) -> str:
-        """An amqp:// URL for kombu/Celery, with user, password and vhost quoted."""
-        return (
-            f"amqp://{quote(user, safe='')}:{quote(password.get_secret_value(), safe='')}"
-            f"@{self.host}:{self.port}/{quote(self.vhost, safe='')}"
-        )
+        """The URL for kombu/Celery: with several nodes, their URLs joined by `;`, which kombu
+        reads as failover alternates (Celery's `broker_failover_strategy`, round-robin)."""
+        return ";".join(self.amqp_urls(user, password))
+
+
+def _parse_nodes(value: str) -> list[tuple[str, int]]:
+    nodes = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        host, _, port = entry.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{entry!r} is not host:port (nodes are separated by commas)")
+        nodes.append((host, int(port)))
+    return nodes
 
 
 class Knobs(BaseModel):
@@ -174,7 +231,13 @@ class ServiceSettings(BaseSettings):
 
     @property
     def broker_url(self) -> str:
+        """For Celery/kombu: every node, as failover alternates."""
         return self.broker.amqp_url(self.broker_user, self.broker_password)
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """For pika: one URL per node, tried in turn."""
+        return self.broker.amqp_urls(self.broker_user, self.broker_password)
 
 
 class PasswordOnly(BaseSettings):

@@ -94,8 +94,9 @@ class Settings(WorkerSettings, RelaySettings):
             )
         return token, password
 
-    def storefront_broker_url(self, password: SecretStr) -> str:
-        return self.broker.amqp_url(user_name(self.broker.vhost, STOREFRONT), password)
+    def storefront_broker_urls(self, password: SecretStr) -> list[str]:
+        """One URL per broker node, for the API's live updates (pika tries them in turn)."""
+        return self.broker.amqp_urls(user_name(self.broker.vhost, STOREFRONT), password)
 
 
 class MissingSetting(RuntimeError):

@@ -87,7 +87,8 @@ def test_a_second_up_changes_nothing(rabbit_cluster: TestCluster) -> None:
     proc = cli(rabbit_cluster, "up")
     assert proc.returncode == 0, proc.stderr
     assert "the cluster is already running; nothing changed" in proc.stdout
-    assert f"export BROKER_PORT={rabbit_cluster.nodes[0].ports.amqp}\n" in proc.stdout
+    every = ",".join(f"127.0.0.1:{n.ports.amqp}" for n in rabbit_cluster.nodes)
+    assert f"export BROKER_NODES={every}\n" in proc.stdout
 
 
 def test_status_shows_each_node_and_each_quorum_queue_leader(rabbit_cluster: TestCluster) -> None:

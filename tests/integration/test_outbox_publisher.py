@@ -57,8 +57,8 @@ class Target:
 
     def publisher(self, window: int, name: str) -> PikaPublisher:
         b = self.broker
-        url = b.settings.amqp_url(b.admin_user, SecretStr(b.admin_password))
-        return PikaPublisher(url, self.exchange, window=window, name=name, confirm_timeout=30)
+        urls = b.settings.amqp_urls(b.admin_user, SecretStr(b.admin_password))
+        return PikaPublisher(urls, self.exchange, window=window, name=name, confirm_timeout=30)
 
 
 @pytest.fixture

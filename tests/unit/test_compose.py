@@ -1,16 +1,22 @@
 """docker-compose.yml cannot run here (no Docker engine), so check what can be checked: it
 parses, runs every Procfile process with the Procfile's own command, provisions the broker with
-the same vhost tool as a local run, and gates start-up on healthchecks."""
+the same vhost tool as a local run, and gates start-up on healthchecks. Its `cluster` profile and
+docker-compose.cluster.yml: three RabbitMQ 4 nodes formed by peer discovery, and every client
+listing all of them, on quorum queues."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 from honcho.environ import parse_procfile
+
+from services.common.settings import BrokerSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Procfile entries that compose replaces with something better suited to containers.
@@ -72,3 +78,115 @@ def test_dockerfile_runs_as_non_root_and_bakes_no_secret() -> None:
     assert not any(re.search(r"PASSWORD|SECRET", line, flags=re.I) for line in settings_lines)
     for line in re.findall(r"^COPY\s+(\S+)", text, flags=re.M):
         assert (ROOT / line).exists(), f"Dockerfile copies a missing path {line}"
+
+
+# -- the `cluster` profile and docker-compose.cluster.yml --------------------------------------
+
+
+@dataclass(frozen=True)
+class Override:
+    """Compose's `!override`: the value replaces the base file's instead of merging with it."""
+
+    value: Any
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML as Compose reads it: with its `!override` tag."""
+
+
+def _override(loader: yaml.SafeLoader, node: yaml.Node) -> Override:
+    if isinstance(node, yaml.MappingNode):
+        return Override(loader.construct_mapping(node, deep=True))
+    if isinstance(node, yaml.SequenceNode):
+        return Override(loader.construct_sequence(node, deep=True))
+    return Override(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+ComposeLoader.add_constructor("!override", _override)
+
+
+def _load(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.load((ROOT / name).read_text(), Loader=ComposeLoader)  # noqa: S506
+    return data
+
+
+def _merge(base: Any, extra: Any) -> Any:
+    """`docker compose -f base -f extra`, for what our files use: maps merge key by key, any
+    other value and an `!override` replace."""
+    if isinstance(extra, Override):
+        return extra.value
+    if isinstance(base, dict) and isinstance(extra, dict):
+        return {key: _merge(base.get(key), extra.get(key, base.get(key))) for key in base | extra}
+    return extra
+
+
+def _cluster_system() -> dict[str, Any]:
+    """The services `--profile cluster` starts from the two files merged."""
+    merged = _merge(_load("docker-compose.yml"), _load("docker-compose.cluster.yml"))
+    services: dict[str, Any] = merged["services"]
+    return {
+        name: svc
+        for name, svc in services.items()
+        if not svc.get("profiles") or "cluster" in svc["profiles"]
+    }
+
+
+def _cluster_nodes() -> dict[str, Any]:
+    services = _load("docker-compose.yml")["services"]
+    return {name: svc for name, svc in services.items() if svc.get("profiles") == ["cluster"]}
+
+
+def test_both_compose_files_parse() -> None:
+    assert _load("docker-compose.yml")["services"]
+    assert _load("docker-compose.cluster.yml")["services"]
+
+
+def test_the_cluster_profile_is_three_rabbitmq_4_nodes_formed_by_peer_discovery() -> None:
+    nodes = _cluster_nodes()
+    assert sorted(nodes) == ["rabbitmq-1", "rabbitmq-2", "rabbitmq-3"]
+    conf = (ROOT / "deploy" / "rabbitmq-cluster.conf").read_text()
+    assert "cluster_formation.peer_discovery_backend = classic_config" in conf
+    listed = set(re.findall(r"^cluster_formation\.classic_config\.nodes\.\d+ = (\S+)$", conf, re.M))
+    assert listed == {f"rabbit@{svc['hostname']}" for svc in nodes.values()}
+    for svc in nodes.values():
+        assert svc["image"] == "rabbitmq:4-management"
+        assert svc["healthcheck"]["test"]
+        assert (
+            "./deploy/rabbitmq-cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro"
+            in (svc["volumes"])
+        )
+        assert "/var/lib/rabbitmq/.erlang.cookie" in svc["entrypoint"][-1]
+    assert len({svc["environment"]["ERLANG_COOKIE"] for svc in nodes.values()}) == 1
+    assert len({svc["volumes"][0] for svc in nodes.values()}) == 3  # each node its own data
+    # without the profile, compose runs what it always ran
+    default = [
+        n for n, s in _load("docker-compose.yml")["services"].items() if not s.get("profiles")
+    ]
+    assert "rabbitmq" in default
+    assert not set(nodes) & set(default)
+
+
+def test_on_the_cluster_every_client_lists_every_node_and_queues_are_quorum() -> None:
+    system = _cluster_system()
+    assert "rabbitmq" not in system  # the single node stays down
+    hostnames = {svc["hostname"] for name, svc in system.items() if name in _cluster_nodes()}
+    assert len(hostnames) == 3
+    clients = {name: svc for name, svc in system.items() if svc.get("image") == "shopflow:dev"}
+    assert set(_procfile()) - set(REPLACED_IN_COMPOSE) <= set(clients)
+    for name, svc in clients.items():
+        env = svc["environment"]
+        broker = BrokerSettings(nodes=env["BROKER_NODES"], _env_file=None)
+        assert {host for host, _ in broker.addresses} == hostnames, name
+        assert {port for _, port in broker.addresses} == {5672}, name
+        assert env["BROKER_QUEUE_TYPE"] == "quorum", name
+        assert urlsplit(env["BROKER_MANAGEMENT_URL"]).hostname in hostnames, name
+
+
+def test_on_the_cluster_nothing_waits_for_a_service_that_is_not_started() -> None:
+    system = _cluster_system()
+    for name, svc in system.items():
+        assert set(svc.get("depends_on", {})) <= set(system), name
+    waits = system["provision"]["depends_on"]
+    assert {n: c["condition"] for n, c in waits.items()} == dict.fromkeys(
+        _cluster_nodes(), "service_healthy"
+    )

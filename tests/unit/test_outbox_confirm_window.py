@@ -58,10 +58,17 @@ class BlockingChannelStub:
         self._impl = ImplChannel()
 
 
+class ImplConnection:
+    """The asynchronous connection under a BlockingConnection: the node it connected to."""
+
+    params = pika.ConnectionParameters("127.0.0.1", 1)
+
+
 class Broker:
     """A stub BlockingConnection; `script` holds one list of steps per process_data_events."""
 
     def __init__(self, *script: list[Step]) -> None:
+        self._impl = ImplConnection()
         self.script: deque[list[Step]] = deque(script)
         self.channels: list[BlockingChannelStub] = []
         self.timers: list[Callable[[], None]] = []
@@ -142,7 +149,7 @@ def connect(monkeypatch: pytest.MonkeyPatch) -> list[Broker]:
 
 def publisher(window: int = 256, confirm_timeout: float = 30.0) -> PikaPublisher:
     return PikaPublisher(
-        "amqp://u:p@127.0.0.1:1/v", "events", window=window, confirm_timeout=confirm_timeout
+        ["amqp://u:p@127.0.0.1:1/v"], "events", window=window, confirm_timeout=confirm_timeout
     )
 
 

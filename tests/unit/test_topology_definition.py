@@ -11,6 +11,7 @@ import pytest
 from broker.generated_docs import main as generated_docs_main
 from broker.provision import password_matches
 from broker.provision import run as provision
+from broker.provision.policies import policy_body
 from services.common import topology as t
 from services.common.settings import BrokerSettings
 
@@ -107,3 +108,70 @@ def test_password_hash_comparison() -> None:
 
 def test_generated_docs_are_current() -> None:
     assert generated_docs_main(["--check"]) == 0, "run: python -m broker.generated_docs"
+
+
+QUORUM = t.build("shop", t.QueueType.QUORUM)
+QUORUM_ONLY_KEYS = {"dead-letter-strategy", "delivery-limit", "queue-leader-locator"}
+
+
+def _policy_of(top: t.Topology, queue: str) -> t.Policy:
+    [policy] = [
+        p for p in top.policies if p.apply_to == "queues" and re.fullmatch(p.pattern, queue)
+    ]
+    return policy
+
+
+def test_classic_policies_have_no_key_a_classic_queue_would_skip_them_for() -> None:
+    # RabbitMQ 3.10: a classic queue ignores a whole policy with a quorum-only key, and with it
+    # its dead-letter settings (docs/scaling.md)
+    for p in TOP.policies:
+        assert not QUORUM_ONLY_KEYS & set(p.definition), p.name
+    assert TOP.queue_arguments == {"x-queue-type": "classic"}
+
+
+def test_quorum_working_queues_dead_letter_at_least_once_with_a_delivery_limit() -> None:
+    assert QUORUM.queue_arguments == {"x-queue-type": "quorum"}
+    for q in (q for q in QUORUM.queues if q.dead_letter_exchange):
+        assert _policy_of(QUORUM, q.name).definition == {
+            "dead-letter-exchange": q.dead_letter_exchange,
+            "dead-letter-routing-key": q.name,
+            "dead-letter-strategy": "at-least-once",
+            "overflow": "reject-publish",  # with drop-head, at-least-once falls back silently
+            "delivery-limit": t.DELIVERY_LIMIT,
+            "queue-leader-locator": "balanced",
+        }
+
+
+def test_quorum_sinks_never_drop_a_message_at_a_delivery_limit() -> None:
+    sinks = [q for q in QUORUM.queues if not q.dead_letter_exchange]
+    assert {q.name for q in sinks} >= set(QUORUM.dead_letter_queues)
+    for q in sinks:
+        definition = _policy_of(QUORUM, q.name).definition
+        assert definition["delivery-limit"] == t.UNLIMITED_DELIVERIES
+        assert "dead-letter-exchange" not in definition
+
+
+def test_the_queue_type_changes_nothing_but_queue_policies() -> None:
+    assert (QUORUM.exchanges, QUORUM.queues, QUORUM.bindings, QUORUM.users) == (
+        TOP.exchanges,
+        TOP.queues,
+        TOP.bindings,
+        TOP.users,
+    )
+    exchange_policies = [p for p in TOP.policies if p.apply_to == "exchanges"]
+    assert [p for p in QUORUM.policies if p.apply_to == "exchanges"] == exchange_policies
+
+
+@pytest.mark.parametrize(
+    ("version", "sink", "working"),
+    [((3, 10), None, 20), ((3, 13), None, 20), ((4, 0), -1, 20), ((4, 3), -1, 20)],
+)
+def test_no_limit_is_spelled_for_the_broker(
+    version: tuple[int, int], sink: int | None, working: int
+) -> None:
+    """RabbitMQ 4 says "no limit" with -1; RabbitMQ 3 refuses -1 and has no limit by default."""
+    for queue, expected in (("inventory.orders.dlq", sink), ("inventory.orders", working)):
+        body = policy_body(_policy_of(QUORUM, queue), version)
+        definition = body["definition"]
+        assert isinstance(definition, dict)
+        assert definition.get("delivery-limit") == expected

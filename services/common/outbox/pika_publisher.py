@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pika
 from pika.adapters.blocking_connection import BlockingConnection
@@ -27,9 +27,17 @@ PERSISTENT = 2
 
 
 def connection_parameters(
-    url: str, *, timeout: float = 5.0, heartbeat: int = 30, name: str | None = None
+    urls: Sequence[str], *, timeout: float = 5.0, heartbeat: int = 30, name: str | None = None
+) -> list[pika.URLParameters]:
+    """Parameters for each node's URL that fail fast: one attempt per node, bounded socket and
+    blocked timeouts. `pika.BlockingConnection(list)` tries the nodes in turn, so a client whose
+    node is gone reconnects to another one (`BROKER_NODES`)."""
+    return [_node_parameters(url, timeout, heartbeat, name) for url in urls]
+
+
+def _node_parameters(
+    url: str, timeout: float, heartbeat: int, name: str | None
 ) -> pika.URLParameters:
-    """Parameters for `url` that fail fast: one attempt, bounded socket and blocked timeouts."""
     params = pika.URLParameters(url)
     params.connection_attempts = 1
     params.socket_timeout = timeout
@@ -91,7 +99,7 @@ class PikaPublisher:
 
     def __init__(
         self,
-        url: str,
+        urls: Sequence[str],
         exchange: str,
         *,
         timeout: float = 5.0,
@@ -100,7 +108,7 @@ class PikaPublisher:
         confirm_timeout: float = 30.0,
         name: str | None = None,
     ) -> None:
-        self._params = connection_parameters(url, timeout=timeout, heartbeat=heartbeat, name=name)
+        self._params = connection_parameters(urls, timeout=timeout, heartbeat=heartbeat, name=name)
         self._exchange = exchange
         self._window_size = window
         self._confirm_timeout = confirm_timeout
@@ -115,7 +123,8 @@ class PikaPublisher:
         if self._connection is None or not self._connection.is_open:
             self.close()
             self._connection = pika.BlockingConnection(self._params)
-            log.info("connected to the broker at %s:%s", self._params.host, self._params.port)
+            node = self._connection._impl.params  # the node that answered
+            log.info("connected to the broker at %s:%s", node.host, node.port)
         self._window = ConfirmWindow(
             self._connection,
             self._connection.channel(),

@@ -36,7 +36,7 @@ class RelayTarget:
 def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> OutboxRelay:
     tuning = settings.relay
     publisher = PikaPublisher(
-        settings.broker_url,
+        settings.broker_urls,
         target.exchange,
         timeout=settings.broker.connect_timeout,
         heartbeat=settings.broker.heartbeat,
@@ -70,12 +70,11 @@ def run_relay(name: str, settings: RelaySettings, db: Database, target: RelayTar
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     log.info(
-        "%s: exchange %r as %s on %s:%s/%s, db %s",
+        "%s: exchange %r as %s on %s (vhost %s), db %s",
         name,
         target.exchange,
         settings.broker_user,
-        settings.broker.host,
-        settings.broker.port,
+        ", ".join(f"{host}:{port}" for host, port in settings.broker.addresses),
         settings.broker.vhost,
         db.engine.url.render_as_string(hide_password=True),
     )

@@ -9,6 +9,7 @@ One concept per module:
 - `names`: the naming rules (logins, task queues, dead-letter exchanges, unroutable sinks);
 - `routing`: the event exchanges, routing keys and event queues, who publishes and who subscribes;
 - `permissions`: each login's rights, derived from the routing tables;
+- `policies`: dead-lettering and alternate exchanges, and what quorum queues add to them;
 - `model`: the dataclasses a topology is made of;
 - `builder`: `build(vhost, queue_type)`, the whole topology of one vhost.
 """
@@ -44,6 +45,7 @@ from services.common.topology.permissions import (
     service_permissions,
     storefront_permissions,
 )
+from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES
 from services.common.topology.routing import (
     EMAIL_EVENTS_QUEUE,
     EVENT_EXCHANGES,
@@ -68,6 +70,7 @@ from services.common.topology.routing import (
 
 __all__ = [
     "DEFAULT_VHOST",
+    "DELIVERY_LIMIT",
     "EMAIL_EVENTS_QUEUE",
     "EVENT_EXCHANGES",
     "EVENT_PUBLICATIONS",
@@ -90,6 +93,7 @@ __all__ = [
     "STOCK_RELEASED",
     "STOCK_RESERVED",
     "STOREFRONT",
+    "UNLIMITED_DELIVERIES",
     "WORKER_SERVICES",
     "Binding",
     "Exchange",

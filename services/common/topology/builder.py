@@ -5,13 +5,11 @@ order of every tuple in `Topology` (and so of `show`, the generated docs and the
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from services.common.topology.model import (
     Binding,
     Exchange,
-    Policy,
     Queue,
     QueueType,
     Topology,
@@ -34,6 +32,7 @@ from services.common.topology.permissions import (
     service_permissions,
     storefront_permissions,
 )
+from services.common.topology.policies import exchange_policies, queue_policies
 from services.common.topology.routing import (
     EVENT_PUBLICATIONS,
     EVENT_SUBSCRIPTIONS,
@@ -58,7 +57,8 @@ class _Objects:
 
 
 def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType = QueueType.CLASSIC) -> Topology:
-    """The whole topology of `vhost`, every queue of type `queue_type`.
+    """The whole topology of `vhost`, every queue of type `queue_type` (which also decides
+    what the queues' policies say: `policies.py`).
 
     The queue type is a setting like any other (`BrokerSettings.queue_type`, `BROKER_QUEUE_TYPE`,
     from the environment or `.env`): whoever declares or checks queues passes it, since this
@@ -72,8 +72,7 @@ def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType = QueueType.CLASSIC)
         exchanges=objects.exchanges,
         queues=objects.queues,
         bindings=objects.bindings,
-        policies=_dead_letter_policies(objects.queues)
-        + _alternate_exchange_policies(objects.exchanges),
+        policies=queue_policies(objects.queues, queue_type) + exchange_policies(objects.exchanges),
         users=_service_users(vhost) + _role_users(vhost),
     )
 
@@ -129,35 +128,6 @@ def _dead_letters(queues: tuple[Queue, ...]) -> _Objects:
         exchanges=tuple(Exchange(dlx, "direct") for dlx in dlxs),
         queues=tuple(Queue(q.dead_letter_queue, owner=None) for q, _ in dead_lettered),
         bindings=tuple(Binding(dlx, q.dead_letter_queue, q.name) for q, dlx in dead_lettered),
-    )
-
-
-def _dead_letter_policies(queues: tuple[Queue, ...]) -> tuple[Policy, ...]:
-    return tuple(
-        Policy(
-            name=f"dead-letter.{q.name}",
-            pattern=f"^{re.escape(q.name)}$",
-            apply_to="queues",
-            definition={
-                "dead-letter-exchange": q.dead_letter_exchange,
-                "dead-letter-routing-key": q.name,
-            },
-        )
-        for q in queues
-        if q.dead_letter_exchange
-    )
-
-
-def _alternate_exchange_policies(exchanges: tuple[Exchange, ...]) -> tuple[Policy, ...]:
-    return tuple(
-        Policy(
-            name=f"alternate-exchange.{ex.name}",
-            pattern=f"^{re.escape(ex.name)}$",
-            apply_to="exchanges",
-            definition={"alternate-exchange": ex.alternate},
-        )
-        for ex in exchanges
-        if ex.alternate
     )
 
 

@@ -15,6 +15,11 @@ class QueueType(StrEnum):
     CLASSIC = "classic"
     QUORUM = "quorum"
 
+    @property
+    def arguments(self) -> dict[str, str]:
+        """What a queue of this type is declared with (and what tells Celery the type)."""
+        return {"x-queue-type": self.value}
+
 
 @dataclass(frozen=True)
 class Exchange:
@@ -87,6 +92,15 @@ class Topology:
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
+
+    @property
+    def queue_arguments(self) -> dict[str, str]:
+        """What every queue is declared with. The rest (dead-lettering, limits, leader
+        placement) is in policies, which can change without redeclaring the queue."""
+        return self.queue_type.arguments
+
+    def bindings_of(self, queue: str) -> tuple[Binding, ...]:
+        return tuple(b for b in self.bindings if b.queue == queue)
 
     def user(self, service: Service | str) -> UserSpec:
         wanted = user_name(self.vhost, service)

@@ -7,7 +7,8 @@
   through the queue's policy into `<service>.tasks.dlq`.
 - Publisher confirms on every publish (the ingress hand-off and retries).
 - The private queue `<service>.tasks` and its exchange are `no_declare`: the vhost tool owns them,
-  and the service user has no configure permission on them.
+  and the service user has no configure permission on them. The queue's arguments say its type
+  (`BROKER_QUEUE_TYPE`), which is how Celery knows it consumes a quorum queue (`quorum.py`).
 - Task events on, so Flower shows every task.
 - Celery's SecurityWarning about running as root is silenced on purpose (`quiet_root_warning`).
 """
@@ -22,17 +23,19 @@ from celery import Celery
 from celery.exceptions import SecurityWarning
 from kombu import Exchange, Queue
 
-from services.common.topology import Service, task_queue
+from services.common.topology import QueueType, Service, task_queue
 from services.common.worker.events import WorkerEvents
+from services.common.worker.quorum import QuorumConsumer, quiet_delayed_delivery_warning
 from services.common.worker.settings import WorkerSettings
 
 
-def private_queue(service: Service) -> Queue:
+def private_queue(service: Service, queue_type: QueueType) -> Queue:
     name = task_queue(service)
     return Queue(
         name,
         Exchange(name, type="direct", no_declare=True),
         routing_key=name,
+        queue_arguments=queue_type.arguments,  # never declared: read by Celery only
         no_declare=True,
     )
 
@@ -52,9 +55,16 @@ def create_worker_app(service: Service, settings: WorkerSettings) -> Celery:
     app = Celery(
         service.value, set_as_current=False, events=f"{WorkerEvents.__module__}:WorkerEvents"
     )
+    queue_type = settings.broker.queue_type
     app.conf.update(
-        **_connection(settings), **_delivery(), **_routing(service), **_pool_and_logs(settings)
+        **_connection(settings),
+        **_delivery(),
+        **_routing(service, queue_type),
+        **_pool_and_logs(settings),
     )
+    if queue_type is QueueType.QUORUM:
+        app.conf.worker_consumer = f"{QuorumConsumer.__module__}:{QuorumConsumer.__qualname__}"
+        quiet_delayed_delivery_warning()
     return app
 
 
@@ -97,8 +107,8 @@ def _delivery() -> dict[str, Any]:
     }
 
 
-def _routing(service: Service) -> dict[str, Any]:
-    queue = private_queue(service)
+def _routing(service: Service, queue_type: QueueType) -> dict[str, Any]:
+    queue = private_queue(service, queue_type)
     return {
         "task_queues": [queue],
         "task_default_queue": queue.name,

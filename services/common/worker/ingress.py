@@ -196,7 +196,9 @@ class EventIngress(bootsteps.ConsumerStep):
             # it after two idle intervals and the next hand-off would find it dead. A dead
             # connection shows up as a failed publish or a confirm timeout instead.
             connection = self.app.connection_for_write(heartbeat=0)
-            connection.ensure_connection(max_retries=1)
+            # One attempt per node of BROKER_NODES (kombu's failover alternates, `alt`), so a
+            # node that is down costs one refused connection, not a failed hand-off.
+            connection.ensure_connection(max_retries=max(1, len(connection.alt) - 1))
             self._connection = connection
             self._producer = Producer(connection.channel(), on_return=self._on_return)
         return self._producer

@@ -43,7 +43,7 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
         bridge = None
         if live_updates:
             bridge = LiveBridge(
-                container.settings.storefront_broker_url(storefront_password),
+                container.settings.storefront_broker_urls(storefront_password),
                 hub,
                 asyncio.get_running_loop(),
                 timeout=container.settings.ready_timeout,

@@ -36,14 +36,14 @@ log = logging.getLogger("shopflow.orders.live")
 class LiveBridge:
     def __init__(
         self,
-        broker_url: str,
+        broker_urls: list[str],
         hub: Hub,
         loop: asyncio.AbstractEventLoop,
         *,
         timeout: float = 5.0,
         backoff: tuple[float, float] = (0.5, 10.0),
     ) -> None:
-        self._url = broker_url
+        self._urls = broker_urls
         self._hub = hub
         self._loop = loop
         self._timeout = timeout
@@ -83,7 +83,7 @@ class LiveBridge:
 
     def _consume(self) -> None:
         """One connection's life: subscribe, report it, consume until closed or stopped."""
-        params = connection_parameters(self._url, timeout=self._timeout, name="orders-api live")
+        params = connection_parameters(self._urls, timeout=self._timeout, name="orders-api live")
         connection = pika.BlockingConnection(params)
         self._connection = connection
         try:

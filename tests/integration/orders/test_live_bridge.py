@@ -43,7 +43,7 @@ def test_an_event_on_the_orders_exchange_wakes_the_streams_of_its_order(
 
     async def scenario() -> None:
         hub = Hub()
-        bridge = LiveBridge(storefront_url(broker), hub, asyncio.get_running_loop(), timeout=2)
+        bridge = LiveBridge([storefront_url(broker)], hub, asyncio.get_running_loop(), timeout=2)
         bridge.start()
         try:
             await eventually(lambda: hub.problem is None, "the bridge subscribed")
@@ -78,7 +78,7 @@ def test_unreachable_broker_is_reported_and_retried(broker: TestBroker) -> None:
     async def scenario() -> None:
         hub = Hub()
         url = storefront_url(broker).replace(f":{broker.settings.port}/", ":1/")
-        bridge = LiveBridge(url, hub, asyncio.get_running_loop(), timeout=1, backoff=(0.05, 0.1))
+        bridge = LiveBridge([url], hub, asyncio.get_running_loop(), timeout=1, backoff=(0.05, 0.1))
         bridge.start()
         try:
             await eventually(

@@ -1,0 +1,91 @@
+"""What RabbitMQ 4.3 denies by default, checked on the live broker: every process of the system
+(the three workers, beat, the API, both relays and Flower) runs against a vhost of quorum
+queues while an order goes through and Flower asks the workers for their state, and then the
+management API shows every queue and channel in the vhost:
+
+- `transient_nonexcl_queues`: every queue that is not durable must be exclusive (Celery's pidbox
+  and reply queues, Flower's event queue); our own queues are all durable, declared by the tool;
+- `global_qos`: no channel may have a global prefetch.
+
+RabbitMQ 3.10 allows both, so the test looks instead of waiting for a refusal. (On 3.x with
+classic queues Celery does ask for a global prefetch, which 3.x supports; on RabbitMQ 4 kombu
+never does: tests/unit/test_rabbitmq4_compat.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.common.topology import FLOWER, MONITOR, Service, user_name
+from tests.support.polling import wait_until
+from tests.support.quorum import QuorumVhost
+from tests.support.system import DEFAULT_PROCESSES, free_port, running_system
+
+EVERY_LOGIN = {*Service, FLOWER}
+
+
+def queues_of(vhost: QuorumVhost) -> list[dict[str, Any]]:
+    with vhost.broker.management() as api:
+        found: list[dict[str, Any]] = api.get(api.path("queues", vhost.broker.vhost)) or []
+    return found
+
+
+def channels_of(vhost: QuorumVhost) -> list[dict[str, Any]]:
+    with vhost.broker.management() as api:
+        path = api.path("vhosts", vhost.broker.vhost, "channels")
+        found: list[dict[str, Any]] = api.get(path) or []
+    return found
+
+
+def test_no_transient_queue_is_shared_and_no_channel_has_a_global_prefetch(
+    quorum_vhost: QuorumVhost, tmp_path: Path
+) -> None:
+    b = quorum_vhost.broker
+    flower_port = free_port()
+    env = {**quorum_vhost.env, "FLOWER_PORT": str(flower_port)}
+    with running_system(tmp_path, (*DEFAULT_PROCESSES, "flower"), extra_env=env) as system:
+        line = {"sku": "MUG-BLUE", "quantity": 1}
+        body = {"customer_email": "ada@example.com", "lines": [line]}
+        placed = httpx.post(f"{system.api_url}/orders", json=body, timeout=10)
+        assert placed.status_code == 202, placed.text
+        order_url = f"{system.api_url}/orders/{placed.json()['id']}"
+        wait_until(
+            lambda: httpx.get(order_url, timeout=10).json()["status"] == "CONFIRMED",
+            timeout=90,
+            message="the order confirmed: every worker and relay has run",
+        )
+        monitor = (user_name(b.vhost, MONITOR), b.passwords[user_name(b.vhost, MONITOR)])
+
+        def flower_sees_workers() -> bool:
+            try:  # refresh: Flower broadcasts an inspect and reads the replies
+                resp = httpx.get(
+                    f"http://127.0.0.1:{flower_port}/api/workers?refresh=1",
+                    auth=monitor,
+                    timeout=20,
+                )
+            except httpx.HTTPError:
+                return False
+            return resp.status_code == 200 and len(resp.json()) == 3
+
+        wait_until(flower_sees_workers, timeout=90, message="Flower's answer from 3 workers")
+
+        logins = {user_name(b.vhost, who) for who in EVERY_LOGIN}
+        wait_until(
+            lambda: logins <= {c["user"] for c in channels_of(quorum_vhost)},
+            timeout=30,
+            message="every login's channels in the management API",
+        )
+        queues, channels = queues_of(quorum_vhost), channels_of(quorum_vhost)
+
+    transient = [q for q in queues if not q["durable"]]
+    assert len([q for q in transient if q["name"].endswith(".celery.pidbox")]) >= 3  # workers
+    assert any(q["name"].startswith("celeryev.") for q in transient)  # Flower's event queue
+    shared = [q["name"] for q in transient if not q["exclusive"]]
+    assert shared == [], "transient queues that are not exclusive (denied by RabbitMQ 4.3)"
+    global_prefetch = [
+        (c["user"], c["name"]) for c in channels if c.get("global_prefetch_count", 0) != 0
+    ]
+    assert global_prefetch == [], "channels with a global prefetch (denied by RabbitMQ 4.3)"
+    assert {q["name"] for q in queues if q["durable"]} == {q.name for q in b.topology.queues}

@@ -1,0 +1,131 @@
+"""BROKER_QUEUE_TYPE=quorum on the real broker: `.env` alone gives quorum queues whose policies
+RabbitMQ applies (at-least-once dead-lettering, the delivery limit, no limit on the sinks), and
+`check` is clean afterwards. On one node here; on a cluster: tests/e2e/test_scenario_cluster.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pika
+
+from services.common import topology as t
+from tests.support.broker import TestBroker, x_death_reason
+from tests.support.polling import wait_until
+from tests.support.processes import PYTHON, REPO_ROOT
+from tests.support.quorum import QuorumVhost
+
+QUEUE = t.INVENTORY_EVENTS_QUEUE
+DLQ = f"{QUEUE}.dlq"
+
+
+def provision_cli(command: str, vhost: str, env_file: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "BROKER_QUEUE_TYPE"}
+    return subprocess.run(
+        [PYTHON, "-m", "broker.provision", command, "--vhost", vhost],
+        cwd=REPO_ROOT,
+        env={**env, "SHOPFLOW_ENV_FILE": str(env_file)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def effective_policy(broker: TestBroker, queue: str) -> dict[str, Any]:
+    """What RabbitMQ applies to `queue` (shown once the queue's statistics name a policy)."""
+
+    def probe() -> dict[str, Any] | None:
+        with broker.management() as api:
+            found = api.queue(broker.vhost, queue) or {}
+        return found.get("effective_policy_definition") if found.get("policy") else None
+
+    return wait_until(probe, timeout=30, interval=0.5, message=f"{queue}'s policy shown")
+
+
+def test_the_env_file_alone_makes_a_quorum_vhost_that_check_finds_in_sync(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BROKER_QUEUE_TYPE=quorum\n")
+    vhost = f"{broker.vhost}-envfile"
+    try:
+        applied = provision_cli("apply", vhost, env_file)
+        assert applied.returncode == 0, applied.stdout + applied.stderr
+        checked = provision_cli("check", vhost, env_file)
+        assert checked.returncode == 0, checked.stdout
+        assert checked.stdout.strip().endswith(f"vhost {vhost}: in sync")
+        with broker.management() as api:
+            queues = api.get(api.path("queues", vhost) + "?columns=name,type") or []
+        assert {q["name"] for q in queues} == {q.name for q in broker.topology.queues}
+        assert {q["type"] for q in queues} == {"quorum"}
+    finally:
+        with broker.management() as api:
+            api.delete_vhost(vhost)
+
+
+def test_rabbitmq_applies_the_quorum_policies(quorum_vhost: QuorumVhost) -> None:
+    b = quorum_vhost.broker
+    working = effective_policy(b, QUEUE)
+    assert working == {
+        "dead-letter-exchange": "inventory.dlx",
+        "dead-letter-routing-key": QUEUE,
+        "dead-letter-strategy": "at-least-once",
+        "overflow": "reject-publish",
+        "delivery-limit": t.DELIVERY_LIMIT,
+        "queue-leader-locator": "balanced",
+    }
+    # RabbitMQ 3.10 has no default limit and refuses -1: the sinks' policy leaves it out
+    assert effective_policy(b, DLQ) == {"queue-leader-locator": "balanced"}
+
+
+def test_a_rejected_event_reaches_its_dlq(quorum_vhost: QuorumVhost) -> None:
+    b = quorum_vhost.broker
+    b.purge_all()
+    b.publish_raw(b"{}", exchange=t.ORDERS_EXCHANGE, routing_key=t.ORDER_PLACED)
+    with b.channel() as ch:
+        method, _, _ = ch.basic_get(QUEUE)
+        assert method is not None
+        ch.basic_reject(method.delivery_tag, requeue=False)
+    wait_until(lambda: b.depth(DLQ) == 1, message="the dead letter in the DLQ")
+    [(props, _)] = b.drain(DLQ)
+    assert x_death_reason(props) == "rejected"
+
+
+def test_the_delivery_limit_dead_letters_a_message_that_keeps_coming_back(
+    quorum_vhost: QuorumVhost,
+) -> None:
+    """A message is delivered DELIVERY_LIMIT + 1 times; returned once more, the broker
+    dead-letters it (reason `delivery_limit`) instead of redelivering it forever."""
+    b = quorum_vhost.broker
+    b.purge_all()
+    b.publish_raw(b"{}", exchange=t.ORDERS_EXCHANGE, routing_key=t.ORDER_PLACED)
+    with b.channel() as ch:
+        for delivery in range(t.DELIVERY_LIMIT + 1):
+            method, _, _ = ch.basic_get(QUEUE)
+            assert method is not None, f"gone after {delivery} deliveries"
+            ch.basic_reject(method.delivery_tag, requeue=True)  # the ingress's requeue()
+        wait_until(lambda: b.depth(DLQ) == 1, message="the message dead-lettered")
+        assert ch.basic_get(QUEUE)[0] is None
+    [(props, _)] = b.drain(DLQ)
+    assert x_death_reason(props) == "delivery_limit"
+
+
+def test_a_dead_letter_can_be_looked_at_any_number_of_times(quorum_vhost: QuorumVhost) -> None:
+    """Each "Get messages" in the management UI returns the message to the queue; with a
+    delivery limit on a DLQ (RabbitMQ 4's default) the 21st look would drop it."""
+    b = quorum_vhost.broker
+    b.purge_all()
+    b.publish_raw(
+        b"{}",
+        exchange="inventory.dlx",
+        routing_key=QUEUE,
+        properties=pika.BasicProperties(message_id="looked-at", delivery_mode=2),
+    )
+    with b.management() as api:
+        for _ in range(t.DELIVERY_LIMIT + 5):
+            [seen] = api.get_messages(b.vhost, DLQ, count=1)
+            assert seen["properties"]["message_id"] == "looked-at"
+    assert b.depth(DLQ) == 1
