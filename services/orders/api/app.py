@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.common.observability import tracing
 from services.orders.api.errors import install_error_handlers
 from services.orders.api.limits import BodySizeLimit
+from services.orders.api.metrics import HttpMetrics
 from services.orders.api.routes import router
 from services.orders.bootstrap import Container, bootstrap
 
@@ -43,4 +45,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(HttpMetrics)  # the outermost: it also sees what the limit refuses
+    if tracing.enabled():
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # A SERVER span per request, continuing the caller's `traceparent` if it sent one.
+        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
     return app
