@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
@@ -69,14 +70,33 @@ class EventContext(logging.Filter):
         return True
 
 
+class _ProcessJson(JsonFormatter):
+    """`process` is the Procfile name; the record's own `process` (the pid) is renamed `pid`."""
+
+    def __init__(self, service: str, process: str) -> None:
+        super().__init__(
+            "{asctime}{levelname}{name}{message}{process}",
+            style="{",
+            rename_fields={
+                "asctime": "time",
+                "levelname": "level",
+                "name": "logger",
+                "process": "pid",
+            },
+            static_fields={"service": service},
+            json_ensure_ascii=False,
+        )
+        self._process = process
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        log_data["process"] = self._process
+
+
 def json_formatter(service: str, process: str) -> logging.Formatter:
-    return JsonFormatter(
-        "{asctime}{levelname}{name}{message}{process}",
-        style="{",
-        rename_fields={"asctime": "time", "levelname": "level", "name": "logger", "process": "pid"},
-        static_fields={"service": service, "process": process},
-        json_ensure_ascii=False,
-    )
+    return _ProcessJson(service, process)
 
 
 def use_json(handler: logging.Handler, service: str, process: str) -> None:

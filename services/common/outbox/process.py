@@ -24,6 +24,7 @@ from services.common.outbox.relay import OutboxRelay
 from services.common.outbox.settings import RelaySettings
 from services.common.outbox.store import OutboxStore
 from services.common.outbox.tables import LeaseMixin, OutboxMixin
+from services.common.outbox.telemetry import start_counting
 from services.common.outbox.wakeup import UdpWakeupListener
 
 
@@ -64,6 +65,7 @@ def run_relay(name: str, settings: RelaySettings, db: Database, target: RelayTar
     log = logging.getLogger(name)
     relay = build_relay(settings, db, target)
     REGISTRY.register(OutboxBacklog(relay.store, target.exchange))
+    start_counting(target.exchange)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -23,6 +23,14 @@ from services.common.outbox.publisher import BatchResult, BrokerUnavailable
 from services.common.outbox.store import OutboundMessage
 
 
+def start_counting(exchange: str) -> None:
+    """Every failure and latency series of a relay at 0 from its start (the published series
+    appear per event type with the first publish)."""
+    for kind in ("rejected", "unavailable"):
+        RELAY_FAILURES.labels(exchange, kind)
+    RELAY_CONFIRM_LATENCY.labels(exchange)
+
+
 class PassTelemetry:
     def __init__(self, exchange: str) -> None:
         self.exchange = exchange

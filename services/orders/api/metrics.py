@@ -1,8 +1,9 @@
 """The API's Prometheus metrics, counted around the whole app (docs/observability.md).
 
 Pure ASGI middleware, outermost, so every answer is seen, also those made before a route runs
-(413 from the body-size limit, 404, 405): requests, their duration and how many are in progress
-(an open event stream counts there until it closes), by route template, never by raw path.
+(413 from the body-size limit, 404, 405): requests, their duration and how many answers are in
+progress (an open event stream counts there until it closes), by route template, never by raw
+path.
 For `POST /orders` it also counts what became of the order: accepted, replayed (the answer has
 `Idempotent-Replayed`), or refused, by the `error` code of the answer's body.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from starlette.routing import Match
+from prometheus_client import Gauge
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.observability.metrics import (
@@ -32,42 +33,40 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 class HttpMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._routes: list[tuple[str, object]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
-        route = self._route(scope)
-        answer = _Answer(placing=method == "POST" and route == ORDERS)
+        answer = _Answer(placing=method == "POST" and scope["path"] == ORDERS)
+        streaming: Gauge | None = None
 
         async def watching(message: Message) -> None:
+            nonlocal streaming
             answer.saw(message)
+            if message["type"] == "http.response.start":
+                # Routed by now: Starlette puts the route in the scope before calling it.
+                streaming = HTTP_IN_PROGRESS.labels(method, _route(scope))
+                streaming.inc()
             await send(message)
 
-        in_progress = HTTP_IN_PROGRESS.labels(method, route)
-        in_progress.inc()
         started = time.perf_counter()
         try:
             await self.app(scope, receive, watching)
         finally:
-            in_progress.dec()
+            if streaming is not None:
+                streaming.dec()
+            route = _route(scope)
             HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
             HTTP_REQUESTS.labels(method, route, str(answer.status)).inc()
             answer.count_order()
 
-    def _route(self, scope: Scope) -> str:
-        """The template of the route that will answer (`/orders/{order_id}`)."""
-        if not self._routes:
-            app = scope.get("app")
-            routes = getattr(app, "routes", [])
-            self._routes = [(getattr(r, "path", UNMATCHED), r) for r in routes]
-        for path, route in self._routes:
-            match, _ = route.matches(scope)  # type: ignore[attr-defined]
-            if match is Match.FULL:
-                return path
-        return UNMATCHED
+
+def _route(scope: Scope) -> str:
+    """The template of the route that answered (`/orders/{order_id}`), never the raw path."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else UNMATCHED
 
 
 class _Answer:
