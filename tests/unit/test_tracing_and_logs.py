@@ -10,7 +10,6 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -23,21 +22,18 @@ from services.common.outbox.publisher import BatchFailure, BatchResult, PublishR
 from services.common.outbox.store import OutboundMessage
 from services.common.outbox.telemetry import PassTelemetry
 
-EXPORTED = InMemorySpanExporter()
-
 
 @pytest.fixture
 def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[InMemorySpanExporter]:
-    """Tracing on in this test: the global provider (set once per process) records in memory."""
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        provider.add_span_processor(SimpleSpanProcessor(EXPORTED))
-        trace.set_tracer_provider(provider)
+    """Tracing on in this test, recording in memory. The process's global provider is left
+    alone: it can be set only once, and the tests that follow must run with tracing off."""
+    exported = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exported))
     monkeypatch.setitem(tracing._state, "provider", provider)
-    EXPORTED.clear()
-    yield EXPORTED
-    EXPORTED.clear()
+    monkeypatch.setitem(tracing._state, "children_only", provider)
+    yield exported
+    provider.shutdown()
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ OPERATION_NAME = "messaging.operation.name"
 # Not in the conventions (they have no redelivery flag for RabbitMQ), so in our own namespace.
 REDELIVERED = "shopflow.message.redelivered"
 
-_tracer = tracing.tracer("shopflow.messaging")
+TRACER = "shopflow.messaging"
 
 
 def capture() -> str | None:
@@ -77,7 +77,7 @@ class PublishSpan:
         correlation_id: str,
         parent: str | None,
     ) -> None:
-        self.span = _tracer.start_span(
+        self.span = tracing.tracer(TRACER).start_span(
             f"publish {exchange}",
             context=propagate.extract(stored(parent)),
             kind=SpanKind.PRODUCER,
@@ -126,7 +126,7 @@ def consumer_span(
         if value is not None:
             attributes[key] = value
     parent = propagate.extract(headers if isinstance(headers, Mapping) else {})
-    with _tracer.start_as_current_span(
+    with tracing.tracer(TRACER).start_as_current_span(
         f"process {exchange}", context=parent, kind=SpanKind.CONSUMER, attributes=attributes
     ) as span:
         yield span

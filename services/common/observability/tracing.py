@@ -80,7 +80,10 @@ def setup_tracing(process: str, service: str) -> bool:
 
 
 def tracer(name: str) -> trace.Tracer:
-    return trace.get_tracer(name)
+    """This process's tracer (the no-op one while tracing is off). Ask for it when starting a
+    span, not at import: the provider is installed after the modules are imported."""
+    provider = _state["provider"]
+    return provider.get_tracer(name) if provider is not None else trace.get_tracer(name)
 
 
 def child_tracer(name: str) -> trace.Tracer:
