@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Make sure a local RabbitMQ answers on 127.0.0.1 with the management plugin enabled.
+# Make sure a local RabbitMQ answers on 127.0.0.1 with the management and Prometheus plugins.
 #   - installs rabbitmq-server with apt when it is missing,
-#   - enables rabbitmq_management,
+#   - enables rabbitmq_management and rabbitmq_prometheus (metrics on 15692),
 #   - starts the node when it is installed but stopped,
-#   - waits until AMQP (5672) and the management API (15672) answer.
+#   - waits until AMQP (5672), the management API (15672) and the metrics (15692) answer.
 # Exits non-zero with a message naming the missing piece when it cannot.
 # Set BROKER_BOOTSTRAP=skip to use a broker you run yourself (e.g. the compose one).
 set -euo pipefail
 
 AMQP_PORT="${BROKER_PORT:-5672}"
 MGMT_URL="${BROKER_MANAGEMENT_URL:-http://127.0.0.1:15672}"
+PROMETHEUS_URL="${BROKER_PROMETHEUS_URL:-http://127.0.0.1:15692}"
+PLUGINS=(rabbitmq_management rabbitmq_prometheus)
 WAIT_SECONDS="${BROKER_WAIT_SECONDS:-120}"
 
 say() { printf '[broker] %s\n' "$*"; }
@@ -28,9 +30,10 @@ as_root() {
 
 amqp_up() { (exec 3<>"/dev/tcp/127.0.0.1/${AMQP_PORT}") 2>/dev/null; }
 mgmt_up() { curl -fsS -o /dev/null --max-time 3 "${MGMT_URL}/api/overview" -u "${BROKER_ADMIN_USER:-guest}:${BROKER_ADMIN_PASSWORD:-guest}"; }
+metrics_up() { curl -fsS -o /dev/null --max-time 3 "${PROMETHEUS_URL}/metrics"; }
 
-if amqp_up && mgmt_up; then
-  say "RabbitMQ is up with the management plugin (${MGMT_URL})"
+if amqp_up && mgmt_up && metrics_up; then
+  say "RabbitMQ is up with the management UI (${MGMT_URL}) and metrics (${PROMETHEUS_URL}/metrics)"
   exit 0
 fi
 
@@ -48,8 +51,8 @@ node_running() { as_root rabbitmq-diagnostics -q ping >/dev/null 2>&1; }
 
 if ! node_running; then
   say "RabbitMQ is installed but not running: starting it"
-  as_root rabbitmq-plugins --offline enable rabbitmq_management >/dev/null \
-    || die "could not enable rabbitmq_management offline"
+  as_root rabbitmq-plugins --offline enable "${PLUGINS[@]}" >/dev/null \
+    || die "could not enable ${PLUGINS[*]} offline"
   if [[ -d /run/systemd/system ]]; then
     as_root systemctl start rabbitmq-server || die "systemctl start rabbitmq-server failed"
   else
@@ -62,11 +65,13 @@ if ! node_running; then
   done
 fi
 
-if ! as_root rabbitmq-plugins -q list -e rabbitmq_management 2>/dev/null | grep -q 'E\*\|\[E'; then
-  say "enabling the rabbitmq_management plugin"
-  as_root rabbitmq-plugins -q enable rabbitmq_management >/dev/null \
-    || die "rabbitmq-plugins enable rabbitmq_management failed"
-fi
+for plugin in "${PLUGINS[@]}"; do
+  if ! as_root rabbitmq-plugins -q list -e "${plugin}" 2>/dev/null | grep -q 'E\*\|\[E'; then
+    say "enabling the ${plugin} plugin"
+    as_root rabbitmq-plugins -q enable "${plugin}" >/dev/null \
+      || die "rabbitmq-plugins enable ${plugin} failed"
+  fi
+done
 
 deadline=$((SECONDS + WAIT_SECONDS))
 until amqp_up; do
@@ -77,4 +82,8 @@ until mgmt_up; do
   (( SECONDS < deadline )) || die "the management API at ${MGMT_URL} did not answer within ${WAIT_SECONDS}s (plugin enabled? credentials BROKER_ADMIN_USER/BROKER_ADMIN_PASSWORD right?)"
   sleep 1
 done
-say "RabbitMQ $(as_root rabbitmqctl -q version 2>/dev/null || echo '?') is up; management UI at ${MGMT_URL}"
+until metrics_up; do
+  (( SECONDS < deadline )) || die "the Prometheus metrics at ${PROMETHEUS_URL}/metrics did not answer within ${WAIT_SECONDS}s (rabbitmq_prometheus enabled?)"
+  sleep 1
+done
+say "RabbitMQ $(as_root rabbitmqctl -q version 2>/dev/null || echo '?') is up; management UI at ${MGMT_URL}, metrics at ${PROMETHEUS_URL}/metrics"

@@ -10,8 +10,12 @@ import pika
 from broker.flower import FlowerSettings
 from broker.settings import ProvisionSettings
 from services.common.topology import MONITOR, user_name
+from services.email.settings import Settings as EmailSettings
 from services.email.sink.config import SinkSettings
+from services.inventory.settings import Settings as InventorySettings
 from services.orders.settings import Settings as OrdersSettings
+
+RABBITMQ_METRICS_PORT = 15692  # rabbitmq_prometheus, enabled by broker/ensure-rabbitmq.sh
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,8 @@ class Endpoints:
     amqp_host: str
     amqp_port: int
     vhost: str
+    metrics_host: str
+    metrics_ports: dict[str, int]  # Procfile process -> its /metrics port
 
     @classmethod
     def from_settings(cls) -> Endpoints:
@@ -35,6 +41,7 @@ class Endpoints:
         sink = SinkSettings()
         flower = FlowerSettings()
         broker = provision.broker
+        inventory, email = InventorySettings(), EmailSettings()
         return cls(
             api_url=f"http://{orders.http_host}:{orders.http_port}",
             management_url=broker.management_url,
@@ -47,7 +54,23 @@ class Endpoints:
             amqp_host=broker.host,
             amqp_port=broker.port,
             vhost=broker.vhost,
+            metrics_host=orders.metrics.host,
+            metrics_ports={
+                "orders-api": orders.api_metrics_port,
+                "orders-relay": orders.relay.metrics_port,
+                "orders-worker": orders.worker.metrics_port,
+                "orders-beat": orders.beat_metrics_port,
+                "inventory-worker": inventory.worker.metrics_port,
+                "inventory-relay": inventory.relay.metrics_port,
+                "email-worker": email.worker.metrics_port,
+                "smtp-sink": sink.metrics_port,
+                "flower": flower.port,
+            },
         )
+
+    @property
+    def rabbitmq_metrics_url(self) -> str:
+        return f"http://{self.amqp_host}:{RABBITMQ_METRICS_PORT}/metrics"
 
     def monitor_amqp(self) -> pika.ConnectionParameters:
         return pika.ConnectionParameters(

@@ -101,7 +101,7 @@ def sections() -> dict[str, list[Variable]]:
     from broker.flower import FlowerSettings
     from broker.settings import ProvisionSettings
     from services.common.outbox.settings import RelayTuning
-    from services.common.settings import LogSettings
+    from services.common.settings import LogSettings, MetricsSettings
     from services.common.worker.settings import RetryPolicy, WorkerTuning
     from services.email.settings import Settings as EmailSettings
     from services.email.sink.config import SinkSettings
@@ -112,7 +112,7 @@ def sections() -> dict[str, list[Variable]]:
         "The broker (every process)": settings_variables(BrokerSettings, "BROKER_"),
         "The vhost tool and Flower": settings_variables(ProvisionSettings, "BROKER_")
         + settings_variables(FlowerSettings, "FLOWER_"),
-        "Every process": knob_variables(LogSettings),
+        "Every process": knob_variables(LogSettings) + knob_variables(MetricsSettings),
         "Every worker": knob_variables(WorkerTuning) + knob_variables(RetryPolicy),
         "Every relay": knob_variables(RelayTuning),
         "orders": service_variables(OrdersSettings),

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, cast
 
+from opentelemetry.trace import Tracer
 from sqlalchemy import Engine, Table, create_engine, event, insert, inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
@@ -72,12 +73,25 @@ class Database:
         self._turn: AbstractContextManager[object] = (
             threading.RLock() if is_sqlite(url) else nullcontext()
         )
+        self._tracer: Tracer | None = None
+
+    def trace_transactions(self, tracer: Tracer) -> None:
+        """Give every transaction a span of its own, from waiting for its turn to its commit
+        (services/common/observability/process.py: only inside a trace)."""
+        self._tracer = tracer
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commits on success, rolls back on any exception."""
-        with self._turn, self.sessions.begin() as session:
+        with self._span(), self._turn, self.sessions.begin() as session:
             yield session
+
+    def _span(self) -> AbstractContextManager[object]:
+        if self._tracer is None:
+            return nullcontext()
+        return self._tracer.start_as_current_span(
+            "transaction", attributes={"db.system.name": self.engine.dialect.name}
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()

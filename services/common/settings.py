@@ -5,17 +5,17 @@ Each service has its own typed `Settings` class (`services/<name>/settings.py`) 
 `ServiceSettings` with `env_prefix="<SERVICE>_"`. Secrets have no defaults in code: they come from
 the environment or from the `.env` file that `make up` creates from `.env.example`.
 
-A *knob group* (`Knobs`: logging, worker tuning, retries, the relay) is defined once and read from
-shared variables, `LOG_LEVEL` or `WORKER_CONCURRENCY`, which every service honours; a service's own
-`<SERVICE>_WORKER_CONCURRENCY` overrides the shared one for that service only. A service may also
-give a group defaults of its own (email retries longer than the others). docs/configuration.md
-lists every setting with its default.
+A *knob group* (`Knobs`: logging, metrics, worker tuning, retries, the relay) is defined once and
+read from shared variables, `LOG_LEVEL` or `WORKER_CONCURRENCY`, which every service honours; a
+service's own `<SERVICE>_WORKER_CONCURRENCY` overrides the shared one for that service only. A
+service may also give a group defaults of its own (email retries longer than the others).
+docs/configuration.md lists every setting with its default.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
 
 from pydantic import (
@@ -130,6 +130,32 @@ class LogSettings(Knobs):
     prefix: ClassVar[str] = "LOG_"
 
     level: str = Field(default="INFO", description="Python log level of every process")
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: readable lines; json: one JSON object per line (docs/observability.md)",
+    )
+
+
+class MetricsSettings(Knobs):
+    """Where every process serves its Prometheus metrics. The port is per process kind, next to
+    that kind's other settings (`ORDERS_WORKER_METRICS_PORT`, `ORDERS_RELAY_METRICS_PORT`...)."""
+
+    prefix: ClassVar[str] = "METRICS_"
+
+    host: str = Field(
+        default="127.0.0.1", description="address of every process's /metrics (compose: 0.0.0.0)"
+    )
+
+
+KnobsT = TypeVar("KnobsT", bound=Knobs)
+
+
+def shared_knobs(group: type[KnobsT]) -> KnobsT:
+    """A knob group read from its shared variables alone (`LOG_LEVEL`, `METRICS_HOST`...), for
+    a process that has no service's Settings (the SMTP sink)."""
+    config = SettingsConfigDict(env_prefix=group.prefix, env_file=ENV_FILE, extra="ignore")
+    reader = type(f"Shared{group.__name__}", (BaseSettings, group), {"model_config": config})
+    return group(**reader().model_dump())
 
 
 def env_prefix(service: Service) -> str:
@@ -204,6 +230,7 @@ class ServiceSettings(BaseSettings):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     broker_password: SecretStr = Field(description="the service's broker login's password")
     log: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.common.db import Database
+from services.common.observability.process import trace_database
 from services.email.mails import MailRenderer
 from services.email.message import Letterhead
 from services.email.settings import Settings
@@ -43,6 +44,7 @@ def smtp_config(settings: Settings) -> SmtpConfig:
 def bootstrap(settings: Settings | None = None) -> Container:
     settings = settings or Settings()
     db = Database(settings.database_url)
+    trace_database(db)  # if this process traces (observability/process.py)
     return Container(
         settings=settings,
         db=db,

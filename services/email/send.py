@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from typing import Any, Protocol
 
 from services.common.events import Envelope
+from services.common.observability.metrics import MAILS_SENT
 from services.common.worker.errors import Deferred, PermanentError, TransientError
 from services.email.mails import MAILS_BY_EVENT, MailRenderer
 from services.email.message import Letterhead, build_message, message_id
@@ -60,6 +61,7 @@ def send_order_mails(
             store.release(event.id, template, token, exc.reason)
             raise _classified(exc, f"{what} to {mail.recipient}") from exc
         store.mark_sent(event.id, template, token)
+        MAILS_SENT.labels(template).inc()
         taken_over = claim.outcome is ClaimOutcome.TAKEN_OVER
         note = " (taken over from a worker that died mid-send)" if taken_over else ""
         log.info("%s: sent to %s as %s%s", what, mail.recipient, mid, note)

@@ -9,7 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from services.common.settings import service_config
 from services.common.topology import Service
-from services.common.worker.settings import RetryPolicy, WorkerSettings
+from services.common.worker.settings import RetryPolicy, WorkerSettings, WorkerTuning
 
 SMTP_SCHEMES = {"smtp": 25, "smtps": 465}
 
@@ -34,6 +34,8 @@ class Settings(WorkerSettings):
     message_id_domain: str = Field(
         default="shopflow", description="Message-IDs are <event id>.<template>@this"
     )
+
+    worker: WorkerTuning = WorkerTuning(metrics_port=9107)  # docs/observability.md, "Ports"
 
     # SMTP servers restart: transient failures (4xx, unreachable) retry longer than the other
     # services' (at least ~9 minutes before a dead letter), unless RETRY_* / EMAIL_RETRY_* say.

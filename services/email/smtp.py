@@ -12,7 +12,11 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
+
+_tracer = trace.get_tracer("shopflow.email.smtp")
 
 
 class SendFailed(Exception):
@@ -70,6 +74,14 @@ class SmtpSender:
         self.config = config
 
     def send(self, message: EmailMessage) -> None:
+        cfg = self.config
+        attributes: dict[str, str | int] = {"server.address": cfg.host, "server.port": cfg.port}
+        with _tracer.start_as_current_span(
+            "smtp send", kind=SpanKind.CLIENT, attributes=attributes
+        ):
+            self._send(message)
+
+    def _send(self, message: EmailMessage) -> None:
         cfg = self.config
         try:
             smtp = self._connect()

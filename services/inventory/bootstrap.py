@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.common.db import Database
+from services.common.observability.process import trace_database
 from services.common.outbox import UdpWakeupSender, publishing_database
 from services.inventory.settings import Settings
 
@@ -27,4 +28,5 @@ def bootstrap(settings: Settings | None = None) -> Container:
     db, wakeup = publishing_database(
         settings.database_url, settings.relay.wake_host, settings.relay.wake_port
     )
+    trace_database(db)  # if this process traces (observability/process.py)
     return Container(settings=settings, db=db, wakeup=wakeup)

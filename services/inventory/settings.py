@@ -13,7 +13,7 @@ from pydantic import Field
 from services.common.outbox.settings import RelaySettings, RelayTuning
 from services.common.settings import service_config
 from services.common.topology import Service
-from services.common.worker.settings import WorkerSettings
+from services.common.worker.settings import WorkerSettings, WorkerTuning
 
 
 class Settings(WorkerSettings, RelaySettings):
@@ -23,5 +23,6 @@ class Settings(WorkerSettings, RelaySettings):
     database_url: str = Field(
         default="sqlite:///var/inventory.db", description="any SQLAlchemy URL"
     )
-    # The orders relay listens on 47301.
-    relay: RelayTuning = RelayTuning(wake_port=47302)
+    # The orders relay and worker have 47301, 9102 and 9103 (docs/observability.md, "Ports").
+    relay: RelayTuning = RelayTuning(wake_port=47302, metrics_port=9106)
+    worker: WorkerTuning = WorkerTuning(metrics_port=9105)

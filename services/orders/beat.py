@@ -11,10 +11,26 @@ harmless too: the expiry moves an order only if it is still PENDING.
 
 from __future__ import annotations
 
+from typing import Any
+
+from celery import signals
+
+from services.common.observability.metrics import BEAT_SENT
+from services.common.observability.workers import observe_celery
 from services.orders.worker import app, settings
 
 
+def count_sent(sender: str | None = None, **_kwargs: Any) -> None:
+    BEAT_SENT.labels(str(sender)).inc()
+
+
 def main() -> None:
+    # Beat's ticks start no traces: each would be a trace of its own every few seconds. The
+    # worker still traces the expiry it runs (a trace per tick, with what it expired).
+    observe_celery("orders-beat", "orders", settings, settings.beat_metrics_port, trace_tasks=False)
+    for entry in app.conf.beat_schedule.values():
+        BEAT_SENT.labels(entry["task"])  # at 0 from the start
+    signals.after_task_publish.connect(count_sent, weak=False)
     app.start(
         [
             "beat",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from services.common.db import Database
+from services.common.observability.process import trace_database
 from services.common.outbox import UdpWakeupSender, publishing_database
 from services.orders.readiness import database_problem
 from services.orders.settings import Settings
@@ -38,6 +39,7 @@ def bootstrap(settings: Settings | None = None) -> Container:
     db, wakeup = publishing_database(
         settings.database_url, settings.relay.wake_host, settings.relay.wake_port
     )
+    trace_database(db)  # if this process traces (observability/process.py)
     return Container(
         settings=settings,
         db=db,

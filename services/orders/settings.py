@@ -59,6 +59,10 @@ class Settings(WorkerSettings, RelaySettings):
         description="password of `<vhost>-storefront`, the login of the API's live updates; "
         "the API refuses to start without it",
     )
+    # Metrics on a port of their own, not on the public API (docs/observability.md, "Ports").
+    api_metrics_port: int = Field(
+        default=9101, ge=0, le=65535, description="the API's /metrics port (0: any free port)"
+    )
 
     # Order lifecycle (the worker and beat): an order still PENDING this long after it was placed
     # expires; beat asks the worker to look for such orders every `expiry_check_seconds`.
@@ -67,6 +71,9 @@ class Settings(WorkerSettings, RelaySettings):
     )
     expiry_check_seconds: float = Field(
         default=10.0, gt=0, description="how often beat asks for the expiry check"
+    )
+    beat_metrics_port: int = Field(
+        default=9104, ge=0, le=65535, description="beat's /metrics port (0: any free port)"
     )
 
     @field_validator("place_rate_limit")

@@ -29,6 +29,17 @@ READY_LOG = {
     "smtp-sink": r"listening",
     "orders-beat": r"celery beat .* is starting",
 }
+# The setting that names each process's /metrics port (docs/observability.md, "Ports").
+METRICS_PORT_SETTINGS = {
+    "orders-api": "ORDERS_API_METRICS_PORT",
+    "orders-relay": "ORDERS_RELAY_METRICS_PORT",
+    "orders-worker": "ORDERS_WORKER_METRICS_PORT",
+    "orders-beat": "ORDERS_BEAT_METRICS_PORT",
+    "inventory-worker": "INVENTORY_WORKER_METRICS_PORT",
+    "inventory-relay": "INVENTORY_RELAY_METRICS_PORT",
+    "email-worker": "EMAIL_WORKER_METRICS_PORT",
+    "smtp-sink": "EMAIL_SINK_METRICS_PORT",
+}
 DEFAULT_PROCESSES = (
     "orders-api",
     "orders-relay",
@@ -69,6 +80,10 @@ class System:
     @property
     def mail_dir(self) -> Path:
         return Path(self.env["EMAIL_SINK_DIR"])
+
+    def metrics_url(self, name: str) -> str:
+        """The /metrics of the first process of kind `name` (each kind has its own port)."""
+        return f"http://127.0.0.1:{self.env[METRICS_PORT_SETTINGS[name]]}/metrics"
 
     def db_url(self, service: str) -> str:
         return self.env[f"{service.upper()}_DATABASE_URL"]
@@ -134,6 +149,7 @@ def running_system(
         "INVENTORY_WORKER_CONCURRENCY": "2",
         "EMAIL_WORKER_CONCURRENCY": "2",
     }
+    env.update({setting: str(free_port()) for setting in METRICS_PORT_SETTINGS.values()})
     sink_port = free_port()
     env["EMAIL_SINK_PORT"] = str(sink_port)
     env["EMAIL_SMTP_URL"] = f"smtp://127.0.0.1:{sink_port}"

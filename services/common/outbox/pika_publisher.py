@@ -19,6 +19,7 @@ from services.common.outbox.publisher import (
     PublishRejected,
 )
 from services.common.outbox.store import OutboundMessage
+from services.common.outbox.telemetry import PassTelemetry
 
 log = logging.getLogger(__name__)
 
@@ -134,14 +135,17 @@ class PikaPublisher:
         )
         return self._window
 
-    def _properties(self, message: OutboundMessage) -> pika.BasicProperties:
+    def _properties(
+        self, message: OutboundMessage, trace_headers: dict[str, str]
+    ) -> pika.BasicProperties:
         return pika.BasicProperties(
             content_type=CONTENT_TYPE,
             delivery_mode=PERSISTENT,
             message_id=message.event_id,
             type=message.event_type,
             correlation_id=message.correlation_id,
-            headers={"correlation_id": message.correlation_id},
+            # `traceparent` (W3C trace context): the trace of the transaction that wrote the row.
+            headers={"correlation_id": message.correlation_id, **trace_headers},
         )
 
     def publish_batch(self, messages: Iterable[OutboundMessage]) -> BatchResult:
@@ -149,6 +153,7 @@ class PikaPublisher:
         unsent: OutboundMessage | None = None
         window: ConfirmWindow | None = None
         error: PublishFailed | None = None
+        telemetry = PassTelemetry(self._exchange)
         following = iter(messages)
         try:
             while True:
@@ -164,9 +169,8 @@ class PikaPublisher:
                 if window is None:
                     window = self._open_window()
                     window.forget()  # nothing is in flight between batches
-                tag = window.publish(
-                    self._exchange, message.event_type, message.body, self._properties(message)
-                )
+                properties = self._properties(message, telemetry.headers(message))
+                tag = window.publish(self._exchange, message.event_type, message.body, properties)
                 sent.append((message, tag))
                 unsent = None
             if window is not None:
@@ -186,7 +190,9 @@ class PikaPublisher:
             # It failed between two publishes (waiting for room or for the last confirms): if
             # everything sent was acked, the error belongs to the message that would go next.
             unsent = next(following, None)
-        return settle(sent, window, error, unsent)
+        result = settle(sent, window, error, unsent)
+        telemetry.finish(result)
+        return result
 
     def idle(self) -> None:
         if self._connection is None or not self._connection.is_open:

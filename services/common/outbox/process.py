@@ -13,13 +13,18 @@ import threading
 from dataclasses import dataclass
 from types import FrameType
 
+from prometheus_client import REGISTRY
+
 from services.common.db import Database
+from services.common.observability.process import observe_process
+from services.common.outbox.backlog import OutboxBacklog
 from services.common.outbox.lease import Lease
 from services.common.outbox.pika_publisher import PikaPublisher
 from services.common.outbox.relay import OutboxRelay
 from services.common.outbox.settings import RelaySettings
 from services.common.outbox.store import OutboxStore
 from services.common.outbox.tables import LeaseMixin, OutboxMixin
+from services.common.outbox.telemetry import start_counting
 from services.common.outbox.wakeup import UdpWakeupListener
 
 
@@ -54,13 +59,13 @@ def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> O
 
 def run_relay(name: str, settings: RelaySettings, db: Database, target: RelayTarget) -> int:
     """Run until SIGTERM/SIGINT; the lease is released on the way out."""
-    logging.basicConfig(
-        level=settings.log.level,
-        format=f"%(asctime)s %(levelname)s [{name}] %(name)s: %(message)s",
-    )
+    service = settings.service.value
+    observe_process(name, service, settings.log, settings.metrics, settings.relay.metrics_port)
     logging.getLogger("pika").setLevel(logging.WARNING)
     log = logging.getLogger(name)
     relay = build_relay(settings, db, target)
+    REGISTRY.register(OutboxBacklog(relay.store, target.exchange))
+    start_counting(target.exchange)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -12,8 +12,8 @@ from services.common.settings import Knobs, ServiceSettings
 
 class RelayTuning(Knobs):
     prefix: ClassVar[str] = "RELAY_"
-    # Each publishing service needs its own wake-up port: never read from a shared variable.
-    per_service: ClassVar[frozenset[str]] = frozenset({"wake_host", "wake_port"})
+    # Each publishing service needs its own ports: never read from a shared variable.
+    per_service: ClassVar[frozenset[str]] = frozenset({"wake_host", "wake_port", "metrics_port"})
 
     batch_size: int = Field(
         default=100, ge=1, le=10_000, description="rows per pass; also the confirm window"
@@ -31,6 +31,9 @@ class RelayTuning(Knobs):
     wake_host: str = Field(default="127.0.0.1", description="UDP wake-up address of the relay")
     wake_port: int = Field(
         default=47301, ge=0, le=65535, description="UDP wake-up port (0: poll only)"
+    )
+    metrics_port: int = Field(
+        default=9102, ge=0, le=65535, description="the relay's /metrics port (0: any free port)"
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from services.common.db import Database, table_of
 from services.common.events import Envelope
+from services.common.observability.messaging import capture
 from services.common.outbox.tables import OutboxMixin
 
 # Set on a session that added an outbox row; the relay is woken when it commits (wakeup.py).
@@ -27,6 +28,7 @@ class OutboundMessage:
     event_type: str  # also the routing key
     correlation_id: str
     body: bytes
+    trace_context: str | None = None  # the writer's, as stored (observability/messaging.py)
 
 
 def _commit_order_lock(session: Session, table: type[OutboxMixin]) -> None:
@@ -64,6 +66,7 @@ def add_event(
             "payload": envelope.to_json_bytes().decode(),
             "created_at": created_at,
             "attempts": 0,
+            "trace_context": capture(),
         },
     )
     session.info[ROW_ADDED] = True
@@ -81,7 +84,7 @@ class OutboxStore:
         t = self.table
         with self.db.transaction() as session:
             rows = session.execute(
-                select(t.id, t.event_id, t.event_type, t.correlation_id, t.payload)
+                select(t.id, t.event_id, t.event_type, t.correlation_id, t.payload, t.trace_context)
                 .where(t.published_at.is_(None))
                 .order_by(t.id)
                 .limit(limit)
@@ -93,9 +96,19 @@ class OutboxStore:
                 event_type=r.event_type,
                 correlation_id=r.correlation_id,
                 body=r.payload.encode(),
+                trace_context=r.trace_context,
             )
             for r in rows
         ]
+
+    def backlog(self) -> tuple[int, datetime | None]:
+        """How many rows wait to be published, and when the oldest of them was written."""
+        t = self.table
+        with self.db.transaction() as session:
+            count, oldest = session.execute(
+                select(func.count(), func.min(t.created_at)).where(t.published_at.is_(None))
+            ).one()
+        return int(count), oldest
 
     def record(self, published: list[int], failed: tuple[int, str] | None = None) -> None:
         """Mark confirmed rows published; keep the error of the row that failed, if any."""

@@ -28,6 +28,8 @@ class OutboxMixin:
 
     `id` order is commit order (see `store.add_event`), which is the order the relay publishes in.
     `payload` is the serialized envelope exactly as committed; the relay sends these bytes as-is.
+    `trace_context` is the W3C trace context (JSON) of the transaction that wrote the row, when
+    it was traced: the relay's publish continues that trace (observability/messaging.py).
     """
 
     id: Mapped[int] = mapped_column(_ROW_ID, primary_key=True, autoincrement=True)
@@ -40,6 +42,7 @@ class OutboxMixin:
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    trace_context: Mapped[str | None] = mapped_column(Text, default=None)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805

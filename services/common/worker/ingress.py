@@ -36,9 +36,14 @@ from typing import Any
 from celery import Celery, bootsteps
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
+from opentelemetry.trace import Span
 
 from services.common.backoff import equal_jitter
 from services.common.events import Envelope, InvalidEvent, parse_event
+from services.common.observability import tracing
+from services.common.observability.logs import about_event
+from services.common.observability.messaging import consumer_span, fail
+from services.common.worker.observed import IngressMetrics
 
 logger = logging.getLogger("shopflow.ingress")
 
@@ -84,6 +89,7 @@ class EventIngress(bootsteps.ConsumerStep):
         self._producer: Producer | None = None
         self._returned: list[str] = []
         self._sent_events = LoopSentEvents(parent)
+        self._metrics = IngressMetrics(self.queue_name, self.routes)
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
         channel.basic_qos(prefetch_size=0, prefetch_count=self.prefetch, a_global=False)
@@ -116,22 +122,40 @@ class EventIngress(bootsteps.ConsumerStep):
         self._drop_producer()
 
     def on_message(self, message: Message) -> None:
+        if not tracing.enabled():
+            self._take(message, None)
+            return
+        with consumer_span(
+            self.queue_name, message.properties, message.delivery_info, message.headers
+        ) as span:
+            self._take(message, span)
+
+    def _take(self, message: Message, span: Span | None) -> None:
         message_id = message.properties.get("message_id")
         content_type = message.content_type
         if content_type != JSON:
-            self._reject(message, message_id, f"content type {content_type!r} is not {JSON}")
+            reason = f"content type {content_type!r} is not {JSON}"
+            self._reject(message, message_id, reason, span)
             return
         try:
             event = parse_event(message.body or b"", accept=set(self.routes))
         except InvalidEvent as exc:
-            self._reject(message, message_id, exc.reason)
+            self._reject(message, message_id, exc.reason, span)
             return
+        self._metrics.consumed[event.type].inc()
+        with about_event(event.id, event.type, event.correlationid):
+            self._hand_off_then_ack(message, event, span)
+
+    def _hand_off_then_ack(self, message: Message, event: Envelope[Any], span: Span | None) -> None:
         task_name = self.routes[event.type]
         try:
             self._hand_off(task_name, event)
-        except Exception:
+        except Exception as exc:
             # Not confirmed: keep the event. It comes back to this or another worker.
             self._drop_producer()
+            self._metrics.handoff_failures.inc()
+            if span is not None:
+                fail(span, f"hand-off not confirmed: {exc}", "handoff_failed")
             self.failures += 1
             delay = equal_jitter(
                 self.failures - 1, base=HANDOFF_BACKOFF_INITIAL, cap=HANDOFF_BACKOFF_MAX
@@ -214,7 +238,13 @@ class EventIngress(bootsteps.ConsumerStep):
             with suppress(Exception):
                 connection.release()
 
-    def _reject(self, message: Message, message_id: str | None, reason: str) -> None:
+    def _reject(
+        self, message: Message, message_id: str | None, reason: str, span: Span | None
+    ) -> None:
+        self._metrics.consumed_invalid.inc()
+        self._metrics.dead_lettered_invalid.inc()
+        if span is not None:
+            fail(span, reason, "invalid_event")
         logger.warning(
             "rejected message %s from %s (dead-lettered): %s",
             message_id or "(no message_id)",

@@ -30,10 +30,12 @@ from celery import Celery
 from sqlalchemy.exc import OperationalError
 
 from services.common.lazy import Lazy
-from services.common.topology import EVENT_SUBSCRIPTIONS, Service
+from services.common.observability.workers import observe_celery
+from services.common.topology import EVENT_SUBSCRIPTIONS, Service, task_queue
 from services.common.worker.app import create_worker_app, worker_argv
 from services.common.worker.errors import TransientError
 from services.common.worker.ingress import install_event_ingress
+from services.common.worker.observed import TaskMetrics
 from services.common.worker.settings import WorkerSettings
 from services.common.worker.tasks import EventHandler, register_event_task
 
@@ -106,17 +108,32 @@ class ServiceWorker(Generic[SettingsT]):
         self._register_periodic(periodic or {})
 
     def main(self) -> None:
+        """Run the worker process (`python -m services.<name>.worker`)."""
+        process = f"{self.service.value}-worker"
+        port = self.settings.worker.metrics_port
+        observe_celery(process, self.service.value, self.settings, port, trace_tasks=True)
         self.app.worker_main(worker_argv(self.service, self.settings))
 
     def _register_event_tasks(self, handlers: Mapping[str, Handler]) -> dict[str, str]:
         accepted: dict[Handler, set[str]] = {}
         for event_type, handler in handlers.items():
             accepted.setdefault(handler, set()).add(event_type)
+        queue_of = {
+            event_type: queue
+            for queue, event_types in subscribed_event_types(self.service).items()
+            for event_type in event_types
+        }
         routes: dict[str, str] = {}
         for handler, event_types in accepted.items():
             name = task_name(self.service, handler)
+            metrics = TaskMetrics({t: queue_of[t] for t in event_types}, task_queue(self.service))
             register_event_task(
-                self.app, name, frozenset(event_types), self._injected(handler), self.settings.retry
+                self.app,
+                name,
+                frozenset(event_types),
+                self._injected(handler),
+                self.settings.retry,
+                metrics,
             )
             routes.update(dict.fromkeys(event_types, name))
         return routes

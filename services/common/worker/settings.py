@@ -15,6 +15,8 @@ from services.common.settings import Knobs, ServiceSettings
 
 class WorkerTuning(Knobs):
     prefix: ClassVar[str] = "WORKER_"
+    # Each service's worker serves its metrics on a port of its own: never a shared variable.
+    per_service: ClassVar[frozenset[str]] = frozenset({"metrics_port"})
 
     # threads: the solo pool stalls with acks_late (its ack waits behind a ~2 s timer), and
     # prefork costs more per task here; our tasks are short and wait on SQLite or SMTP.
@@ -28,6 +30,10 @@ class WorkerTuning(Knobs):
     # Each event is handed off in a few ms.
     ingress_prefetch: int = Field(
         default=32, ge=1, description="unacked events the event ingress may hold"
+    )
+    # The orders worker's; inventory and email set their own (docs/observability.md, "Ports").
+    metrics_port: int = Field(
+        default=9103, ge=0, le=65535, description="the worker's /metrics port (0: any free port)"
     )
 
 

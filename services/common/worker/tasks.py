@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,9 @@ from sqlalchemy.exc import OperationalError
 
 from services.common.backoff import equal_jitter
 from services.common.events import Envelope, InvalidEvent, parse_event
+from services.common.observability.metrics import INVALID_TYPE
 from services.common.worker.errors import Deferred, PermanentError, TransientError
+from services.common.worker.observed import DeadLetterReason, Outcome, TaskMetrics
 from services.common.worker.settings import RetryPolicy
 
 logger = logging.getLogger("shopflow.tasks")
@@ -52,6 +55,7 @@ def register_event_task(
     accept: frozenset[str],
     handler: Callable[[], EventHandler],
     policy: RetryPolicy,
+    metrics: TaskMetrics,
 ) -> Task:  # type: ignore[type-arg]
     """Register task `name`, which runs `handler()(event)` for events of the `accept` types.
 
@@ -61,27 +65,55 @@ def register_event_task(
 
     @app.task(name=name, bind=True, max_retries=policy.max)
     def run(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
-        event = _parse(name, envelope, accept)
         try:
-            handler()(event)
-        except PermanentError as exc:
-            logger.error("%s failed permanently, dead-lettering: %s", describe(event), exc)
+            event = _parse(name, envelope, accept)
+        except PermanentError:
+            metrics.dead_lettered(INVALID_TYPE, DeadLetterReason.PERMANENT)
             raise
-        except Deferred as exc:
-            raise _defer(self, event, exc, policy) from exc
-        except RETRYABLE as exc:
-            if self.request.retries >= policy.max:
-                logger.error(
-                    "%s still failing after %d retries, dead-lettering: %s",
-                    describe(event),
-                    self.request.retries,
-                    exc,
-                )
-                raise
-            raise _retry(self, event, exc, policy) from exc
+        _handle(self, event, handler, policy, metrics)
         logger.info("handled %s", describe(event))
 
     return run
+
+
+def _handle(
+    task: Task,  # type: ignore[type-arg]
+    event: Envelope[Any],
+    handler: Callable[[], EventHandler],
+    policy: RetryPolicy,
+    metrics: TaskMetrics,
+) -> None:
+    """Run the handler and count how it ended (its duration includes scheduling a retry); a
+    retry or a dead letter leaves as the exception Celery acts on."""
+    started = time.perf_counter()
+    outcome = Outcome.DEAD_LETTERED
+    try:
+        handler()(event)
+        outcome = Outcome.HANDLED
+    except PermanentError as exc:
+        logger.error("%s failed permanently, dead-lettering: %s", describe(event), exc)
+        metrics.dead_lettered(event.type, DeadLetterReason.PERMANENT)
+        raise
+    except Deferred as exc:
+        outcome = Outcome.DEFERRED
+        raise _defer(task, event, exc, policy) from exc
+    except RETRYABLE as exc:
+        if task.request.retries >= policy.max:
+            logger.error(
+                "%s still failing after %d retries, dead-lettering: %s",
+                describe(event),
+                task.request.retries,
+                exc,
+            )
+            metrics.dead_lettered(event.type, DeadLetterReason.EXHAUSTED)
+            raise
+        outcome = Outcome.RETRIED
+        raise _retry(task, event, exc, policy) from exc
+    except Exception:
+        metrics.dead_lettered(event.type, DeadLetterReason.ERROR)
+        raise
+    finally:
+        metrics.ran(event.type, outcome, time.perf_counter() - started)
 
 
 def _parse(task_name: str, envelope: dict[str, Any], accept: frozenset[str]) -> Envelope[Any]:

@@ -15,6 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from services.common.observability.process import observe_process
+from services.common.settings import LogSettings, MetricsSettings, shared_knobs
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 from services.email.sink.server import build_controller
@@ -23,7 +25,8 @@ SHOWN_HEADERS = ("Date", "From", "To", "Subject", "Message-ID", "X-Sink-Envelope
 
 
 def serve(settings: SinkSettings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    log, metrics = shared_knobs(LogSettings), shared_knobs(MetricsSettings)
+    observe_process("smtp-sink", "email", log, metrics, settings.metrics_port)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP line
     controller = build_controller(settings)
     stop = threading.Event()

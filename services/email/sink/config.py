@@ -16,6 +16,9 @@ class SinkSettings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="the sink's SMTP address")
     port: int = Field(default=1025, ge=0, le=65535, description="the sink's SMTP port")
     dir: Path = Field(default=Path("var/mail"), description="where it stores each mail (.eml)")
+    metrics_port: int = Field(
+        default=9108, ge=0, le=65535, description="the sink's /metrics port (0: any free port)"
+    )
     # test modes
     refuse: str | None = Field(
         default=None, description="test mode: recipients matching this regex get 550"

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from services.common.observability.metrics import SINK_MAILS
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 
@@ -29,6 +30,7 @@ class SinkHandler:
     ) -> str:
         if self.refuse and self.refuse.search(address):
             log.info("refusing recipient %s (test mode)", address)
+            SINK_MAILS.labels("refused").inc()
             return f"550 5.1.1 <{address}>: recipient refused by the sink (test mode)"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -38,6 +40,7 @@ class SinkHandler:
     ) -> str:
         if self.tempfail:
             log.info("temp-failing a mail from %s (test mode)", envelope.mail_from)
+            SINK_MAILS.labels("tempfailed").inc()
             return "451 4.3.0 temporary failure in the sink (test mode), try again later"
         path = self.mailbox.store(
             envelope.original_content or envelope.content,
@@ -45,6 +48,7 @@ class SinkHandler:
             rcpt_tos=list(envelope.rcpt_tos),
         )
         log.info("stored %s for %s", path.name, ", ".join(envelope.rcpt_tos))
+        SINK_MAILS.labels("stored").inc()
         if self.stall_seconds and (not self.stall_limit or self.stalled < self.stall_limit):
             self.stalled += 1
             log.info(

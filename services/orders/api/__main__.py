@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from services.common.observability.process import observe_process
 from services.orders.settings import Settings
 
 # An order's event stream never ends by itself, and uvicorn waits for every open response before
@@ -19,12 +20,15 @@ def serve(app_factory: str = "services.orders.api:create_app") -> None:
     """Run `app_factory` under uvicorn with the API's settings (the benchmark's bare endpoint
     uses this too, so both are served the same way)."""
     settings = Settings()
+    log, metrics = settings.log, settings.metrics
+    observe_process("orders-api", "orders", log, metrics, settings.api_metrics_port)
     uvicorn.run(
         app_factory,
         factory=True,
         host=settings.http_host,
         port=settings.http_port,
-        log_level=settings.log.level.lower(),
+        log_level=log.level.lower(),
+        log_config=None,  # uvicorn's loggers write through ours (LOG_FORMAT), not their own
         proxy_headers=False,
         timeout_graceful_shutdown=STREAMS_GRACE_SECONDS,
     )

@@ -9,11 +9,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.common.observability import tracing
 from services.orders.api import pages, routes
 from services.orders.api.access import PlaceOrderLimit
 from services.orders.api.errors import install_error_handlers
 from services.orders.api.headers import SecurityHeaders, allow_origins
 from services.orders.api.limits import BodySizeLimit
+from services.orders.api.metrics import HttpMetrics
 from services.orders.bootstrap import Container, bootstrap
 from services.orders.live import Hub, LiveBridge
 
@@ -74,5 +76,11 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
     allow_origins(app, container.settings.cors_origins)
+    app.add_middleware(HttpMetrics)  # outside the body limit and CORS: it sees what they refuse
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, the middlewares' too
+    if tracing.enabled():
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        # A SERVER span per request, continuing the caller's `traceparent` if it sent one.
+        FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
     return app

@@ -1,0 +1,45 @@
+"""Bringing a database up to its service's tables: create what is missing, add new columns.
+
+`metadata.create_all` creates missing tables but never changes an existing one, so a database made
+before a column was added (the outbox's `trace_context`) would lack it. There is no migration
+tool: a new column is made nullable with no server default, and `add_missing_columns` adds it in
+place (`ALTER TABLE ... ADD COLUMN`, which SQLite and PostgreSQL both do without rewriting the
+table). A change it cannot make that way (a new NOT NULL column, a changed type, a dropped column)
+is refused with a message naming the column, never guessed at.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Engine, MetaData, inspect, text
+
+
+class SchemaChangeRefused(RuntimeError):
+    """An existing table needs a change that is not a nullable column added."""
+
+
+def add_missing_columns(engine: Engine, metadata: MetaData) -> list[str]:
+    """Add every column of `metadata` that an existing table lacks; `table.column` for each."""
+    existing = inspect(engine)
+    missing: list[tuple[str, Column[object]]] = []
+    for table in metadata.sorted_tables:
+        if not existing.has_table(table.name):
+            continue  # create_all makes it whole
+        present = {c["name"] for c in existing.get_columns(table.name)}
+        missing += [(table.name, c) for c in table.columns if c.name not in present]
+    for table_name, column in missing:
+        if not column.nullable or column.primary_key or column.server_default is not None:
+            raise SchemaChangeRefused(
+                f"{table_name}.{column.name} is missing and cannot be added in place (not a "
+                "nullable column without a default): recreate the database"
+            )
+    preparer = engine.dialect.identifier_preparer
+    with engine.begin() as connection:
+        for table_name, column in missing:
+            column_type = column.type.compile(dialect=engine.dialect)
+            connection.execute(
+                text(
+                    f"ALTER TABLE {preparer.quote(table_name)} "
+                    f"ADD COLUMN {preparer.quote(column.name)} {column_type}"
+                )
+            )
+    return [f"{table_name}.{column.name}" for table_name, column in missing]

@@ -1,0 +1,165 @@
+"""Every process's /metrics, read the way Prometheus reads it, moves by exactly what happened.
+
+The whole system runs from the Procfile; the test places orders (two confirmed, one rejected, one
+replayed with its Idempotency-Key, one refused as invalid) and publishes one poison event on the
+`orders` exchange, waits until everything settled, and compares each process's counters with what
+they were before. Then every metric docs/observability.md lists must be in some process's answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pika
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.broker import TestBroker
+from tests.support.polling import wait_until
+from tests.support.system import METRICS_PORT_SETTINGS, System, running_system
+
+pytestmark = pytest.mark.e2e
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "observability.md"
+Sample = tuple[str, str, frozenset[tuple[str, str]]]  # process, sample name, labels
+
+
+@pytest.fixture
+def system(broker: TestBroker, tmp_path: Path) -> Iterator[System]:
+    broker.purge_all()  # nothing left by an earlier test may be counted here
+    with running_system(tmp_path) as running:
+        yield running
+
+
+def scrape(system: System) -> dict[Sample, float]:
+    samples: dict[Sample, float] = {}
+    for process in METRICS_PORT_SETTINGS:
+        text = httpx.get(system.metrics_url(process), timeout=5).text
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                samples[(process, s.name, frozenset(s.labels.items()))] = s.value
+    return samples
+
+
+def key(process: str, name: str, **labels: str) -> Sample:
+    return (process, name, frozenset(labels.items()))
+
+
+def expected_moves() -> dict[Sample, float]:
+    placed, confirmed, rejected = 3, 2, 1
+    moves: dict[Sample, float] = {
+        key("orders-api", "shopflow_orders_accepted_total"): placed,
+        key("orders-api", "shopflow_orders_replayed_total"): 1,
+        key("orders-api", "shopflow_orders_refused_total", reason="validation_failed"): 1,
+        key("smtp-sink", "shopflow_sink_mails_total", outcome="stored"): placed + 2 + 1,
+    }
+    relayed = {
+        "orders-relay": {
+            "orders": {"order.placed": placed, "order.confirmed": 2, "order.rejected": 1}
+        },
+        "inventory-relay": {"inventory": {"stock.reserved": confirmed, "stock.rejected": 1}},
+    }
+    for relay, exchanges in relayed.items():
+        for exchange, types in exchanges.items():
+            for event_type, n in types.items():
+                moves[
+                    key(
+                        relay,
+                        "shopflow_relay_published_total",
+                        exchange=exchange,
+                        event_type=event_type,
+                    )
+                ] = n
+    consumed = {
+        ("inventory-worker", "inventory.orders"): {"order.placed": placed},
+        ("orders-worker", "orders.inventory"): {"stock.reserved": 2, "stock.rejected": rejected},
+        ("email-worker", "email.orders"): {
+            "order.placed": placed,
+            "order.confirmed": 2,
+            "order.rejected": 1,
+        },
+    }
+    for (worker, queue), types in consumed.items():
+        for event_type, n in types.items():
+            for name in ("shopflow_events_consumed_total", "shopflow_events_handled_total"):
+                moves[key(worker, name, queue=queue, event_type=event_type)] = n
+            moves[
+                key(worker, "shopflow_events_retried_total", queue=queue, event_type=event_type)
+            ] = 0
+            handled = dict(queue=queue, event_type=event_type, outcome="handled")
+            moves[key(worker, "shopflow_handler_duration_seconds_count", **handled)] = n
+    for worker, queue in (
+        ("inventory-worker", "inventory.orders"),
+        ("email-worker", "email.orders"),
+    ):
+        poison = dict(queue=queue, event_type="(invalid)")
+        moves[key(worker, "shopflow_events_consumed_total", **poison)] = 1
+        moves[key(worker, "shopflow_events_dead_lettered_total", **poison, reason="invalid")] = 1
+    for template, n in (("order_received", placed), ("order_confirmed", 2), ("order_rejected", 1)):
+        moves[key("email-worker", "shopflow_mails_sent_total", template=template)] = n
+    return moves
+
+
+def _place(system: System, sku: str, email: str, key_: str | None = None) -> httpx.Response:
+    body = {"customer_email": email, "lines": [{"sku": sku, "quantity": 1}]}
+    headers = {"Idempotency-Key": key_} if key_ else {}
+    return httpx.post(f"{system.api_url}/orders", json=body, headers=headers, timeout=10)
+
+
+def _traffic(system: System, broker: TestBroker) -> list[str]:
+    ids = [
+        _place(system, "MUG-BLUE", f"m{n}@example.com", f"metrics-{n}").json()["id"] for n in (1, 2)
+    ]
+    ids.append(_place(system, "POSTER-A2", "r@example.com").json()["id"])
+    assert _place(system, "MUG-BLUE", "m1@example.com", "metrics-1").status_code == 202  # replay
+    invalid = {"customer_email": "nope", "lines": [{"sku": "MUG-BLUE", "quantity": 0}]}
+    assert httpx.post(f"{system.api_url}/orders", json=invalid).status_code == 422
+    poison = pika.BasicProperties(content_type="application/json", message_id="poison-1")
+    broker.publish_raw(
+        b"{not json", exchange="orders", routing_key="order.placed", properties=poison
+    )
+    return ids
+
+
+def test_the_counters_move_by_exactly_what_happened(system: System, broker: TestBroker) -> None:
+    before = scrape(system)
+    ids = _traffic(system, broker)
+    expected = expected_moves()
+
+    def moved() -> dict[Sample, float] | None:
+        statuses = Counter(httpx.get(f"{system.api_url}/orders/{i}").json()["status"] for i in ids)
+        if statuses != Counter({"CONFIRMED": 2, "REJECTED": 1}):
+            return None
+        now = scrape(system)
+        deltas = {k: now.get(k, 0.0) - before.get(k, 0.0) for k in expected}
+        return now if all(deltas[k] >= v for k, v in expected.items()) else None
+
+    after = wait_until(moved, timeout=90, message="every expected counter moved")
+    deltas = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in expected}
+    assert {k: v for k, v in deltas.items() if v != expected[k]} == {}
+    assert broker.depth("inventory.orders.dlq") == 1
+    assert broker.depth("email.orders.dlq") == 1
+    for relay, exchange in (("orders-relay", "orders"), ("inventory-relay", "inventory")):
+        assert after[key(relay, "shopflow_outbox_backlog", exchange=exchange)] == 0
+        assert (
+            after[key(relay, "shopflow_outbox_oldest_pending_age_seconds", exchange=exchange)] == 0
+        )
+        latency = key(relay, "shopflow_relay_confirm_latency_seconds_count", exchange=exchange)
+        assert after[latency] >= 1
+    in_progress = key(
+        "orders-api", "shopflow_http_requests_in_progress", method="POST", route="/orders"
+    )
+    assert after[in_progress] == 0
+    _every_documented_metric_is_served(after)
+
+
+def _every_documented_metric_is_served(samples: dict[Sample, float]) -> None:
+    documented = set(re.findall(r"`(shopflow_[a-z_]+)`", DOC.read_text()))
+    served = {name for _, name, _ in samples}
+    served |= {re.sub(r"_(total|count|sum|bucket)$", "", name) for name in served}
+    assert documented, "docs/observability.md lists no metric"
+    assert documented - served == set()
