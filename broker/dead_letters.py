@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 
 from broker.settings import ProvisionSettings
 from services.common import topology as t
+from services.common.cli import run_cli
 
 REPLAY_HEADER = "x-shopflow-replays"
 
@@ -201,4 +201,4 @@ def _purge(ch: BlockingChannel, queue: str, really: bool) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

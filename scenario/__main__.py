@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from scenario.plan import PlannedOrder, plan_orders
 from scenario.world import World
 from services.common import topology as t
+from services.common.cli import run_cli
 from services.inventory.stock import StockLevel
 
 TERMINAL = {"CONFIRMED", "REJECTED", "EXPIRED"}
@@ -245,4 +246,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

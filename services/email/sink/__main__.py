@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from services.common.cli import run_cli
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 from services.email.sink.server import build_controller
@@ -117,4 +118,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)
