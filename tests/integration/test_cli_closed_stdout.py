@@ -37,6 +37,7 @@ COMMANDS = {
     "sink show": ["services.email.sink", "show"],
     "inventory stock": ["services.inventory.cli", "stock"],
     "dead letters list": ["broker.dead_letters", "list"],
+    "dead letters show": ["broker.dead_letters", "show", "inventory.orders"],
     "provision show": ["broker.provision", "show"],
     "provision check": ["broker.provision", "check"],
 }
