@@ -12,6 +12,7 @@ from broker.dead_letters import REPLAY_HEADER
 from broker.dead_letters import main as dead_letters
 from services.common import topology as t
 from tests.support.broker import TestBroker
+from tests.support.system import free_port
 
 QUEUE = t.INVENTORY_EVENTS_QUEUE
 DLQ = f"{QUEUE}.dlq"
@@ -134,3 +135,14 @@ def test_discard_deletes_only_the_messages_it_is_given(
     ]
     assert dead_letters(["show", QUEUE, "--json"]) == 0
     assert [x["message_id"] for x in json.loads(capsys.readouterr().out)] == ["keep-1", "keep-2"]
+
+
+def test_a_broker_that_does_not_answer_is_one_line_saying_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BROKER_PORT", str(free_port()))  # nothing listens there
+    assert dead_letters(["list"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert "does not answer" in line and "broker/ensure-rabbitmq.sh" in line
