@@ -145,4 +145,5 @@ def test_a_broker_that_does_not_answer_is_one_line_saying_what_to_do(
     captured = capsys.readouterr()
     assert captured.out == ""
     [line] = captured.err.splitlines()
-    assert "does not answer" in line and "broker/ensure-rabbitmq.sh" in line
+    assert "does not answer" in line
+    assert "broker/ensure-rabbitmq.sh" in line
