@@ -4,11 +4,17 @@ Flower logs in to RabbitMQ as `<vhost>-flower` (BROKER_FLOWER_PASSWORD), which m
 task events and ask workers for their state, and nothing else. Its web UI, on
 127.0.0.1:FLOWER_PORT, asks for the read-only monitor login (`<vhost>-monitor`,
 BROKER_MONITOR_PASSWORD), the same one as the management UI.
+
+Its Broker tab (and `/api/queues/length`) reads queue lengths from the management HTTP API,
+which Flower would call with its broker login; that login has no management tag, so every call
+got 401 and the tab said "No queue data is available". `--broker_api` hands Flower the
+management API with the monitor login instead, which may read exactly that.
 """
 
 from __future__ import annotations
 
 import sys
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from celery.bin.celery import main as celery_main
 from pydantic import Field
@@ -26,17 +32,28 @@ class FlowerSettings(BaseSettings):
     port: int = Field(default=5555, ge=1, le=65535, description="Flower's web UI port")
 
 
+def management_api_url(management_url: str, user: str, password: str) -> str:
+    """`http://user:password@host:port/api/`, the form `--broker_api` takes (Flower joins
+    `queues/<vhost>` to it, so the trailing slash matters)."""
+    parts = urlsplit(management_url)
+    host = parts.netloc.rpartition("@")[2]  # drop credentials the URL may already carry
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api/", "", ""))
+
+
 def flower_argv(settings: ProvisionSettings, flower: FlowerSettings) -> list[str]:
     broker = settings.broker
     url = broker.amqp_url(user_name(broker.vhost, FLOWER), settings.flower_password)
     monitor = user_name(broker.vhost, MONITOR)
+    monitor_password = settings.monitor_password.get_secret_value()
     return [
         "celery",
         f"--broker={url}",
         "flower",
         f"--address={flower.address}",
         f"--port={flower.port}",
-        f"--basic-auth={monitor}:{settings.monitor_password.get_secret_value()}",
+        f"--basic-auth={monitor}:{monitor_password}",
+        f"--broker_api={management_api_url(broker.management_url, monitor, monitor_password)}",
         "--purge_offline_workers=60",
     ]
 
