@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every installed package at the version the project was tested with (see `make lock`).
 LOCK := constraints.txt
 
-.PHONY: up scenario test bench reliability install lock env broker provision databases check-topology docs clean cluster-up cluster-down
+.PHONY: up scenario reset test bench reliability install lock env broker provision databases check-topology docs clean cluster-up cluster-down
 
 # `make up ONLY="orders-api smtp-sink"` starts only those; the rest can be started later with
 # `.venv/bin/python -m runner start NAME`.
@@ -71,6 +71,12 @@ provision: install env  ## apply the topology to the vhost (idempotent)
 
 scenario: install env  ## the end-to-end scenario, against the system `make up` runs
 	$(BIN)/python -m scenario
+
+# While `make up` runs, or not. Reservations stay (docs/inventory.md, "Demo stock"); other dead
+# letters stay too.
+reset: install env  ## demo stock available again; scenario poison events left in the DLQs removed
+	$(BIN)/python -m services.inventory.manage reset-stock
+	$(BIN)/python -m scenario --clean
 
 databases: install env  ## create every service's schema and seed the demo data (idempotent)
 	$(BIN)/python -m services.orders.manage init

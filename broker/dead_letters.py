@@ -1,16 +1,24 @@
-"""Look at, replay and purge dead letters.
+"""Look at, replay and remove dead letters.
 
-    python -m broker.dead_letters list                 # every DLQ and how many messages it holds
-    python -m broker.dead_letters show QUEUE [-n 10]   # messages with their x-death reasons
+    python -m broker.dead_letters list                          # every DLQ and unroutable sink
+    python -m broker.dead_letters show QUEUE [-n 10] [--newest] # the total, then messages
     python -m broker.dead_letters replay QUEUE [-n N] [--max-replays 3]
+    python -m broker.dead_letters discard [QUEUE] --id ID ... | --id-prefix PREFIX
     python -m broker.dead_letters purge QUEUE --yes
 
-QUEUE is a dead-letter queue (`inventory.orders.dlq`) or the queue it belongs to
-(`inventory.orders`). `replay` moves messages back to the queue they died in, through the
-default exchange (so only that queue gets them, never every queue bound to the event exchange),
-with a `x-shopflow-replays` header counting replays; a message replayed `--max-replays` times
-stays put, so a poison message cannot loop forever. Each message is re-published with publisher
-confirms before it is acked in the DLQ: nothing is lost, at worst replayed twice.
+QUEUE is a dead-letter queue (`inventory.orders.dlq`), the queue it belongs to
+(`inventory.orders`), or an unroutable sink (`orders.unroutable`). `show` prints the oldest
+messages first; `--newest` the last ones (what just died), reading through the whole queue to
+get there. Nothing `show` reads leaves the queue: it is put back, in place.
+
+`replay` moves messages back to the queue they died in, through the default exchange (so only
+that queue gets them, never every queue bound to the event exchange), with a `x-shopflow-replays`
+header counting replays; a message replayed `--max-replays` times stays put, so a poison message
+cannot loop forever. Each message is re-published with publisher confirms before it is acked in
+the DLQ: nothing is lost, at worst replayed twice.
+
+`discard` deletes only the messages with those message ids (without QUEUE: from every DLQ and
+sink) and puts every other one back; `purge` empties a queue.
 
 Runs as the admin login of the vhost tool (BROKER_ADMIN_USER / BROKER_ADMIN_PASSWORD).
 """
@@ -20,17 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
+from broker.admin import BrokerUnavailable, admin_channel
 from broker.settings import ProvisionSettings
 from services.common import topology as t
-from services.common.outbox.pika_publisher import connection_parameters
+from services.common.cli import run_cli
 
 REPLAY_HEADER = "x-shopflow-replays"
 
@@ -71,40 +80,59 @@ class DeadLetter:
         }
 
 
+def sink_queues(topology: t.Topology) -> list[str]:
+    """Every queue where messages wait for a person: the DLQs and the unroutable sinks (the
+    queues no service consumes)."""
+    return sorted(q.name for q in topology.queues if q.owner is None)
+
+
 def dead_letter_queue(name: str, topology: t.Topology) -> str:
-    dlqs = set(topology.dead_letter_queues) | {
-        q.name for q in topology.queues if q.name.endswith(".unroutable")
-    }
-    if name in dlqs:
+    sinks = set(sink_queues(topology))
+    if name in sinks:
         return name
-    if f"{name}.dlq" in dlqs:
+    if f"{name}.dlq" in sinks:
         return f"{name}.dlq"
     raise SystemExit(
-        f"error: {name!r} is not a dead-letter queue; known: {', '.join(sorted(dlqs))}"
+        f"error: {name!r} is not a dead-letter queue; known: {', '.join(sorted(sinks))}"
     )
 
 
-@contextmanager
-def admin_channel(settings: ProvisionSettings) -> Iterator[BlockingChannel]:
-    """A channel as the admin login, on the first node that answers (BROKER_NODES)."""
-    urls = settings.broker.amqp_urls(settings.admin_user, settings.admin_password)
-    conn = pika.BlockingConnection(connection_parameters(urls))
-    try:
-        yield conn.channel()
-    finally:
-        if conn.is_open:
-            conn.close()
+def depth(ch: BlockingChannel, queue: str) -> int:
+    return int(ch.queue_declare(queue, passive=True).method.message_count)
 
 
 def peek(ch: BlockingChannel, queue: str, limit: int) -> list[DeadLetter]:
-    """Up to `limit` messages, unacked: they return to the queue, in order, when `ch` closes."""
-    out: list[DeadLetter] = []
-    while len(out) < limit:
+    """Up to `limit` messages, oldest first, unacked: they return to the queue, in place, on
+    `put_back` or when `ch` closes."""
+    return list(letters(ch, queue, limit))
+
+
+def letters(ch: BlockingChannel, queue: str, limit: int | None = None) -> Iterator[DeadLetter]:
+    """The messages in `queue` now (at most `limit`), oldest first, unacked."""
+    limit = depth(ch, queue) if limit is None else limit
+    for _ in range(limit):
         method, props, body = ch.basic_get(queue, auto_ack=False)
         if method is None:
-            break
-        out.append(DeadLetter(method.delivery_tag, props, body))
-    return out
+            return
+        yield DeadLetter(method.delivery_tag, props, body)
+
+
+def put_back(ch: BlockingChannel) -> None:
+    """Return every message this channel holds unacked to its queue, in its place."""
+    ch.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+
+
+def discard(
+    ch: BlockingChannel, queue: str, doomed: Callable[[DeadLetter], bool]
+) -> list[DeadLetter]:
+    """Delete the messages of `queue` that `doomed` picks, and only those; returns them."""
+    removed = []
+    for letter in letters(ch, queue):
+        if doomed(letter):
+            ch.basic_ack(letter.delivery_tag)
+            removed.append(letter)
+    put_back(ch)
+    return removed
 
 
 def replay(ch: BlockingChannel, queue: str, limit: int, max_replays: int) -> tuple[int, int]:
@@ -133,16 +161,22 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list")
-    show = sub.add_parser("show")
+    sub.add_parser("list", help="every DLQ and unroutable sink, with its count")
+    show = sub.add_parser("show", help="the total, then the oldest (or newest) messages")
     show.add_argument("queue")
-    show.add_argument("-n", type=int, default=10)
-    show.add_argument("--json", action="store_true")
-    rep = sub.add_parser("replay")
+    show.add_argument("-n", type=int, default=10, help="how many messages (default 10)")
+    show.add_argument("--newest", action="store_true", help="the last N instead of the first")
+    show.add_argument("--json", action="store_true", help="the messages as a JSON list")
+    rep = sub.add_parser("replay", help="back to the queue each message died in")
     rep.add_argument("queue")
     rep.add_argument("-n", type=int, default=1000)
     rep.add_argument("--max-replays", type=int, default=3)
-    purge = sub.add_parser("purge")
+    dis = sub.add_parser("discard", help="delete only the messages with these message ids")
+    dis.add_argument("queue", nargs="?", help="default: every DLQ and unroutable sink")
+    which = dis.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", action="append", dest="ids", metavar="MESSAGE_ID")
+    which.add_argument("--id-prefix", metavar="PREFIX")
+    purge = sub.add_parser("purge", help="delete every message of the queue")
     purge.add_argument("queue")
     purge.add_argument("--yes", action="store_true", help="really delete the messages")
     return parser
@@ -152,32 +186,40 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = ProvisionSettings()
     topology = t.build(settings.broker.vhost, settings.broker.queue_type)
-    queue = dead_letter_queue(args.queue, topology) if args.command != "list" else ""
-    with admin_channel(settings) as ch:
-        if args.command == "list":
-            return _list_counts(ch, topology)
-        if args.command == "show":
-            return _show_letters(ch, queue, args.n, args.json)
-        if args.command == "replay":
-            replayed, kept = replay(ch, queue, args.n, args.max_replays)
-            print(f"replayed {replayed}; kept {kept} (no origin, or replayed too often)")
-            return 0
-        return _purge(ch, queue, args.yes)
+    queues = sink_queues(topology)
+    if getattr(args, "queue", None):
+        queues = [dead_letter_queue(args.queue, topology)]
+    try:
+        with admin_channel(settings) as ch:
+            return COMMANDS[args.command](ch, queues, args)
+    except BrokerUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
-def _list_counts(ch: BlockingChannel, topology: t.Topology) -> int:
-    for name in sorted(set(topology.dead_letter_queues)):
-        count = ch.queue_declare(name, passive=True).method.message_count
-        print(f"{count:8d}  {name}")
+def _list_counts(ch: BlockingChannel, queues: list[str], _args: argparse.Namespace) -> int:
+    for name in queues:
+        print(f"{depth(ch, name):8d}  {name}")
     return 0
 
 
-def _show_letters(ch: BlockingChannel, queue: str, limit: int, as_json: bool) -> int:
-    letters = [x.summary() for x in peek(ch, queue, limit)]
-    if as_json:
-        print(json.dumps(letters, indent=2))
+def _show(ch: BlockingChannel, queues: list[str], args: argparse.Namespace) -> int:
+    [queue] = queues
+    total = depth(ch, queue)
+    if args.newest:
+        shown = list(deque(letters(ch, queue), maxlen=max(args.n, 0)))
+    else:
+        shown = peek(ch, queue, args.n)
+    put_back(ch)
+    if args.json:
+        print(json.dumps([x.summary() for x in shown], indent=2))
         return 0
-    for letter in letters:
+    if not total:
+        print(f"{queue} is empty")
+        return 0
+    which = f"the newest {len(shown)}, oldest first" if args.newest else f"the oldest {len(shown)}"
+    print(f"{queue}: {total} message(s); {which}:")
+    for letter in (x.summary() for x in shown):
         print(
             f"- {letter['message_id']} type={letter['type']} reason={letter['reason']} "
             f"from={letter['queue']} keys={letter['routing_keys']} "
@@ -186,14 +228,47 @@ def _show_letters(ch: BlockingChannel, queue: str, limit: int, as_json: bool) ->
     return 0
 
 
-def _purge(ch: BlockingChannel, queue: str, really: bool) -> int:
-    if not really:
-        print("purge deletes the messages for good; add --yes")
-        return 2
-    count = ch.queue_purge(queue).method.message_count
-    print(f"purged {count} messages from {queue}")
+def _replay(ch: BlockingChannel, queues: list[str], args: argparse.Namespace) -> int:
+    replayed, kept = replay(ch, queues[0], args.n, args.max_replays)
+    print(f"replayed {replayed}; kept {kept} (no origin, or replayed too often)")
     return 0
 
 
+def _discard(ch: BlockingChannel, queues: list[str], args: argparse.Namespace) -> int:
+    ids = set(args.ids or ())
+    prefix: str | None = args.id_prefix
+
+    def doomed(letter: DeadLetter) -> bool:
+        message_id = letter.properties.message_id or ""
+        return message_id in ids if prefix is None else message_id.startswith(prefix)
+
+    total = 0
+    for queue in queues:
+        removed = len(discard(ch, queue, doomed))
+        total += removed
+        if removed or len(queues) == 1:
+            print(f"discarded {removed} message(s) from {queue}")
+    if len(queues) > 1:
+        print(f"discarded {total} message(s) in all")
+    return 0
+
+
+def _purge(ch: BlockingChannel, queues: list[str], args: argparse.Namespace) -> int:
+    if not args.yes:
+        print("purge deletes the messages for good; add --yes")
+        return 2
+    count = ch.queue_purge(queues[0]).method.message_count
+    print(f"purged {count} messages from {queues[0]}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[BlockingChannel, list[str], argparse.Namespace], int]] = {
+    "list": _list_counts,
+    "show": _show,
+    "replay": _replay,
+    "discard": _discard,
+    "purge": _purge,
+}
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -4,19 +4,32 @@ Flower logs in to RabbitMQ as `<vhost>-flower` (BROKER_FLOWER_PASSWORD), which m
 task events and ask workers for their state, and nothing else. Its web UI, on
 127.0.0.1:FLOWER_PORT, asks for the read-only monitor login (`<vhost>-monitor`,
 BROKER_MONITOR_PASSWORD), the same one as the management UI.
+
+Its Broker tab (and `/api/queues/length`) shows the Celery task queues, `<svc>.tasks`, read from
+the management HTTP API. Two things kept it empty ("No queue data is available"):
+
+- Flower called the management API with its broker login, which has no management tag, so
+  every call got 401. `--broker_api` hands it the management API with the monitor login, which
+  may read exactly that.
+- Flower lists the queues the workers told it they consume, and asks them once, at its start;
+  under `make up` it starts with the workers, before they listen, so it learnt none (until
+  someone refreshed the Workers page). Its Celery app names the task queues itself, which is
+  what Flower lists while it knows of no worker's queues.
 """
 
 from __future__ import annotations
 
 import sys
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from celery.bin.celery import main as celery_main
+from celery import Celery
+from kombu import Queue
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from broker.settings import ProvisionSettings
 from services.common.settings import ENV_FILE
-from services.common.topology import FLOWER, MONITOR, user_name
+from services.common.topology import FLOWER, MONITOR, Service, task_queue, user_name
 
 
 class FlowerSettings(BaseSettings):
@@ -26,25 +39,42 @@ class FlowerSettings(BaseSettings):
     port: int = Field(default=5555, ge=1, le=65535, description="Flower's web UI port")
 
 
-def flower_argv(settings: ProvisionSettings, flower: FlowerSettings) -> list[str]:
+def management_api_url(management_url: str, user: str, password: str) -> str:
+    """`http://user:password@host:port/api/`, the form `--broker_api` takes (Flower joins
+    `queues/<vhost>` to it, so the trailing slash matters)."""
+    parts = urlsplit(management_url)
+    host = parts.netloc.rpartition("@")[2]  # drop credentials the URL may already carry
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/") + "/api/", "", ""))
+
+
+def flower_app(settings: ProvisionSettings) -> Celery:
+    """Flower's Celery app: its own broker login, and the task queues it shows."""
     broker = settings.broker
     url = broker.amqp_url(user_name(broker.vhost, FLOWER), settings.flower_password)
+    app = Celery("flower", broker=url, set_as_current=False)
+    app.conf.task_queues = [Queue(task_queue(service), no_declare=True) for service in Service]
+    return app
+
+
+def flower_argv(settings: ProvisionSettings, flower: FlowerSettings) -> list[str]:
+    broker = settings.broker
     monitor = user_name(broker.vhost, MONITOR)
+    monitor_password = settings.monitor_password.get_secret_value()
     return [
-        "celery",
-        f"--broker={url}",
         "flower",
         f"--address={flower.address}",
         f"--port={flower.port}",
-        f"--basic-auth={monitor}:{settings.monitor_password.get_secret_value()}",
+        f"--basic-auth={monitor}:{monitor_password}",
+        f"--broker_api={management_api_url(broker.management_url, monitor, monitor_password)}",
         "--purge_offline_workers=60",
     ]
 
 
-def main() -> None:
-    sys.argv = flower_argv(ProvisionSettings(), FlowerSettings())
-    celery_main()
+def main() -> int:
+    settings = ProvisionSettings()
+    return flower_app(settings).start(flower_argv(settings, FlowerSettings())) or 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,13 +1,20 @@
 """The end-to-end scenario, against a running system (`make up` in another terminal).
 
     python -m scenario                 # 5 in-stock orders, one too big, one posted twice, a poison
-    python -m scenario --orders 200    # a bigger run
+    python -m scenario --orders 1000   # a bigger run; any size, as often as you like
     python -m scenario --json          # machine-readable result
+    python -m scenario --keep-poison   # leave this run's poison event in the DLQs, to look at
+    python -m scenario --clean         # remove poison events earlier runs left; nothing else
 
-It places the orders over HTTP, injects one malformed event on the `orders` exchange, follows
-every order until it settles (or the deadline passes), then checks the outcome: statuses through
-the API, stock levels, mails in the sink, the poison event in the right dead-letter queues, and
-every working queue drained. It prints a table and exits 1 if anything is wrong.
+First it checks that the broker, its management API, the orders API and the inventory stock
+are there; if one is not, it says which in one line, and how to start it (exit 2). Then it has
+the goods its orders will hold delivered (scenario/plan.py: every SKU it orders keeps its demo
+stock available, so runs never use the shop up), places the orders over HTTP, injects one
+malformed event on the `orders` exchange, follows every order until it settles (or the deadline
+passes), and checks the outcome: statuses through the API, stock levels, mails in the sink, the
+poison event in the right dead-letter queues, every working queue drained. The poison event is
+then taken out of the DLQs again (that message only, by its id), so a healthy system's DLQs stay
+at zero. It prints a table and exits 1 if anything is wrong.
 """
 
 from __future__ import annotations
@@ -17,22 +24,27 @@ import json
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
 
-from scenario.plan import PlannedOrder, plan_orders
-from scenario.world import World
-from services.common import topology as t
-from services.inventory.stock import StockLevel
+import httpx
+from pydantic import ValidationError
+
+from broker.admin import BrokerUnavailable
+from broker.management import ManagementError
+from scenario.checks import (
+    Check,
+    drain_check,
+    mail_checks,
+    poison_checks,
+    replay_checks,
+    status_checks,
+    stock_checks,
+)
+from scenario.plan import PlannedOrder, plan_orders, top_ups
+from scenario.world import NotReady, World
+from services.common.cli import run_cli
 
 TERMINAL = {"CONFIRMED", "REJECTED", "EXPIRED"}
-
-
-@dataclass
-class Check:
-    name: str
-    expected: str
-    actual: str
-    ok: bool
+NOT_THERE = 2  # the exit status when the system is not there to run against
 
 
 def place(world: World, order: PlannedOrder) -> None:
@@ -65,130 +77,58 @@ def follow(world: World, orders: list[PlannedOrder], deadline: float, quiet: boo
         time.sleep(0.25)
 
 
-def wait_for(probe: object, deadline: float) -> None:
-    """Poll `probe()` until truthy or the deadline (the checks report what was seen)."""
-    assert callable(probe)
-    while not probe() and time.monotonic() < deadline:
-        time.sleep(0.5)
-
-
-def run(args: argparse.Namespace) -> tuple[list[PlannedOrder], list[Check]]:
-    world = World.connect(args.api_url)
+def prepare(world: World, args: argparse.Namespace) -> tuple[list[PlannedOrder], dict[str, int]]:
+    """The run's orders, and the goods delivered so that they fit (see scenario/plan.py)."""
+    world.check_ready()
+    stock = world.stock()
     try:
-        before = world.stock()
-        orders = plan_orders(before, args.orders, args.seed)
-        for order in orders:
-            place(world, order)
-        poison_id = world.inject_poison()
+        orders = plan_orders(stock, args.orders, args.seed)
+    except ValueError as exc:
+        raise NotReady(str(exc)) from exc
+    delivered = top_ups(stock, orders)
+    if delivered:
+        world.restock(delivered)
+        if not args.json:
+            goods = ", ".join(f"{sku} +{qty}" for sku, qty in delivered.items())
+            print(f"  goods received for this run: {goods}", file=sys.stderr)
+    return orders, delivered
+
+
+Outcome = tuple[list[PlannedOrder], dict[str, int], list[Check]]
+
+
+def run(world: World, args: argparse.Namespace) -> Outcome:
+    orders, delivered = prepare(world, args)
+    before = world.stock()
+    since_ns = time.time_ns()
+    for order in orders:
+        place(world, order)
+    poison_id = world.inject_poison()
+    try:
         deadline = time.monotonic() + args.timeout
         follow(world, orders, deadline, args.json)
         checks = [
             *status_checks(orders),
             *replay_checks(orders),
             *stock_checks(orders, before, world.stock()),
-            *mail_checks(world, orders, deadline),
-            *poison_checks(world, poison_id, deadline),
+            *mail_checks(world, orders, since_ns, deadline),
+            *poison_checks(world, poison_id, deadline, args.keep_poison),
             drain_check(world, deadline),
         ]
-        return orders, checks
-    finally:
-        world.close()
+    except BaseException:
+        if not args.keep_poison:  # a run cut short leaves nothing of its own behind
+            world.discard_poison([poison_id])
+        raise
+    return orders, delivered, checks
 
 
-def status_checks(orders: list[PlannedOrder]) -> list[Check]:
-    return [
-        Check(
-            f"status: {order.label}",
-            order.expected_status,
-            str(order.status),
-            order.status == order.expected_status,
-        )
-        for order in orders
-    ]
-
-
-def replay_checks(orders: list[PlannedOrder]) -> list[Check]:
-    """An order posted twice with one Idempotency-Key got the same order back."""
-    return [
-        Check(
-            "idempotent replay returns the same order",
-            "same id",
-            "same id" if order.replayed_same_order else "different/err",
-            bool(order.replayed_same_order),
-        )
-        for order in orders
-        if order.post_twice
-    ]
-
-
-def stock_checks(
-    orders: list[PlannedOrder], before: dict[str, StockLevel], after: dict[str, StockLevel]
-) -> list[Check]:
-    """Each SKU's reserved stock grew by exactly what the confirmed orders hold."""
-    reserved: Counter[str] = Counter()
-    for order in orders:
-        if order.status == "CONFIRMED":
-            for sku, qty in order.lines:
-                reserved[sku] += qty
-    checks: list[Check] = []
-    for sku in sorted(set(reserved) | {o.lines[0][0] for o in orders}):
-        delta = after[sku].reserved - before[sku].reserved
-        checks.append(
-            Check(
-                f"stock reserved: {sku}",
-                f"+{reserved[sku]}",
-                f"+{delta}",
-                delta == reserved[sku] and after[sku].available >= 0,
-            )
-        )
-    return checks
-
-
-def mail_checks(world: World, orders: list[PlannedOrder], deadline: float) -> list[Check]:
-    """Each order's mails were sent, each exactly once."""
-
-    def mails_complete() -> bool:
-        got = world.mails_by_recipient()
-        return all(set(o.expected_mails) <= set(got.get(o.email, {})) for o in orders)
-
-    wait_for(mails_complete, deadline)
-    mails = world.mails_by_recipient()
-    checks: list[Check] = []
-    for order in orders:
-        got = mails.get(order.email, Counter())
-        checks.append(
-            Check(
-                f"mails: {order.label}",
-                " + ".join(order.expected_mails),
-                " + ".join(f"{k} x{v}" for k, v in sorted(got.items())) or "none",
-                got == Counter(order.expected_mails),
-            )
-        )
-    return checks
-
-
-def poison_checks(world: World, poison_id: str, deadline: float) -> list[Check]:
-    """The malformed event landed in the dead-letter queue of every queue it reached."""
-    dlqs = [f"{q}.dlq" for q in (t.INVENTORY_EVENTS_QUEUE, t.EMAIL_EVENTS_QUEUE)]
-    wait_for(lambda: all(poison_id in world.dead_letter_ids(q) for q in dlqs), deadline)
-    checks: list[Check] = []
-    for dlq in dlqs:
-        found = poison_id in world.dead_letter_ids(dlq)
-        checks.append(
-            Check(f"poison event in {dlq}", "present", "present" if found else "absent", found)
-        )
-    return checks
-
-
-def drain_check(world: World, deadline: float) -> Check:
-    wait_for(lambda: not any(world.queue_depths().values()), deadline + 15)
-    busy = {q: n for q, n in world.queue_depths().items() if n}
-    return Check(
-        "working queues drained",
-        "all 0",
-        ", ".join(f"{q}={n}" for q, n in busy.items()) or "all 0",
-        not busy,
-    )
+def clean(world: World) -> int:
+    """`--clean`: remove the poison events runs left in the DLQs (and no other message)."""
+    removed = world.discard_poison()
+    for queue, count in removed.items():
+        print(f"removed {count} scenario poison event(s) from {queue}")
+    print(f"removed {sum(removed.values())} scenario poison event(s) in all")
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -198,16 +138,28 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--orders", type=int, default=5, help="in-stock orders to place")
-    parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for it all")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="seconds to wait for it all (default 90, plus 0.2 per order beyond 100)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--api-url", help="default: from ORDERS_HTTP_HOST/PORT")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--keep-poison", action="store_true", help="leave the poison event in the DLQs"
+    )
+    parser.add_argument(
+        "--clean", action="store_true", help="only remove poison events earlier runs left"
+    )
     return parser
 
 
-def print_json(ok: bool, orders: list[PlannedOrder], checks: list[Check]) -> None:
+def print_json(ok: bool, outcome: Outcome) -> None:
+    orders, delivered, checks = outcome
     result = {
         "ok": ok,
+        "goods_received": delivered,
         "orders": [
             {
                 "label": o.label,
@@ -233,16 +185,43 @@ def print_table(ok: bool, checks: list[Check]) -> None:
     )
 
 
+def explain(exc: Exception, world: World) -> str:
+    """One line for a part of the system that is not there (or went away during the run)."""
+    if isinstance(exc, httpx.TransportError):
+        return (
+            f"lost the orders API at {world.api.base_url} ({exc}); "
+            "is `make up` still running? (`.venv/bin/python -m runner status`)"
+        )
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    orders, checks = run(args)
+    if args.timeout is None:
+        args.timeout = 90.0 + 0.2 * max(0, args.orders - 100)
+    try:
+        world = World.connect(args.api_url)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        print(f"scenario: settings ({problems}): `make env` creates .env", file=sys.stderr)
+        return NOT_THERE
+    try:
+        if args.clean:
+            return clean(world)
+        outcome = run(world, args)
+    except (NotReady, BrokerUnavailable, ManagementError, httpx.TransportError) as exc:
+        print(f"scenario: {explain(exc, world)}", file=sys.stderr)
+        return NOT_THERE
+    finally:
+        world.close()
+    checks = outcome[2]
     ok = all(c.ok for c in checks)
     if args.json:
-        print_json(ok, orders, checks)
+        print_json(ok, outcome)
     else:
         print_table(ok, checks)
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -1,29 +1,47 @@
 """The scenario's view of a running system: the HTTP API, the broker, the stock, the mails.
 
 Everything is read the way a person would: the API over HTTP, the queues through the management
-API as the read-only monitor login, the mails from the SMTP sink's folder. Only the poison event
-is published directly, as the admin login of the vhost tool.
+API as the read-only monitor login, the mails from the SMTP sink's folder, the stock from the
+inventory database. Three things are done behind the services' backs, each as a person at the
+shop would: goods received for the run (`restock`, inventory's own function), the poison event
+published directly, and that poison taken out of the dead-letter queues again; the last two as
+the admin login of the vhost tool.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pika
+from sqlalchemy.exc import SQLAlchemyError
 
-from broker.management import ManagementClient
+from broker.admin import admin_channel
+from broker.dead_letters import DeadLetter, discard, letters, put_back, sink_queues
+from broker.management import ManagementClient, ManagementError
 from broker.settings import ProvisionSettings
 from services.common import topology as t
 from services.common.db import Database
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 from services.inventory.settings import Settings as InventorySettings
-from services.inventory.stock import StockLevel, stock_levels
+from services.inventory.stock import StockLevel, restock, stock_levels
 from services.orders.settings import Settings as OrdersSettings
+
+# Every poison event the scenario publishes has a message id starting with this, so that its
+# leftovers (a run cut short) can be told from anybody else's dead letters.
+POISON_ID_PREFIX = "scenario-poison-"
+POISONED_DLQS = tuple(f"{q}.dlq" for q in (t.INVENTORY_EVENTS_QUEUE, t.EMAIL_EVENTS_QUEUE))
+
+
+class NotReady(RuntimeError):
+    """A part of the system the scenario needs is not there; the message says which, and how
+    to start it."""
 
 
 @dataclass
@@ -37,6 +55,7 @@ class World:
 
     @classmethod
     def connect(cls, api_url: str | None = None) -> World:
+        """Builds the clients; nothing is contacted until `check_ready` or the run."""
         orders = OrdersSettings()
         provision = ProvisionSettings()
         broker = provision.broker
@@ -60,16 +79,51 @@ class World:
         self.management.close()
         self.inventory_db.dispose()
 
+    def check_ready(self) -> None:
+        """Raise NotReady (or BrokerUnavailable) naming the first part that is not there."""
+        with admin_channel(self.provision):
+            pass
+        try:
+            self.management.get("/overview")
+        except ManagementError as exc:
+            raise NotReady(
+                f"{exc}; is RabbitMQ's management plugin on? "
+                "(`bash broker/ensure-rabbitmq.sh` turns it on)"
+            ) from exc
+        try:
+            self.api.get("/health").raise_for_status()
+        except httpx.HTTPError as exc:
+            raise NotReady(
+                f"the orders API does not answer at {self.api.base_url} ({exc}): start the "
+                "system with `make up` (if it runs: `.venv/bin/python -m runner start orders-api`)"
+            ) from exc
+        if not self._has_stock():
+            url = self.inventory_db.engine.url.render_as_string(hide_password=True)
+            raise NotReady(f"no stock in the inventory database {url}: run `make databases`")
+
+    def _has_stock(self) -> bool:
+        try:
+            return bool(self.stock())
+        except SQLAlchemyError:
+            return False
+
     # -- stock and mails -------------------------------------------------------------------
 
     def stock(self) -> dict[str, StockLevel]:
         return {level.sku: level for level in stock_levels(self.inventory_db)}
 
-    def mails_by_recipient(self) -> dict[str, Counter[str]]:
-        """recipient -> Counter(template), read from each mail's Message-ID
-        (`<event id>.<template>@domain`)."""
+    def restock(self, quantities: dict[str, int]) -> None:
+        restock(self.inventory_db, quantities)
+
+    def mails_by_recipient(self, since_ns: int = 0) -> dict[str, Counter[str]]:
+        """recipient -> Counter(template) of the mails stored since `since_ns` (a wall-clock
+        time, compared with each file's mtime: earlier runs' mails are not even parsed), read
+        from each mail's Message-ID (`<event id>.<template>@domain`)."""
         out: dict[str, Counter[str]] = {}
-        for mail in self.mailbox.mails():
+        for path in self.mailbox.paths():
+            if path.stat().st_mtime_ns < since_ns:
+                continue
+            mail = self.mailbox.read(path)
             to = mail.header("To").strip().lower()
             template = mail.header("Message-ID").strip("<>").split("@")[0].rsplit(".", 1)[-1]
             out.setdefault(to, Counter())[template] += 1
@@ -79,19 +133,8 @@ class World:
 
     def inject_poison(self) -> str:
         """Publish a malformed `order.placed` to the `orders` exchange; returns its message id."""
-        message_id = f"scenario-poison-{uuid.uuid4()}"
-        broker = self.provision.broker
-        params = pika.ConnectionParameters(
-            host=broker.host,
-            port=broker.port,
-            virtual_host=broker.vhost,
-            credentials=pika.PlainCredentials(
-                self.provision.admin_user, self.provision.admin_password.get_secret_value()
-            ),
-        )
-        conn = pika.BlockingConnection(params)
-        try:
-            ch = conn.channel()
+        message_id = f"{POISON_ID_PREFIX}{uuid.uuid4()}"
+        with admin_channel(self.provision) as ch:
             ch.confirm_delivery()
             ch.basic_publish(
                 t.ORDERS_EXCHANGE,
@@ -102,14 +145,40 @@ class World:
                 ),
                 mandatory=True,
             )
-        finally:
-            conn.close()
         return message_id
 
-    def dead_letter_ids(self, queue: str) -> list[str]:
-        vhost = self.topology.vhost
-        messages = self.management.get_messages(vhost, queue, count=1000)
-        return [str(m.get("properties", {}).get("message_id")) for m in messages]
+    def take_poison(self, message_id: str, deadline: float) -> set[str]:
+        """Wait (until `deadline`) for the poison event in each DLQ it must reach, deleting it
+        from each as it arrives and touching nothing else there; returns where it was found."""
+        found: set[str] = set()
+        with admin_channel(self.provision) as ch:
+            while True:
+                for dlq in set(POISONED_DLQS) - found:
+                    if discard(ch, dlq, lambda letter: _has_id(letter, message_id)):
+                        found.add(dlq)
+                if found == set(POISONED_DLQS) or time.monotonic() > deadline:
+                    return found
+                time.sleep(0.5)
+
+    def poison_left(self, wanted: Iterable[str] = ()) -> Counter[str]:
+        """Poison events in the DLQs (those with these ids; without ids, every one any run of
+        the scenario left), per queue; nothing is taken away."""
+        ids = set(wanted)
+        counts: Counter[str] = Counter()
+        with admin_channel(self.provision) as ch:
+            for queue in sink_queues(self.topology):
+                counts[queue] = sum(_is_poison(x, ids) for x in letters(ch, queue))
+                put_back(ch)
+        return +counts
+
+    def discard_poison(self, wanted: Iterable[str] = ()) -> Counter[str]:
+        """Delete poison events (as `poison_left` picks them) from every DLQ and sink."""
+        ids = set(wanted)
+        counts: Counter[str] = Counter()
+        with admin_channel(self.provision) as ch:
+            for queue in sink_queues(self.topology):
+                counts[queue] = len(discard(ch, queue, lambda x: _is_poison(x, ids)))
+        return +counts
 
     def queue_depths(self) -> dict[str, int]:
         """Messages (ready + unacked) in every working queue (not the DLQs and sinks)."""
@@ -119,3 +188,12 @@ class World:
             info: dict[str, Any] = self.management.queue(self.topology.vhost, name) or {}
             out[name] = int(info.get("messages", 0) or 0)
         return out
+
+
+def _has_id(letter: DeadLetter, message_id: str) -> bool:
+    return bool(letter.properties.message_id == message_id)
+
+
+def _is_poison(letter: DeadLetter, ids: set[str]) -> bool:
+    message_id = letter.properties.message_id or ""
+    return message_id in ids if ids else message_id.startswith(POISON_ID_PREFIX)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from broker.provision.cli import main
+from services.common.cli import run_cli
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from services.common.cli import run_cli
 from services.common.db import Database
 from services.inventory.models import Reservation, ReservationOutcome
 from services.inventory.settings import Settings
@@ -75,4 +76,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

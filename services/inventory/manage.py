@@ -12,13 +12,18 @@ from services.common.db import Database
 from services.common.manage import Chore, manage
 from services.inventory.models import Base
 from services.inventory.settings import Settings
-from services.inventory.stock import seed_stock
+from services.inventory.stock import reset_stock, seed_stock
 
 CHORES = {
     "seed-stock": Chore(
         "give catalogue SKUs without a stock row their demo stock (never undoes reservations)",
         lambda db: f"demo stock seeded: {seed_stock(db)} SKUs added",
         seeds=True,
+    ),
+    "reset-stock": Chore(
+        "make every catalogue SKU's demo stock available again (on hand = reserved + demo "
+        "stock); what orders hold stays reserved",
+        lambda db: f"demo stock available again: {reset_stock(db)} SKUs",
     ),
 }
 

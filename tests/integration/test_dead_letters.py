@@ -12,16 +12,19 @@ from broker.dead_letters import REPLAY_HEADER
 from broker.dead_letters import main as dead_letters
 from services.common import topology as t
 from tests.support.broker import TestBroker
+from tests.support.system import free_port
 
 QUEUE = t.INVENTORY_EVENTS_QUEUE
 DLQ = f"{QUEUE}.dlq"
+UNROUTABLE = {t.ORDERS_UNROUTABLE_QUEUE, t.unroutable(t.INVENTORY_EXCHANGE)}
 
 
-def _kill_one(broker: TestBroker, body: bytes) -> None:
+def _kill_one(broker: TestBroker, body: bytes, message_id: str = "m-1") -> None:
     """Put `body` on the inventory queue and reject it there as the inventory service would."""
     with broker.channel() as ch:
         ch.confirm_delivery()
-        ch.basic_publish("", QUEUE, body, pika.BasicProperties(message_id="m-1", delivery_mode=2))
+        props = pika.BasicProperties(message_id=message_id, delivery_mode=2)
+        ch.basic_publish("", QUEUE, body, props)
     with broker.channel(t.user_name(broker.vhost, t.Service.INVENTORY)) as ch:
         method, _, got = ch.basic_get(QUEUE)
         assert got == body
@@ -72,9 +75,75 @@ def test_unknown_queue_is_refused() -> None:
         dead_letters(["show", "no.such.queue"])
 
 
-def test_list(broker: TestBroker, capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_counts_every_dlq_and_every_unroutable_sink(
+    broker: TestBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
     _kill_one(broker, b"x")
+    broker.publish_raw(b"nobody wants this", exchange=t.ORDERS_EXCHANGE, routing_key="order.lost")
     assert dead_letters(["list"]) == 0
     lines = {line.split()[1]: int(line.split()[0]) for line in capsys.readouterr().out.splitlines()}
     assert lines[DLQ] == 1
-    assert set(lines) == set(broker.topology.dead_letter_queues)
+    assert lines[t.ORDERS_UNROUTABLE_QUEUE] == 1
+    assert set(lines) == {*broker.topology.dead_letter_queues, *UNROUTABLE}
+
+
+def test_show_says_when_a_queue_is_empty(
+    broker: TestBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert dead_letters(["show", t.ORDERS_EVENTS_QUEUE]) == 0
+    assert capsys.readouterr().out == f"{t.ORDERS_EVENTS_QUEUE}.dlq is empty\n"
+
+
+def _shown_ids(out: str) -> list[str]:
+    return [line.split()[1] for line in out.splitlines() if line.startswith("- ")]
+
+
+def test_show_gives_the_total_and_the_oldest_or_the_newest_in_place(
+    broker: TestBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [f"m-{n:02d}" for n in range(12)]
+    for message_id in ids:
+        _kill_one(broker, message_id.encode(), message_id)
+
+    assert dead_letters(["show", QUEUE, "-n", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"{DLQ}: 12 message(s); the oldest 3:"
+    assert _shown_ids(out) == ids[:3]
+
+    assert dead_letters(["show", QUEUE, "-n", "3", "--newest"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"{DLQ}: 12 message(s); the newest 3, oldest first:"
+    assert _shown_ids(out) == ids[-3:]
+
+    # looking took nothing away and kept the order
+    assert dead_letters(["show", QUEUE, "-n", "100", "--json"]) == 0
+    assert [x["message_id"] for x in json.loads(capsys.readouterr().out)] == ids
+
+
+def test_discard_deletes_only_the_messages_it_is_given(
+    broker: TestBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for message_id in ("keep-1", "doomed-1", "keep-2", "doomed-2"):
+        _kill_one(broker, b"x", message_id)
+
+    assert dead_letters(["discard", DLQ, "--id", "doomed-1"]) == 0
+    assert capsys.readouterr().out == f"discarded 1 message(s) from {DLQ}\n"
+    assert dead_letters(["discard", "--id-prefix", "doomed-"]) == 0  # every sink
+    assert capsys.readouterr().out.splitlines() == [
+        f"discarded 1 message(s) from {DLQ}",
+        "discarded 1 message(s) in all",
+    ]
+    assert dead_letters(["show", QUEUE, "--json"]) == 0
+    assert [x["message_id"] for x in json.loads(capsys.readouterr().out)] == ["keep-1", "keep-2"]
+
+
+def test_a_broker_that_does_not_answer_is_one_line_saying_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BROKER_PORT", str(free_port()))  # nothing listens there
+    assert dead_letters(["list"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert "does not answer" in line
+    assert "broker/ensure-rabbitmq.sh" in line

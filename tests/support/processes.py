@@ -127,3 +127,24 @@ def running(*procs: ServiceProcess) -> Iterator[tuple[ServiceProcess, ...]]:
     finally:
         for p in reversed(procs):
             p.stop()
+
+
+def run_into_closed_pipe(
+    argv: Sequence[str], env: dict[str, str] | None = None, timeout: float = 60.0
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `argv` with a stdout whose reader has already gone (`| head` after its last line),
+    so its first write (or its final flush) meets a broken pipe; stderr is captured."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            argv,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=timeout,
+            check=False,
+        )
+    finally:
+        os.close(write_end)

@@ -4,7 +4,8 @@ Raw events never reach Celery's own task consumer, because Celery *acks and drop
 cannot decode as a task. Instead this `ConsumerStep`, running inside the worker, reads the event
 queue on its own channel and, for each message:
 
-1. checks the content type is `application/json`;
+1. checks the content type is `application/json`, parameters and all (`; charset=utf-8`:
+   worker/content_type.py);
 2. validates the envelope and payload against the contract (`parse_event`);
 3. publishes a task with the envelope to the service's private task queue and waits for the
    broker's publisher confirm;
@@ -43,11 +44,11 @@ from services.common.events import Envelope, InvalidEvent, parse_event
 from services.common.observability import tracing
 from services.common.observability.logs import about_event
 from services.common.observability.messaging import consumer_span, fail
+from services.common.worker.content_type import json_content_type_problem
 from services.common.worker.observed import IngressMetrics
 
 logger = logging.getLogger("shopflow.ingress")
 
-JSON = "application/json"
 HANDOFF_BACKOFF_INITIAL = 0.2
 HANDOFF_BACKOFF_MAX = 5.0
 
@@ -132,10 +133,9 @@ class EventIngress(bootsteps.ConsumerStep):
 
     def _take(self, message: Message, span: Span | None) -> None:
         message_id = message.properties.get("message_id")
-        content_type = message.content_type
-        if content_type != JSON:
-            reason = f"content type {content_type!r} is not {JSON}"
-            self._reject(message, message_id, reason, span)
+        problem = json_content_type_problem(message.content_type)
+        if problem is not None:
+            self._reject(message, message_id, problem, span)
             return
         try:
             event = parse_event(message.body or b"", accept=set(self.routes))

@@ -155,7 +155,7 @@ class ServiceWorker(Generic[SettingsT]):
         schedule: dict[str, dict[str, Any]] = {}
         for entry, every in periodic.items():
             name = task_name(self.service, every.job)
-            self.app.task(name=name)(self._periodic_run(every.job))
+            self.app.task(name=name, shared=False)(self._periodic_run(every.job))
             # No `expires`: Celery turns it into a per-message TTL, and the broker would
             # dead-letter every tick no worker took in time into <service>.tasks.dlq. Ticks that
             # piled up while no worker ran are harmless when the job is idempotent.

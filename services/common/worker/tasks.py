@@ -61,9 +61,14 @@ def register_event_task(
 
     `handler` is called per run and returns the process's injected handler (built on first
     use), so nothing is built at import time.
+
+    `shared=False`: the task belongs to `app` alone. Celery's default shares it with every app
+    finalized later in the process, so a module that imports a worker module and builds a
+    worker of its own (the tests' paused worker) got both callables under one name, and which
+    one ran depended on the order of a set of callbacks (object addresses).
     """
 
-    @app.task(name=name, bind=True, max_retries=policy.max)
+    @app.task(name=name, bind=True, max_retries=policy.max, shared=False)
     def run(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
         try:
             event = _parse(name, envelope, accept)

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from services.common.cli import run_cli
 from services.common.observability.process import observe_process
 from services.common.settings import LogSettings, MetricsSettings, shared_knobs
 from services.email.sink.config import SinkSettings
@@ -120,4 +121,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_cli(main)

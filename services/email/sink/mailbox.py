@@ -70,9 +70,10 @@ class Mailbox:
         return [self.read(p) for p in self.paths()]
 
     def find(self, ref: str) -> StoredMail:
-        """A mail by file name, or by position: 1 is the oldest, -1 the newest."""
+        """A mail by file name (with or without `.eml`), by its path as `show` prints it
+        (`var/mail/<name>.eml`), or by position: 1 is the oldest, -1 the newest."""
         paths = self.paths()
-        by_name = [p for p in paths if p.name == ref or p.stem == ref]
+        by_name = [p for p in paths if self._names(ref, p)]
         if by_name:
             return self.read(by_name[0])
         try:
@@ -82,3 +83,10 @@ class Mailbox:
         if index == 0 or abs(index) > len(paths):
             raise LookupError(f"no mail number {index} in {self.dir} ({len(paths)} mails)")
         return self.read(paths[index - 1 if index > 0 else index])
+
+    def _names(self, ref: str, path: Path) -> bool:
+        """Whether `ref` names the stored mail at `path`: its name or stem, or a path to it."""
+        wanted = Path(ref)
+        if wanted.parent != Path(".") and wanted.resolve().parent != self.dir.resolve():
+            return False  # a file in some other folder
+        return wanted.name in (path.name, path.stem)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from services.email.sink import __main__ as sink
 from services.email.sink.mailbox import Mailbox
 
 RAW = (
@@ -43,3 +44,25 @@ def test_unknown_mail_is_a_lookup_error(tmp_path: Path, ref: str) -> None:
     box.store(RAW, mail_from="a@x", rcpt_tos=["b@x"])
     with pytest.raises(LookupError):
         box.find(ref)
+
+
+def test_show_accepts_the_file_it_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`show` prints `File: var/mail/<name>.eml`; that path, pasted back, shows the same mail."""
+    monkeypatch.chdir(tmp_path)
+    box = Mailbox(Path("var/mail"))
+    box.store(RAW, mail_from="a@x", rcpt_tos=["b@x"])
+    box.store(RAW.replace(b"m1", b"m2"), mail_from="a@x", rcpt_tos=["b@x"])
+
+    assert sink.main(["--dir", "var/mail", "show", "1"]) == 0
+    first = capsys.readouterr().out
+    [printed] = [line.split(": ", 1)[1] for line in first.splitlines() if line.startswith("File:")]
+    assert printed.startswith("var/mail/")
+    for ref in (printed, str(tmp_path / printed), f"./{printed}"):
+        assert sink.main(["--dir", "var/mail", "show", ref]) == 0
+        assert capsys.readouterr().out == first
+
+    # a file of that name in another folder is not a mail of this mailbox
+    assert sink.main(["--dir", "var/mail", "show", f"elsewhere/{Path(printed).name}"]) == 1
+    assert "no mail named" in capsys.readouterr().err

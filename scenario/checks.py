@@ -1,0 +1,145 @@
+"""The scenario's checks: what it expected against what the running system shows."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scenario.plan import DEMO_STOCK, PlannedOrder, held_by
+from scenario.world import POISONED_DLQS, World
+from services.inventory.stock import StockLevel
+
+
+@dataclass
+class Check:
+    name: str
+    expected: str
+    actual: str
+    ok: bool
+
+
+def wait_for(probe: Callable[[], object], deadline: float) -> None:
+    """Poll `probe()` until truthy or the deadline (the checks report what was seen)."""
+    while not probe() and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def status_checks(orders: list[PlannedOrder]) -> list[Check]:
+    return [
+        Check(
+            f"status: {order.label}",
+            order.expected_status,
+            str(order.status),
+            order.status == order.expected_status,
+        )
+        for order in orders
+    ]
+
+
+def replay_checks(orders: list[PlannedOrder]) -> list[Check]:
+    """An order posted twice with one Idempotency-Key got the same order back."""
+    return [
+        Check(
+            "idempotent replay returns the same order",
+            "same id",
+            "same id" if order.replayed_same_order else "different/err",
+            bool(order.replayed_same_order),
+        )
+        for order in orders
+        if order.post_twice
+    ]
+
+
+def stock_checks(
+    orders: list[PlannedOrder], before: dict[str, StockLevel], after: dict[str, StockLevel]
+) -> list[Check]:
+    """Each SKU's reserved stock grew by exactly what the confirmed orders hold, and each SKU
+    the run ordered still has its demo stock available for whoever comes next."""
+    reserved = held_by([o for o in orders if o.status == "CONFIRMED"])
+    checks: list[Check] = []
+    for sku in sorted(set(reserved) | {o.lines[0][0] for o in orders}):
+        delta = after[sku].reserved - before[sku].reserved
+        checks.append(
+            Check(
+                f"stock reserved: {sku}",
+                f"+{reserved[sku]}",
+                f"+{delta}",
+                delta == reserved[sku] and after[sku].available >= 0,
+            )
+        )
+    short = {
+        sku: after[sku].available for sku in reserved if after[sku].available < DEMO_STOCK[sku]
+    }
+    checks.append(
+        Check(
+            "demo stock still available",
+            "every SKU ordered",
+            ", ".join(f"{sku} only {n}" for sku, n in short.items()) or "every SKU ordered",
+            not short,
+        )
+    )
+    return checks
+
+
+def mail_checks(
+    world: World, orders: list[PlannedOrder], since_ns: int, deadline: float
+) -> list[Check]:
+    """Each order's mails were sent, each exactly once."""
+
+    def mails_complete() -> bool:
+        got = world.mails_by_recipient(since_ns)
+        return all(set(o.expected_mails) <= set(got.get(o.email, {})) for o in orders)
+
+    wait_for(mails_complete, deadline)
+    mails = world.mails_by_recipient(since_ns)
+    checks: list[Check] = []
+    for order in orders:
+        got = mails.get(order.email, Counter())
+        checks.append(
+            Check(
+                f"mails: {order.label}",
+                " + ".join(order.expected_mails),
+                " + ".join(f"{k} x{v}" for k, v in sorted(got.items())) or "none",
+                got == Counter(order.expected_mails),
+            )
+        )
+    return checks
+
+
+def poison_checks(world: World, poison_id: str, deadline: float, keep: bool) -> list[Check]:
+    """The malformed event landed in the dead-letter queue of every queue it reached; then it
+    is taken out again (unless `keep`), so that a healthy system's DLQs stay at zero. Only
+    this run's poison is touched, found by its message id."""
+    if keep:
+        wait_for(lambda: all(world.poison_left([poison_id])[q] for q in POISONED_DLQS), deadline)
+        left = world.poison_left([poison_id])
+        return [_presence(dlq, left[dlq] > 0, "present (kept)") for dlq in POISONED_DLQS]
+    found = world.take_poison(poison_id, deadline)
+    checks = [_presence(dlq, dlq in found, "present") for dlq in POISONED_DLQS]
+    left = world.poison_left([poison_id])
+    checks.append(
+        Check(
+            "poison event removed from the DLQs",
+            "0 left",
+            ", ".join(f"{q}={n}" for q, n in left.items()) or "0 left",
+            not left,
+        )
+    )
+    return checks
+
+
+def _presence(dlq: str, found: bool, present: str) -> Check:
+    return Check(f"poison event in {dlq}", present, present if found else "absent", found)
+
+
+def drain_check(world: World, deadline: float) -> Check:
+    wait_for(lambda: not any(world.queue_depths().values()), deadline + 15)
+    busy = {q: n for q, n in world.queue_depths().items() if n}
+    return Check(
+        "working queues drained",
+        "all 0",
+        ", ".join(f"{q}={n}" for q, n in busy.items()) or "all 0",
+        not busy,
+    )
