@@ -1,14 +1,25 @@
 """Bindings from exchanges to queues: add the missing ones; remove those from our exchanges that
 the definition does not have (a stray binding on an event exchange would copy events to a queue
-that should not see them)."""
+that should not see them).
+
+One kind of binding is not the vhost tool's: each orders API process binds its own exclusive,
+server-named queue (`amq.gen-…`) to the live order events (docs/storefront.md). Such a binding
+lives and dies with that process's connection; it is expected, never drift, and never removed.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from typing import Any
 
 from broker.provision.plan import Broker, Change
-from services.common.topology import Topology
+from services.common.topology import (
+    LIVE_EXCHANGE,
+    LIVE_ROUTING_KEYS,
+    SERVER_NAMED_QUEUE,
+    Topology,
+)
 
 _Key = tuple[str, str, str]  # (exchange, queue, routing key)
 
@@ -18,8 +29,20 @@ def plan_bindings(broker: Broker, topology: Topology) -> list[Change]:
     wanted = {(b.exchange, b.queue, b.routing_key) for b in topology.bindings}
     missing = wanted - {_key(b) for b in have}
     ours = {ex.name for ex in topology.exchanges}
-    extra = [b for b in have if b["source"] in ours and _key(b) not in wanted]
+    extra = [
+        b for b in have if b["source"] in ours and _key(b) not in wanted and not _live_updates(b)
+    ]
     return [_bind(broker, key) for key in sorted(missing)] + [_unbind(broker, b) for b in extra]
+
+
+def _live_updates(binding: dict[str, Any]) -> bool:
+    """A running API process's own queue, bound to an order event a browser page follows."""
+    source, dest, routing_key = _key(binding)
+    return (
+        source == LIVE_EXCHANGE
+        and routing_key in LIVE_ROUTING_KEYS
+        and re.fullmatch(SERVER_NAMED_QUEUE, dest) is not None
+    )
 
 
 def _key(binding: dict[str, Any]) -> _Key:

@@ -59,6 +59,24 @@ def test_second_apply_changes_nothing(broker: TestBroker) -> None:
     assert (code, lines) == (0, [f"vhost {broker.vhost}: in sync"])
 
 
+def test_a_live_api_queue_is_neither_drift_nor_unbound_by_apply(broker: TestBroker) -> None:
+    """Each API process binds its own server-named queue to the live order events: apply must
+    leave those bindings alone (it would cut every open order page off), check must not report
+    them. Nobody else can bind to such a queue: it is exclusive to its connection, and `amq.*`
+    names cannot be declared by clients."""
+    storefront = t.user_name(broker.vhost, t.STOREFRONT)
+    with broker.channel(storefront) as ch:
+        queue = ch.queue_declare("", exclusive=True).method.queue
+        for key in t.LIVE_ROUTING_KEYS:
+            ch.queue_bind(queue, t.LIVE_EXCHANGE, key)
+        assert _run("check", broker.vhost) == (0, [f"vhost {broker.vhost}: in sync"])
+        assert _run("apply", broker.vhost)[0] == 0
+        with broker.management() as api:
+            bindings = api.get(api.path("bindings", broker.vhost)) or []
+        kept = {b["routing_key"] for b in bindings if b["destination"] == queue}
+        assert kept == set(t.LIVE_ROUTING_KEYS) | {queue}  # | the default exchange's binding
+
+
 def test_check_reports_drift_and_apply_repairs_it(broker: TestBroker) -> None:
     with broker.management() as api:
         api.delete(api.path("policies", broker.vhost, f"dead-letter.{t.EMAIL_EVENTS_QUEUE}"))

@@ -8,7 +8,7 @@ import pytest
 from kombu import Connection
 from pydantic import SecretStr, ValidationError
 
-from broker.flower import FlowerSettings, flower_argv
+from broker.flower import flower_app
 from broker.settings import ProvisionSettings
 from services.common.outbox.pika_publisher import connection_parameters
 from services.common.settings import BrokerSettings
@@ -81,5 +81,5 @@ def test_flower_gets_every_node(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROKER_NODES", NODES)
     monkeypatch.setenv("BROKER_MONITOR_PASSWORD", "m")
     monkeypatch.setenv("BROKER_FLOWER_PASSWORD", "f")
-    [broker] = [a for a in flower_argv(ProvisionSettings(), FlowerSettings()) if "--broker" in a]
-    assert len(Connection(broker.partition("=")[2]).alt) == 3
+    url = flower_app(ProvisionSettings()).conf.broker_url
+    assert len(Connection(url).alt) == 3
