@@ -26,6 +26,7 @@ from types import TracebackType
 
 from services.common.catalogue import DEMO_CATALOGUE
 from services.common.db import Database
+from services.common.topology import WORKER_SERVICES, task_queue
 from services.email.sink.mailbox import Mailbox
 from services.inventory.stock import set_stock
 from tests.support.books import Books, Snapshot, audit, audit_queues, drained
@@ -149,7 +150,7 @@ class FaultRun:
         assert self._cleared_at is not None
         books.recovery_seconds = round(time.monotonic() - self._cleared_at, 1)
         self._settle()
-        self.system.stop_all()  # unacked messages go back to ready: the depths are exact
+        self.system.stop_all()  # nothing moves between the queues any more: final counts
         audit(books, self.snapshot(), accepted, allow_resend=allow_resend)
         audit_queues(books, self.broker, expected_dlq or {})
         books.duration_seconds = round(time.monotonic() - self._started_at, 1)
@@ -159,16 +160,12 @@ class FaultRun:
 
     def _settle(self) -> None:
         """Drained means the effects are in. Wait for the messages still in flight too (a retry
-        or a duplicate waiting for its countdown, unacked): they must run and find nothing to do."""
-
-        def busy() -> dict[str, int]:
-            return {
-                q: n
-                for q, n in self.node.unsettled(self.broker.vhost).items()
-                if not q.endswith(".dlq")
-            }
-
-        wait_until(lambda: not busy(), timeout=180, interval=0.5, message=lambda: str(busy()))
+        or a duplicate waiting for its countdown, unacked): they must run and find nothing to do.
+        Event queues before task queues: the order in which a message moves between them."""
+        topology = self.broker.topology
+        working = [q.name for q in topology.queues if q.owner is not None]
+        tasks = {task_queue(service) for service in WORKER_SERVICES}
+        self.broker.wait_empty(*sorted(working, key=lambda name: name in tasks), timeout=180)
 
     def _dump_worker_stacks(self) -> None:
         """Stuck? Celery's SIGUSR1 handler writes every thread's stack into the worker's log."""

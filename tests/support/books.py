@@ -217,10 +217,12 @@ def _audit_order(
 
 
 def audit_queues(books: Books, broker: TestBroker, expected_dlq: dict[str, int]) -> None:
-    """Run with every consumer stopped, so that unacked messages are counted as ready again."""
+    """Run with every consumer stopped: nothing moves between the queues any more, so each
+    queue's count (ready + unacked, newer than the stop) is final."""
     books.dlq_expected = dict(expected_dlq)
+    held = broker.messages(*(queue.name for queue in broker.topology.queues))
     for queue in broker.topology.queues:
-        depth = broker.depth(queue.name)
+        depth = held[queue.name]
         if queue.name.endswith(".dlq"):
             if depth:
                 books.dlq_found[queue.name] = depth

@@ -82,7 +82,8 @@ class PrivateRabbit:
                 f"management.tcp.ip = 127.0.0.1\n"
                 f"management.tcp.port = {self.management_port}\n"
                 "loopback_users.guest = true\n"
-                # queue stats (ready + unacked) fresh within half a second, for the books
+                # a statistics sample every half second: the books' "holds nothing" checks wait
+                # for two of them (tests/support/queue_stats.py)
                 "collect_statistics_interval = 500\n"
                 # our own processes are not the only clients: keep the node's memory small
                 "vm_memory_high_watermark.relative = 0.2\n"
@@ -181,12 +182,6 @@ class PrivateRabbit:
                 self.ctl("close_connection", pid.strip(), "closed by the reliability suite")
                 closed += 1
         return closed
-
-    def unsettled(self, vhost: str) -> dict[str, int]:
-        """Queues holding messages, ready or unacked (e.g. tasks waiting for their countdown)."""
-        with self.management() as api:
-            queues = api.get(api.path("queues", vhost) + "?columns=name,messages") or []
-        return {q["name"]: q.get("messages", 0) for q in queues if q.get("messages")}
 
     def set_consumer_timeout(self, milliseconds: int) -> None:
         """Change the broker-side consumer timeout; channels opened from now on use it."""

@@ -74,8 +74,8 @@ def test_reservation_then_expiry_publish_reserved_then_released(
         wait_until(lambda: reserved(db)["MUG-BLUE"] == 0, timeout=30, message="stock back")
     finally:
         db.dispose()
-    assert broker.depth(t.ORDERS_EVENTS_QUEUE) == 0
-    assert broker.depth(t.unroutable(t.INVENTORY_EXCHANGE)) == 0
+    assert broker.ready(t.ORDERS_EVENTS_QUEUE) == 0
+    assert broker.ready(t.unroutable(t.INVENTORY_EXCHANGE)) == 0
 
 
 def test_shortage_publishes_stock_rejected(broker: TestBroker, system: str) -> None:
