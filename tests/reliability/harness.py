@@ -29,10 +29,11 @@ from services.common.db import Database
 from services.common.topology import WORKER_SERVICES, task_queue
 from services.email.sink.mailbox import Mailbox
 from services.inventory.stock import set_stock
-from tests.support.books import Books, Snapshot, audit, audit_queues, drained
+from tests.support.books import Books, audit, audit_queues, drained
 from tests.support.broker import TestBroker
 from tests.support.polling import ConditionTimeout, wait_until
 from tests.support.private_rabbit import PrivateRabbit
+from tests.support.snapshot import Snapshot
 from tests.support.system import DEFAULT_PROCESSES, System, running_system
 from tests.support.traffic import OrderStream, PlacedOrder, plan_orders
 
@@ -111,13 +112,16 @@ class FaultRun:
         self._cleared_at = time.monotonic()
 
     def snapshot(self) -> Snapshot:
-        orders_db = Database(self.system.db_url("orders"))
-        inventory_db = Database(self.system.db_url("inventory"))
+        dbs = {
+            name: Database(self.system.db_url(name)) for name in ("orders", "inventory", "email")
+        }
         try:
-            return Snapshot.take(orders_db, inventory_db, Mailbox(self.system.mail_dir))
+            return Snapshot.take(
+                dbs["orders"], dbs["inventory"], dbs["email"], Mailbox(self.system.mail_dir)
+            )
         finally:
-            orders_db.dispose()
-            inventory_db.dispose()
+            for db in dbs.values():
+                db.dispose()
 
     def finish(
         self,
