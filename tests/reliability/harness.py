@@ -8,6 +8,8 @@ then drain, stop and audit the books (tests/support/books.py).
         run.cleared()              # the fault is over: recovery time starts here
         run.finish()               # drain, stop, audit; fails the test with the books
 
+A run that is left without `finish()` fails the test: its books were never audited.
+
 The books of every run are appended to the `--reliability-report` file when one is given
 (`python -m tests.reliability.report` turns it into docs/reliability.md).
 """
@@ -70,6 +72,7 @@ class FaultRun:
     _stack: ExitStack = field(default_factory=ExitStack)
     _cleared_at: float | None = None
     _started_at: float = 0.0
+    _finished: bool = False
     _resendable: set[str] = field(default_factory=set)
 
     def __enter__(self) -> FaultRun:
@@ -103,6 +106,8 @@ class FaultRun:
         tb: TracebackType | None,
     ) -> None:
         self._stack.close()
+        if exc_type is None and not self._finished:
+            raise AssertionError(f"[{self.scenario}] the run ended without finish(): no books")
 
     def start_traffic(self) -> None:
         self._started_at = time.monotonic()
@@ -145,6 +150,7 @@ class FaultRun:
         expected_dlq: dict[str, int] | None = None,
         drain_timeout: float | None = None,
     ) -> Books:
+        self._finished = True
         placed = self.stream.join()
         if self._cleared_at is None:
             self.cleared()
