@@ -70,7 +70,7 @@ def test_the_scenario_passes_and_leaves_the_dlqs_as_it_found_them(
     assert "poison event removed from the DLQs" in names
     assert "working queues drained" in names
     for queue in sinks(broker):
-        assert broker.depth(queue) == 0, queue
+        assert broker.ready(queue) == 0, queue
 
 
 def test_again_and_again_on_a_used_system_and_make_reset(
@@ -104,7 +104,7 @@ def test_keep_poison_leaves_it_to_look_at_and_clean_removes_it(
     kept = [c for c in result["checks"] if c["name"].startswith("poison event in")]
     assert [c["actual"] for c in kept] == ["present (kept)"] * len(POISONED_DLQS)
     for dlq in POISONED_DLQS:
-        assert broker.depth(dlq) == 2
+        assert broker.ready(dlq) == 2
 
     done = scenario(system, "--clean")
     assert done.returncode == 0, done.stderr
@@ -167,7 +167,7 @@ def dead_letter_of_someone_else(broker: TestBroker) -> str:
         ),
     )
     wait_until(
-        lambda: all(broker.depth(dlq) == 1 for dlq in POISONED_DLQS),
+        lambda: all(broker.ready(dlq) == 1 for dlq in POISONED_DLQS),
         timeout=30,
         message="the dead letter in both DLQs",
     )

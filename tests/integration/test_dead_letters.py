@@ -39,7 +39,7 @@ def test_show_replay_and_loop_guard(broker: TestBroker, capsys: pytest.CaptureFi
     assert letter["reason"] == "rejected"
     assert letter["queue"] == QUEUE
     assert letter["body"] == "poison"
-    assert broker.depth(DLQ) == 1  # show does not consume
+    assert broker.ready(DLQ) == 1  # show does not consume
 
     assert dead_letters(["replay", DLQ]) == 0
     assert "replayed 1" in capsys.readouterr().out
@@ -47,8 +47,8 @@ def test_show_replay_and_loop_guard(broker: TestBroker, capsys: pytest.CaptureFi
     assert body == b"poison"
     assert props.headers[REPLAY_HEADER] == 1
     # only the origin queue got it, not every queue bound to the event exchange
-    assert broker.depth(t.EMAIL_EVENTS_QUEUE) == 0
-    assert broker.depth(DLQ) == 0
+    assert broker.ready(t.EMAIL_EVENTS_QUEUE) == 0
+    assert broker.ready(DLQ) == 0
 
     # It dies again; with --max-replays 1 it is not replayed a second time.
     with broker.channel() as ch:
@@ -59,15 +59,15 @@ def test_show_replay_and_loop_guard(broker: TestBroker, capsys: pytest.CaptureFi
         ch.basic_reject(method.delivery_tag, requeue=False)
     assert dead_letters(["replay", DLQ, "--max-replays", "1"]) == 0
     assert "replayed 0; kept 1" in capsys.readouterr().out
-    assert broker.depth(DLQ) == 1
+    assert broker.ready(DLQ) == 1
 
 
 def test_purge_needs_yes(broker: TestBroker) -> None:
     _kill_one(broker, b"junk")
     assert dead_letters(["purge", QUEUE]) == 2
-    assert broker.depth(DLQ) == 1
+    assert broker.ready(DLQ) == 1
     assert dead_letters(["purge", QUEUE, "--yes"]) == 0
-    assert broker.depth(DLQ) == 0
+    assert broker.ready(DLQ) == 0
 
 
 def test_unknown_queue_is_refused() -> None:

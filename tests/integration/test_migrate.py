@@ -54,7 +54,7 @@ def fill(broker: TestBroker, tag: str) -> dict[str, list[str]]:
         method, _, _ = ch.basic_get(t.INVENTORY_EVENTS_QUEUE)
         assert method is not None
         ch.basic_reject(method.delivery_tag, requeue=False)
-    wait_until(lambda: broker.depth(f"{t.INVENTORY_EVENTS_QUEUE}.dlq") == 1, message="dead letter")
+    wait_until(lambda: broker.ready(f"{t.INVENTORY_EVENTS_QUEUE}.dlq") == 1, message="dead letter")
     return {
         t.INVENTORY_EVENTS_QUEUE: events[1:],
         t.EMAIL_EVENTS_QUEUE: events,

@@ -89,7 +89,7 @@ def test_a_rejected_event_reaches_its_dlq(quorum_vhost: QuorumVhost) -> None:
         method, _, _ = ch.basic_get(QUEUE)
         assert method is not None
         ch.basic_reject(method.delivery_tag, requeue=False)
-    wait_until(lambda: b.depth(DLQ) == 1, message="the dead letter in the DLQ")
+    wait_until(lambda: b.ready(DLQ) == 1, message="the dead letter in the DLQ")
     [(props, _)] = b.drain(DLQ)
     assert x_death_reason(props) == "rejected"
 
@@ -107,7 +107,7 @@ def test_the_delivery_limit_dead_letters_a_message_that_keeps_coming_back(
             method, _, _ = ch.basic_get(QUEUE)
             assert method is not None, f"gone after {delivery} deliveries"
             ch.basic_reject(method.delivery_tag, requeue=True)  # the ingress's requeue()
-        wait_until(lambda: b.depth(DLQ) == 1, message="the message dead-lettered")
+        wait_until(lambda: b.ready(DLQ) == 1, message="the message dead-lettered")
         assert ch.basic_get(QUEUE)[0] is None
     [(props, _)] = b.drain(DLQ)
     assert x_death_reason(props) == "delivery_limit"
@@ -128,4 +128,4 @@ def test_a_dead_letter_can_be_looked_at_any_number_of_times(quorum_vhost: Quorum
         for _ in range(t.DELIVERY_LIMIT + 5):
             [seen] = api.get_messages(b.vhost, DLQ, count=1)
             assert seen["properties"]["message_id"] == "looked-at"
-    assert b.depth(DLQ) == 1
+    assert b.ready(DLQ) == 1

@@ -131,7 +131,7 @@ def test_order_placed_reaches_inventory_and_email(broker: TestBroker) -> None:
         )
     assert [b for _, b in broker.drain(t.INVENTORY_EVENTS_QUEUE)] == [b"{}"]
     assert [b for _, b in broker.drain(t.EMAIL_EVENTS_QUEUE)] == [b"{}"]
-    assert broker.depth(t.ORDERS_UNROUTABLE_QUEUE) == 0
+    assert broker.ready(t.ORDERS_UNROUTABLE_QUEUE) == 0
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_rejected_message_lands_in_its_own_dlq(broker: TestBroker, queue: str) -
     assert x_death_reason(dead[0][0]) == "rejected"
     assert dead[0][0].headers["x-death"][0]["queue"] == queue
     others = [d for d in broker.topology.dead_letter_queues if d != spec.dead_letter_queue]
-    assert all(broker.depth(d) == 0 for d in others)
+    assert all(broker.ready(d) == 0 for d in others)
 
 
 def test_unroutable_message_is_kept_not_dropped(broker: TestBroker) -> None:

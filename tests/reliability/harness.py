@@ -8,6 +8,8 @@ then drain, stop and audit the books (tests/support/books.py).
         run.cleared()              # the fault is over: recovery time starts here
         run.finish()               # drain, stop, audit; fails the test with the books
 
+A run that is left without `finish()` fails the test: its books were never audited.
+
 The books of every run are appended to the `--reliability-report` file when one is given
 (`python -m tests.reliability.report` turns it into docs/reliability.md).
 """
@@ -24,14 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from sqlalchemy import select
+
 from services.common.catalogue import DEMO_CATALOGUE
 from services.common.db import Database
+from services.common.topology import WORKER_SERVICES, task_queue
+from services.email.models import SentEmail, Status
 from services.email.sink.mailbox import Mailbox
 from services.inventory.stock import set_stock
-from tests.support.books import Books, Snapshot, audit, audit_queues, drained
+from tests.support.books import Books, audit, audit_queues, drained
 from tests.support.broker import TestBroker
 from tests.support.polling import ConditionTimeout, wait_until
 from tests.support.private_rabbit import PrivateRabbit
+from tests.support.snapshot import Snapshot, bare
 from tests.support.system import DEFAULT_PROCESSES, System, running_system
 from tests.support.traffic import OrderStream, PlacedOrder, plan_orders
 
@@ -65,6 +72,8 @@ class FaultRun:
     _stack: ExitStack = field(default_factory=ExitStack)
     _cleared_at: float | None = None
     _started_at: float = 0.0
+    _finished: bool = False
+    _resendable: set[str] = field(default_factory=set)
 
     def __enter__(self) -> FaultRun:
         self.broker.purge_all()
@@ -97,6 +106,8 @@ class FaultRun:
         tb: TracebackType | None,
     ) -> None:
         self._stack.close()
+        if exc_type is None and not self._finished:
+            raise AssertionError(f"[{self.scenario}] the run ended without finish(): no books")
 
     def start_traffic(self) -> None:
         self._started_at = time.monotonic()
@@ -109,22 +120,37 @@ class FaultRun:
     def cleared(self) -> None:
         self._cleared_at = time.monotonic()
 
-    def snapshot(self) -> Snapshot:
-        orders_db = Database(self.system.db_url("orders"))
-        inventory_db = Database(self.system.db_url("inventory"))
+    def note_mails_in_flight(self) -> None:
+        """Call right after the email worker was killed or cut off. The mails it had claimed and
+        not yet recorded as sent are the only ones that may go out a second time (the window of
+        docs/email.md); any other second copy is counted as a duplicate."""
+        email_db = Database(self.system.db_url("email"))
         try:
-            return Snapshot.take(orders_db, inventory_db, Mailbox(self.system.mail_dir))
+            with email_db.transaction() as session:
+                claimed = select(SentEmail.message_id).where(SentEmail.status == Status.CLAIMED)
+                self._resendable.update(bare(mid) for mid in session.scalars(claimed))
         finally:
-            orders_db.dispose()
-            inventory_db.dispose()
+            email_db.dispose()
+
+    def snapshot(self) -> Snapshot:
+        dbs = {
+            name: Database(self.system.db_url(name)) for name in ("orders", "inventory", "email")
+        }
+        try:
+            return Snapshot.take(
+                dbs["orders"], dbs["inventory"], dbs["email"], Mailbox(self.system.mail_dir)
+            )
+        finally:
+            for db in dbs.values():
+                db.dispose()
 
     def finish(
         self,
         *,
         expected_dlq: dict[str, int] | None = None,
-        allow_resend: bool = False,
         drain_timeout: float | None = None,
     ) -> Books:
+        self._finished = True
         placed = self.stream.join()
         if self._cleared_at is None:
             self.cleared()
@@ -149,8 +175,8 @@ class FaultRun:
         assert self._cleared_at is not None
         books.recovery_seconds = round(time.monotonic() - self._cleared_at, 1)
         self._settle()
-        self.system.stop_all()  # unacked messages go back to ready: the depths are exact
-        audit(books, self.snapshot(), accepted, allow_resend=allow_resend)
+        self.system.stop_all()  # nothing moves between the queues any more: final counts
+        audit(books, self.snapshot(), accepted, resendable=frozenset(self._resendable))
         audit_queues(books, self.broker, expected_dlq or {})
         books.duration_seconds = round(time.monotonic() - self._started_at, 1)
         self._report(books)
@@ -159,16 +185,12 @@ class FaultRun:
 
     def _settle(self) -> None:
         """Drained means the effects are in. Wait for the messages still in flight too (a retry
-        or a duplicate waiting for its countdown, unacked): they must run and find nothing to do."""
-
-        def busy() -> dict[str, int]:
-            return {
-                q: n
-                for q, n in self.node.unsettled(self.broker.vhost).items()
-                if not q.endswith(".dlq")
-            }
-
-        wait_until(lambda: not busy(), timeout=180, interval=0.5, message=lambda: str(busy()))
+        or a duplicate waiting for its countdown, unacked): they must run and find nothing to do.
+        Event queues before task queues: the order in which a message moves between them."""
+        topology = self.broker.topology
+        working = [q.name for q in topology.queues if q.owner is not None]
+        tasks = {task_queue(service) for service in WORKER_SERVICES}
+        self.broker.wait_empty(*sorted(working, key=lambda name: name in tasks), timeout=180)
 
     def _dump_worker_stacks(self) -> None:
         """Stuck? Celery's SIGUSR1 handler writes every thread's stack into the worker's log."""

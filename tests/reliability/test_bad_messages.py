@@ -148,5 +148,5 @@ def test_duplicate_publishes_to_two_workers_per_service(fault_run: Callable[...,
             run.start_traffic()
             run.at(1.0)
             run.cleared()
-            run.finish(allow_resend=False)
+            run.finish()
         assert seen["order.placed"] == run.config.orders

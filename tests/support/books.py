@@ -1,7 +1,8 @@
 """The books: after a run with a fault in it, account for every order the API accepted.
 
-Everything is read from where the effects really are: the orders and inventory databases, the
-SMTP sink's folder and the broker's queues. Each discrepancy is filed under one of three heads:
+Everything is read from where the effects really are: the orders, inventory and email databases
+(outboxes included), the SMTP sink's folder and the broker's queues. Each discrepancy is filed
+under one of three heads:
 
 - lost: an accepted order, or one of its effects, that never happened;
 - duplicated: an effect that happened more than once;
@@ -10,75 +11,24 @@ SMTP sink's folder and the broker's queues. Each discrepancy is filed under one 
 
 A mail sent twice with the same Message-ID is the one duplicate docs/email.md allows (the sender
 died between the SMTP server's "250" and recording it); it is counted apart, as `resent`, and
-only where the scenario says that window can open.
+only for the mails the scenario saw in flight (claimed, not yet recorded as sent) in the email
+worker it killed or cut off: any other second copy is a duplicate.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-
-from services.common.db import Database
-from services.email.sink.mailbox import Mailbox
-from services.inventory import models as inventory
-from services.orders import models as orders
+from services.common.topology import STOCK_REJECTED, STOCK_RESERVED
 from tests.support.broker import TestBroker
-from tests.support.traffic import CONFIRMED, PlacedOrder
+from tests.support.snapshot import Snapshot
+from tests.support.traffic import CONFIRMED, REJECTED, PlacedOrder
 
 TERMINAL_EVENTS = ("order.confirmed", "order.rejected")
-SECOND_MAIL = {CONFIRMED: "order_confirmed", "REJECTED": "order_rejected"}
-
-
-@dataclass
-class Snapshot:
-    """What the system holds right now."""
-
-    statuses: dict[str, str]
-    order_events: dict[str, Counter[str]]  # order id -> Counter(event type) in the orders outbox
-    unpublished: dict[str, int]  # service -> outbox rows not yet confirmed by the broker
-    reservations: dict[str, dict[str, int]]  # order id -> {sku: quantity}
-    stock: dict[str, tuple[int, int]]  # sku -> (on_hand, reserved)
-    mails: dict[str, dict[str, Counter[str]]]  # recipient -> template -> Counter(Message-ID)
-    mail_count: int
-
-    @classmethod
-    def take(cls, orders_db: Database, inventory_db: Database, mailbox: Mailbox) -> Snapshot:
-        with orders_db.transaction() as s:
-            statuses: dict[str, str] = {
-                order_id: status
-                for order_id, status in s.execute(select(orders.Order.id, orders.Order.status))
-            }
-            order_events: dict[str, Counter[str]] = defaultdict(Counter)
-            unpublished = {"orders": 0, "inventory": 0}
-            for aggregate, type_, published in s.execute(
-                select(
-                    orders.OutboxMessage.aggregate_id,
-                    orders.OutboxMessage.event_type,
-                    orders.OutboxMessage.published_at,
-                )
-            ):
-                order_events[aggregate][type_] += 1
-                unpublished["orders"] += published is None
-        with inventory_db.transaction() as s:
-            reservations: dict[str, dict[str, int]] = defaultdict(dict)
-            for r in s.scalars(select(inventory.Reservation)):
-                reservations[r.order_id][r.sku] = r.quantity
-            stock = {st.sku: (st.on_hand, st.reserved) for st in s.scalars(select(inventory.Stock))}
-            unpublished["inventory"] = (
-                s.scalar(select(func.count()).where(inventory.OutboxMessage.published_at.is_(None)))
-                or 0
-            )
-        mails: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
-        count = 0
-        for mail in mailbox.mails():
-            message_id = mail.header("Message-ID").strip("<>")
-            template = message_id.split("@")[0].rsplit(".", 1)[-1]
-            mails[mail.header("To").strip().lower()][template][message_id] += 1
-            count += 1
-        return cls(statuses, order_events, unpublished, reservations, stock, mails, count)
+SECOND_MAIL = {CONFIRMED: "order_confirmed", REJECTED: "order_rejected"}
+ANSWER = {CONFIRMED: STOCK_RESERVED, REJECTED: STOCK_REJECTED}
 
 
 @dataclass
@@ -92,6 +42,7 @@ class Books:
     duplicated: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     resent: int = 0
+    resend_bound: int = 0  # mails in flight in the email worker when it was killed or cut off
     dlq_expected: dict[str, int] = field(default_factory=dict)
     dlq_found: dict[str, int] = field(default_factory=dict)
     recovery_seconds: float = 0.0
@@ -109,8 +60,9 @@ class Books:
             f"[{self.scenario}] {self.orders} orders ({self.confirmed} confirmed, "
             f"{self.rejected} rejected); {head('lost', self.lost)}; "
             f"{head('duplicated', self.duplicated)}; {head('unexpected', self.unexpected)}; "
-            f"resent(same Message-ID)={self.resent}; DLQs {self.dlq_found} "
-            f"(expected {self.dlq_expected}); recovered in {self.recovery_seconds:.1f}s"
+            f"resent(same Message-ID)={self.resent} of at most {self.resend_bound}; "
+            f"DLQs {self.dlq_found} (expected {self.dlq_expected}); "
+            f"recovered in {self.recovery_seconds:.1f}s"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -135,17 +87,23 @@ def audit(
     snap: Snapshot,
     placed: list[PlacedOrder],
     *,
-    allow_resend: bool,
+    resendable: frozenset[str] = frozenset(),
 ) -> None:
-    """Fill `books` from a snapshot taken after the system was drained and stopped."""
+    """Fill `books` from a snapshot taken after the system was drained and stopped.
+    `resendable`: the Message-IDs that may have gone out twice (see the module's docstring)."""
+    books.resend_bound = len(resendable)
     known = {str(o.order_id) for o in placed}
     for order_id in snap.statuses.keys() - known:
         books.duplicated.append(f"order {order_id} exists but no client was given it")
     reserved_by_sku: Counter[str] = Counter()
     for order in placed:
-        _audit_order(books, snap, order, allow_resend, reserved_by_sku)
+        _audit_order(books, snap, order, resendable, reserved_by_sku)
     for order_id in snap.reservations.keys() - known:
         books.unexpected.append(f"reservation for unknown order {order_id}")
+    for order_id in snap.answers.keys() - known:
+        books.unexpected.append(f"inventory answered unknown order {order_id}")
+    for message_id, status in sorted(snap.unsent.items()):
+        books.unexpected.append(f"mail {message_id}: still {status} in sent_emails")
     for sku, (on_hand, reserved) in snap.stock.items():
         if on_hand - reserved < 0 or reserved < 0:
             books.unexpected.append(
@@ -168,7 +126,7 @@ def _audit_order(
     books: Books,
     snap: Snapshot,
     order: PlacedOrder,
-    allow_resend: bool,
+    resendable: frozenset[str],
     reserved_by_sku: Counter[str],
 ) -> None:
     oid = str(order.order_id)
@@ -180,7 +138,7 @@ def _audit_order(
         target = books.lost if status == "PENDING" else books.unexpected
         target.append(f"order {order.number}: {status}, expected {order.expected_status}")
     books.confirmed += status == CONFIRMED
-    books.rejected += status == "REJECTED"
+    books.rejected += status == REJECTED
     events = snap.order_events.get(oid, Counter())
     for type_ in ("order.placed", "terminal"):
         n = sum(events[t] for t in TERMINAL_EVENTS) if type_ == "terminal" else events[type_]
@@ -188,6 +146,7 @@ def _audit_order(
             books.lost.append(f"order {order.number}: no {type_} event in the outbox")
         elif n > 1:
             books.duplicated.append(f"order {order.number}: {n} {type_} events")
+    _audit_answer(books, snap.answers.get(oid, Counter()), order)
     reservation = snap.reservations.get(oid, {})
     if order.expected_status == CONFIRMED:
         wanted = dict(order.lines)
@@ -207,8 +166,8 @@ def _audit_order(
         elif len(ids) > 1:
             books.duplicated.append(f"order {order.number}: {template} with {len(ids)} Message-IDs")
         else:
-            (copies,) = ids.values()
-            if copies == 2 and allow_resend:
+            ((message_id, copies),) = ids.items()
+            if copies == 2 and message_id in resendable:
                 books.resent += 1
             elif copies > 1:
                 books.duplicated.append(f"order {order.number}: {copies} {template} mails")
@@ -216,11 +175,28 @@ def _audit_order(
         books.unexpected.append(f"order {order.number}: unexpected {template} mail")
 
 
+def _audit_answer(books: Books, answers: Counter[str], order: PlacedOrder) -> None:
+    """Inventory answers each order once, in its own outbox: a second answer (a new event id for
+    the same order) would reach the orders service as a second decision."""
+    wanted = ANSWER[order.expected_status]
+    n = sum(answers[t] for t in ANSWER.values())
+    if n == 0:
+        books.lost.append(f"order {order.number}: no stock.* answer in the inventory outbox")
+    elif n > 1:
+        books.duplicated.append(f"order {order.number}: {n} stock.* answers {dict(answers)}")
+    elif not answers[wanted]:
+        books.unexpected.append(f"order {order.number}: answered {dict(answers)}, not {wanted}")
+    for other in answers.keys() - set(ANSWER.values()):  # stock.released: nothing expires here
+        books.unexpected.append(f"order {order.number}: {answers[other]} {other} answer(s)")
+
+
 def audit_queues(books: Books, broker: TestBroker, expected_dlq: dict[str, int]) -> None:
-    """Run with every consumer stopped, so that unacked messages are counted as ready again."""
+    """Run with every consumer stopped: nothing moves between the queues any more, so each
+    queue's count (ready + unacked, newer than the stop) is final."""
     books.dlq_expected = dict(expected_dlq)
+    held = broker.messages(*(queue.name for queue in broker.topology.queues))
     for queue in broker.topology.queues:
-        depth = broker.depth(queue.name)
+        depth = held[queue.name]
         if queue.name.endswith(".dlq"):
             if depth:
                 books.dlq_found[queue.name] = depth

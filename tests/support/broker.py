@@ -15,6 +15,7 @@ from broker.management import ManagementClient
 from services.common.events import Envelope, EventData
 from services.common.settings import BrokerSettings
 from services.common.topology import Topology
+from tests.support import queue_stats
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,46 @@ class TestBroker:
     def management(self) -> ManagementClient:
         return ManagementClient(self.settings.management_url, self.admin_user, self.admin_password)
 
-    def depth(self, queue: str) -> int:
-        """Messages in `queue` right now (ready + unacked), read over AMQP (no stats delay)."""
+    def ready(self, queue: str) -> int:
+        """READY messages in `queue` right now (a passive declare: no statistics delay).
+
+        Messages a consumer holds unacked are not counted: use it for queues nobody consumes
+        (DLQs, `*.unroutable`, a queue whose consumer is not running). Whether a consumed queue
+        is done is `wait_empty`'s question."""
         with self.channel() as ch:
             ready = ch.queue_declare(queue, passive=True).method.message_count
         return int(ready)
+
+    def wait_empty(self, *queues: str, timeout: float = 90.0) -> None:
+        """Wait until whatever `queues` held when this was called has left them all, acked or
+        dead-lettered: nothing ready, nothing unacked. Name them in the order messages flow
+        between them (an event queue before its task queue). Takes 5-10 s per queue on a node
+        with the default statistics interval (tests/support/queue_stats.py says why)."""
+        with self.channel() as ch, self.management() as api:
+            queue_stats.watch(
+                ch,
+                api,
+                self.vhost,
+                queues,
+                queue_stats.drained,
+                timeout=timeout,
+                what=f"{', '.join(queues)} to hold nothing, neither ready nor unacked",
+            )
+
+    def messages(self, *queues: str, timeout: float = 90.0) -> dict[str, int]:
+        """What each of `queues` holds, ready + unacked, at a moment after this was called (each
+        its own moment: compare them only while their consumers are stopped)."""
+        with self.channel() as ch, self.management() as api:
+            found = queue_stats.watch(
+                ch,
+                api,
+                self.vhost,
+                queues,
+                queue_stats.counts,
+                timeout=timeout,
+                what=f"statistics of {', '.join(queues)} newer than the question",
+            )
+        return dict(zip(queues, found, strict=True))
 
     def publish_event(
         self, envelope: Envelope[Any], exchange: str = "orders", routing_key: str | None = None

@@ -13,7 +13,12 @@ from sqlalchemy import func, select
 from services.common.db import Database
 from services.common.events import Envelope, OrderPlaced
 from services.inventory.manage import create_schema
-from services.inventory.models import ProcessedEvent, Reservation, ReservationOutcome
+from services.inventory.models import (
+    OutboxMessage,
+    ProcessedEvent,
+    Reservation,
+    ReservationOutcome,
+)
 from services.inventory.stock import set_stock, stock_levels
 from tests.support.factories import order_placed_event
 from tests.support.processes import PYTHON, ServiceProcess
@@ -48,6 +53,24 @@ def reservations_of(db: Database, order_id: str) -> dict[str, int]:
 def inbox_count(db: Database, event_id: str) -> int:
     with db.transaction() as session:
         query = select(func.count()).where(ProcessedEvent.event_id == event_id)
+        return int(session.scalar(query) or 0)
+
+
+def answers_of(db: Database, order_id: str) -> list[str]:
+    """The event types inventory put in its outbox for `order_id`, oldest first."""
+    with db.transaction() as session:
+        query = (
+            select(OutboxMessage.event_type)
+            .where(OutboxMessage.aggregate_id == order_id)
+            .order_by(OutboxMessage.id)
+        )
+        return list(session.scalars(query))
+
+
+def unpublished(db: Database) -> int:
+    """Inventory outbox rows the relay has not had confirmed by the broker yet."""
+    with db.transaction() as session:
+        query = select(func.count()).where(OutboxMessage.published_at.is_(None))
         return int(session.scalar(query) or 0)
 
 

@@ -26,7 +26,8 @@ from tests.support.system import free_port
 # broker-side consumer timeout scenario take seconds instead of minutes; nothing else changes.
 _ADVANCED_CONFIG = "[{rabbit, [{channel_tick_interval, 1000}]}].\n"
 _SETTINGS = [
-    # queue stats (ready + unacked) fresh within half a second, for the books
+    # a statistics sample every half second: the books' "holds nothing" checks wait for two
+    # of them (tests/support/queue_stats.py)
     "collect_statistics_interval = 500",
     # our own processes are not the only clients: keep the node's memory small
     "vm_memory_high_watermark.relative = 0.2",
@@ -141,12 +142,6 @@ class PrivateRabbit:
                 self.ctl("close_connection", pid.strip(), "closed by the reliability suite")
                 closed += 1
         return closed
-
-    def unsettled(self, vhost: str) -> dict[str, int]:
-        """Queues holding messages, ready or unacked (e.g. tasks waiting for their countdown)."""
-        with self.management() as api:
-            queues = api.get(api.path("queues", vhost) + "?columns=name,messages") or []
-        return {q["name"]: q.get("messages", 0) for q in queues if q.get("messages")}
 
     def set_consumer_timeout(self, milliseconds: int) -> None:
         """Change the broker-side consumer timeout; channels opened from now on use it."""

@@ -120,6 +120,17 @@ class System:
         for proc in reversed(list(self.procs.values())):
             proc.stop()
 
+    def terminate_all(self, grace: float = 60.0) -> dict[str, int | None]:
+        """SIGTERM every process, the last started first, each given `grace` seconds to exit by
+        itself. Name -> exit code; None for a process that had to be SIGKILLed."""
+        codes: dict[str, int | None] = {}
+        for name, proc in reversed(list(self.procs.items())):
+            try:
+                codes[name] = proc.terminate(timeout=grace)
+            except AssertionError:  # it ignored SIGTERM; terminate() SIGKILLed it
+                codes[name] = None
+        return codes
+
 
 def _init_databases(env: dict[str, str], tmp: Path) -> None:
     for module in ("services.orders.manage", "services.inventory.manage", "services.email.manage"):

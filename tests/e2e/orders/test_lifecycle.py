@@ -164,7 +164,7 @@ def test_an_unanswered_order_expires_and_a_late_reservation_is_ignored(
         # No worker yet: ticks pile up on orders.tasks. When the worker comes they run (the
         # first one expires the order, the rest find nothing); none may be dead-lettered.
         beat.wait_for_log(r"(?s)(Sending due task expire-pending-orders.*){3}", timeout=60)
-        assert broker.depth(tasks) >= 1
+        assert broker.ready(tasks) >= 1
         order = place(api, tap)
         with running(worker):
             worker.wait_for_log(WORKER_READY, timeout=90)
@@ -186,4 +186,4 @@ def test_an_unanswered_order_expires_and_a_late_reservation_is_ignored(
             ]
             assert published(tap, ORDER_CONFIRMED, order.id) == 0
             assert published(tap, ORDER_EXPIRED, order.id) == 1
-            assert broker.depth(Queue(tasks, owner=None).dead_letter_queue) == 0
+            assert broker.ready(Queue(tasks, owner=None).dead_letter_queue) == 0

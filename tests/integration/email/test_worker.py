@@ -62,10 +62,6 @@ def mail_system(
         yield MailSystem(worker, sink, Mailbox(tmp / "mail"), db)
 
 
-def _drained(broker: TestBroker) -> bool:
-    return broker.depth(EMAIL_EVENTS_QUEUE) == broker.depth(TASKS) == 0
-
-
 def test_order_placed_sends_one_mail_even_when_published_twice(
     broker: TestBroker, mail_system: MailSystem
 ) -> None:
@@ -77,7 +73,7 @@ def test_order_placed_sends_one_mail_even_when_published_twice(
 
     [mail] = wait_for_mails(mail_system.mailbox, mid)
     mail_system.worker.wait_for_log(rf"{event.id} .*mail {ORDER_RECEIVED}: already sent")
-    wait_until(lambda: _drained(broker), timeout=30, message="email queues drained")
+    broker.wait_empty(EMAIL_EVENTS_QUEUE, TASKS)
     assert len(mails_with(mail_system.mailbox, mid)) == 1
     assert mail.header("To") == "grace@example.org"
     assert mail.header("X-Sink-Envelope-To") == "<grace@example.org>"
@@ -90,7 +86,7 @@ def test_order_placed_sends_one_mail_even_when_published_twice(
     assert row is not None
     assert row.message_id == mid
     assert row.recipient == "grace@example.org"
-    assert broker.depth(TASKS_DLQ) == broker.depth(f"{EMAIL_EVENTS_QUEUE}.dlq") == 0
+    assert broker.ready(TASKS_DLQ) == broker.ready(f"{EMAIL_EVENTS_QUEUE}.dlq") == 0
 
 
 def test_a_5xx_dead_letters_the_event_at_once_with_the_reason(
@@ -100,7 +96,7 @@ def test_a_5xx_dead_letters_the_event_at_once_with_the_reason(
 
     broker.publish_event(event)
 
-    wait_until(lambda: broker.depth(TASKS_DLQ) == 1, timeout=60, message="one dead letter")
+    wait_until(lambda: broker.ready(TASKS_DLQ) == 1, timeout=60, message="one dead letter")
     [(props, _body)] = broker.drain(TASKS_DLQ)
     assert x_death_reason(props) == "rejected"
     assert props.headers["x-death"][0]["queue"] == TASKS

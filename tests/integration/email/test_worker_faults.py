@@ -31,10 +31,6 @@ TASKS_DLQ = f"{TASKS}.dlq"
 INVENTORY_TASKS = task_queue(Service.INVENTORY)
 
 
-def _drained(broker: TestBroker) -> bool:
-    return broker.depth(EMAIL_EVENTS_QUEUE) == broker.depth(TASKS) == 0
-
-
 def test_with_the_sink_down_the_worker_retries_and_the_mail_arrives_once_it_is_back(
     broker: TestBroker, tmp_path: Path
 ) -> None:
@@ -42,7 +38,7 @@ def test_with_the_sink_down_the_worker_retries_and_the_mail_arrives_once_it_is_b
     url, db = make_email_db(tmp_path)
     event = order_placed_event(email="linus@example.com")
     mid = message_id(event.id, ORDER_RECEIVED)
-    inventory_copies = broker.depth(INVENTORY_EVENTS_QUEUE)
+    inventory_copies = broker.ready(INVENTORY_EVENTS_QUEUE)
 
     with running(email_worker(tmp_path, url, port)) as (worker,):
         worker.wait_for_log(WORKER_READY, timeout=90)
@@ -52,14 +48,14 @@ def test_with_the_sink_down_the_worker_retries_and_the_mail_arrives_once_it_is_b
             sink.wait_for_log(SINK_READY, timeout=60)
             [mail] = wait_for_mails(Mailbox(tmp_path / "mail"), mid)
             wait_until(lambda: sent_row(db, event.id, ORDER_RECEIVED), timeout=30)
-            wait_until(lambda: _drained(broker), timeout=30, message="email queues drained")
+            broker.wait_empty(EMAIL_EVENTS_QUEUE, TASKS)
 
     assert mail.header("To") == "linus@example.com"
     assert len(mails_with(Mailbox(tmp_path / "mail"), mid)) == 1
     # retries went to email.tasks only: inventory's queues got the one original copy, no more
-    assert broker.depth(INVENTORY_EVENTS_QUEUE) == inventory_copies + 1
-    assert broker.depth(INVENTORY_TASKS) == 0
-    assert broker.depth(TASKS_DLQ) == 0
+    assert broker.ready(INVENTORY_EVENTS_QUEUE) == inventory_copies + 1
+    assert broker.ready(INVENTORY_TASKS) == 0
+    assert broker.ready(TASKS_DLQ) == 0
 
 
 def test_kill_9_during_a_send_loses_nothing_and_duplicates_at_most_once(
@@ -91,10 +87,10 @@ def test_kill_9_during_a_send_loses_nothing_and_duplicates_at_most_once(
             second.wait_for_log(WORKER_READY, timeout=90)
             second.wait_for_log(rf"{event.id} .*taken over from a worker that died mid-send")
             wait_until(lambda: sent_row(db, event.id, ORDER_RECEIVED), timeout=60)
-            wait_until(lambda: _drained(broker), timeout=30, message="email queues drained")
+            broker.wait_empty(EMAIL_EVENTS_QUEUE, TASKS)
 
     mails = mails_with(mailbox, mid)
     assert len(mails) == 2  # the one duplicate, recognisable by its Message-ID
     assert {m.header("Message-ID") for m in mails} == {mid}
     assert mails[0].part("plain") == mails[1].part("plain")
-    assert broker.depth(TASKS_DLQ) == 0
+    assert broker.ready(TASKS_DLQ) == 0

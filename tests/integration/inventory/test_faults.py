@@ -82,8 +82,8 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_on_its_own_q
         email_depths: list[int] = []
 
         def dead_lettered() -> bool:
-            email_depths.append(broker.depth(EMAIL_EVENTS_QUEUE))
-            return broker.depth(TASKS_DLQ) == 1
+            email_depths.append(broker.ready(EMAIL_EVENTS_QUEUE))
+            return broker.ready(TASKS_DLQ) == 1
 
         wait_until(dead_lettered, timeout=90, message="the task in inventory.tasks.dlq")
         log = worker.log()
@@ -100,7 +100,10 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_on_its_own_q
     assert props.headers["task"] == "inventory.reserve_stock"
     assert props.headers["retries"] == 3
     assert loads(body)[0][0]["id"] == event.id
-    assert broker.depth(INVENTORY_EVENTS_QUEUE) == broker.depth(TASKS_QUEUE) == 0
+    assert broker.messages(INVENTORY_EVENTS_QUEUE, TASKS_QUEUE) == {
+        INVENTORY_EVENTS_QUEUE: 0,
+        TASKS_QUEUE: 0,
+    }
 
 
 def test_kill_9_after_the_commit_and_before_the_ack_changes_stock_once(
@@ -119,13 +122,14 @@ def test_kill_9_after_the_commit_and_before_the_ack_changes_stock_once(
         paused.kill9()
 
     # the task message was never acked: the broker has it again
-    wait_until(lambda: broker.depth(TASKS_QUEUE) == 1, timeout=30, message="task requeued")
-    assert broker.depth(INVENTORY_EVENTS_QUEUE) == 0  # the event itself had been handed off
+    wait_until(lambda: broker.ready(TASKS_QUEUE) == 1, timeout=30, message="task requeued")
+    # the event itself had been handed off (and acked): nothing of it left, ready or not
+    assert broker.messages(INVENTORY_EVENTS_QUEUE) == {INVENTORY_EVENTS_QUEUE: 0}
     with running(inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url})) as (worker,):
         worker.wait_for_log(handled(event, "duplicate event, nothing changed"), timeout=90)
-        wait_until(lambda: broker.depth(TASKS_QUEUE) == 0, timeout=30, message="task acked")
+        broker.wait_empty(TASKS_QUEUE)  # the redelivered task acked
     assert reserved(db) == {"MUG-BLUE": 2, "TEE-M": 1}
-    assert broker.depth(TASKS_DLQ) == 0
+    assert broker.ready(TASKS_DLQ) == 0
 
 
 def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_path: Path) -> None:
@@ -150,7 +154,7 @@ def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_
         # one task is running, the others are handed off and prefetched or still queued
         assert slow.terminate(timeout=60) == 0
     decided = [e for e in events if outcome(db, e.data.order_id) is not None]
-    waiting = broker.depth(INVENTORY_EVENTS_QUEUE) + broker.depth(TASKS_QUEUE)
+    waiting = sum(broker.messages(INVENTORY_EVENTS_QUEUE, TASKS_QUEUE).values())
     assert 1 <= len(decided) < len(events)
     assert waiting >= len(events) - len(decided)  # every unstarted one is still in a queue
     assert "Warm shutdown" in slow.log()
@@ -162,11 +166,7 @@ def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_
             timeout=60,
             message="every order decided",
         )
-        wait_until(
-            lambda: broker.depth(INVENTORY_EVENTS_QUEUE) + broker.depth(TASKS_QUEUE) == 0,
-            timeout=30,
-            message="queues drained",
-        )
+        broker.wait_empty(INVENTORY_EVENTS_QUEUE, TASKS_QUEUE)
     assert reserved(db) == {"MUG-BLUE": len(events)}
-    assert broker.depth(TASKS_DLQ) == 0
-    assert broker.depth(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0
+    assert broker.ready(TASKS_DLQ) == 0
+    assert broker.ready(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0

@@ -53,12 +53,8 @@ def test_order_placed_reserves_stock_once_even_when_published_twice(
     assert inbox_count(db, event.id) == 1
     # the ingress logged the hand-off with the ids
     assert f"event {ORDER_PLACED} {event.id} correlation={event.correlationid}" in worker.log()
-    wait_until(
-        lambda: broker.depth(INVENTORY_EVENTS_QUEUE) == broker.depth(TASKS_QUEUE) == 0,
-        timeout=30,
-        message="event and task queues drained",
-    )
-    assert broker.depth(INVENTORY_DLQ) == 0
+    broker.wait_empty(INVENTORY_EVENTS_QUEUE, TASKS_QUEUE)  # both copies acked, both tasks too
+    assert broker.ready(INVENTORY_DLQ) == 0
 
 
 def test_insufficient_stock_reserves_nothing_and_records_the_outcome(
@@ -76,7 +72,7 @@ def test_insufficient_stock_reserves_nothing_and_records_the_outcome(
     assert decided.status == OutcomeStatus.REJECTED
     assert reservations_of(db, event.data.order_id) == {}
     assert reserved(db) == before
-    assert broker.depth(f"{TASKS_QUEUE}.dlq") == 0  # an answer, not a failure
+    assert broker.ready(f"{TASKS_QUEUE}.dlq") == 0  # an answer, not a failure
 
 
 @pytest.mark.parametrize("kind", list(bad_messages()))
@@ -90,7 +86,7 @@ def test_a_bad_message_dead_letters_and_the_next_event_is_processed(
     broker.publish_event(good)
 
     inventory.worker.wait_for_log(handled(good, "reserved TEE-M x1"))
-    wait_until(lambda: broker.depth(INVENTORY_DLQ) == 1, timeout=30, message="one dead letter")
+    wait_until(lambda: broker.ready(INVENTORY_DLQ) == 1, timeout=30, message="one dead letter")
     [(dead_props, dead_body)] = broker.drain(INVENTORY_DLQ)
     assert dead_body == body
     assert x_death_reason(dead_props) == "rejected"
@@ -100,7 +96,7 @@ def test_a_bad_message_dead_letters_and_the_next_event_is_processed(
     )
     assert inventory.worker.alive()
     # the copy the email queue got is untouched by inventory's verdict
-    assert broker.depth(EMAIL_EVENTS_QUEUE) == 2
+    assert broker.ready(EMAIL_EVENTS_QUEUE) == 2
 
 
 def test_a_task_whose_envelope_no_longer_validates_dead_letters_at_once(
@@ -126,7 +122,7 @@ def test_a_task_whose_envelope_no_longer_validates_dead_letters_at_once(
         ),
     )
     inventory.worker.wait_for_log("got an invalid envelope, dead-lettering: data.lines")
-    wait_until(lambda: broker.depth(f"{TASKS_QUEUE}.dlq") == 1, timeout=30, message="dead letter")
+    wait_until(lambda: broker.ready(f"{TASKS_QUEUE}.dlq") == 1, timeout=30, message="dead letter")
     [(props, _body)] = broker.drain(f"{TASKS_QUEUE}.dlq")
     assert x_death_reason(props) == "rejected"
     assert props.headers["id"] == task_id

@@ -78,7 +78,7 @@ def test_the_consumer_queues_get_it_and_the_timeline_shows_the_publish(
 ) -> None:
     order = client.post("/orders", json=order_body()).json()
     wait_until(
-        lambda: broker.depth(INVENTORY_EVENTS_QUEUE) >= 1 and broker.depth(EMAIL_EVENTS_QUEUE) >= 1,
+        lambda: broker.ready(INVENTORY_EVENTS_QUEUE) >= 1 and broker.ready(EMAIL_EVENTS_QUEUE) >= 1,
         timeout=60,
         message="order.placed in both consumer queues",
     )
@@ -90,7 +90,7 @@ def test_the_consumer_queues_get_it_and_the_timeline_shows_the_publish(
 
     # The row is marked just after the confirm, so possibly a moment after the delivery.
     assert wait_until(last_step, timeout=30, message="timeline") == f"{ORDER_PLACED} published"
-    assert broker.depth(ORDERS_UNROUTABLE_QUEUE) == 0
+    assert broker.ready(ORDERS_UNROUTABLE_QUEUE) == 0
 
 
 def test_many_orders_arrive_in_commit_order(

@@ -18,6 +18,8 @@ from services.common.topology import (
     ORDERS_EVENTS_QUEUE,
     STOCK_RESERVED,
     Queue,
+    Service,
+    task_queue,
 )
 from services.orders.decide import Outcome
 from services.orders.lifecycle import OrderStatus
@@ -71,7 +73,7 @@ def test_stock_reserved_confirms_once_even_when_delivered_twice(
 
     assert get_order(order.id, db) == before
     assert events_of(db, order.id) == [ORDER_PLACED, ORDER_CONFIRMED]
-    assert broker.depth(ORDERS_EVENTS_QUEUE) == 0
+    broker.wait_empty(ORDERS_EVENTS_QUEUE, task_queue(Service.ORDERS))  # both copies acked
 
 
 def test_stock_rejected_rejects_and_a_late_reservation_is_stale(
@@ -105,7 +107,7 @@ def test_an_invalid_stock_event_is_dead_lettered_with_its_reason(
         properties=None,
     )
     dlq = Queue(ORDERS_EVENTS_QUEUE, owner=None).dead_letter_queue
-    wait_until(lambda: broker.depth(dlq) == 1, timeout=60, message=f"a message in {dlq}")
+    wait_until(lambda: broker.ready(dlq) == 1, timeout=60, message=f"a message in {dlq}")
     [(props, _)] = broker.drain(dlq)
     assert x_death_reason(props) == "rejected"
     worker.wait_for_log(r"rejected message .* \(dead-lettered\)")

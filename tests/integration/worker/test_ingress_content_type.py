@@ -53,7 +53,7 @@ def test_json_with_a_utf8_charset_is_handled(
     event = order_placed_event(lines=[("MUG-BLUE", 1, "8.50")])
     _publish(broker, event.to_json_bytes(), content_type, event.id)
     worker.wait_for_log(handled(event, "reserved MUG-BLUE x1"))
-    assert broker.depth(DLQ) == 0
+    assert broker.ready(DLQ) == 0
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_another_charset_or_type_is_dead_lettered_with_its_reason(
         rf"rejected message {event.id} from {INVENTORY_EVENTS_QUEUE} \(dead-lettered\): "
         rf"content type .*{reason}"
     )
-    wait_until(lambda: broker.depth(DLQ) == 1, timeout=30, message="one dead letter")
+    wait_until(lambda: broker.ready(DLQ) == 1, timeout=30, message="one dead letter")
     [(props, body)] = broker.drain(DLQ)
     assert body == event.to_json_bytes()
     assert props.content_type == content_type

@@ -19,7 +19,6 @@ from tests.support.inventory import (
     make_inventory_db,
     reserved,
 )
-from tests.support.polling import wait_until
 from tests.support.processes import running
 
 TASKS = task_queue(Service.INVENTORY)
@@ -53,17 +52,13 @@ def test_an_unroutable_hand_off_keeps_the_event_until_it_can_be_delivered(
             )
             assert "NO_ROUTE" in worker.log()
             assert reserved(db) == {"MUG-BLUE": 0}
-            assert broker.depth(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0
+            assert broker.ready(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0
         worker.wait_for_log(handled(event, "reserved MUG-BLUE x1"), timeout=60)
         delays = [
             float(d)
             for d in re.findall(r"failed \(\d+ in a row\); requeueing in ([\d.]+)s", worker.log())
         ]
-        wait_until(
-            lambda: broker.depth(INVENTORY_EVENTS_QUEUE) == broker.depth(TASKS) == 0,
-            timeout=30,
-            message="event acked after the hand-off went through",
-        )
+        broker.wait_empty(INVENTORY_EVENTS_QUEUE, TASKS)  # acked after the hand-off went through
     assert delays[:3] == sorted(delays[:3])  # it backs off rather than spinning
     assert reserved(db) == {"MUG-BLUE": 1}
-    assert broker.depth(f"{TASKS}.dlq") == 0
+    assert broker.ready(f"{TASKS}.dlq") == 0

@@ -90,18 +90,14 @@ def test_a_transient_failure_is_retried_until_it_succeeds(
             sink.wait_for_log(SINK_READY, timeout=60)
             wait_for_mails(Mailbox(tmp_path / "mail"), mid)
             wait_until(lambda: sent_row(db, event.id, ORDER_RECEIVED), timeout=30)
-            wait_until(
-                lambda: b.depth(EMAIL_EVENTS_QUEUE) == b.depth(TASKS) == 0,
-                timeout=30,
-                message="email queues drained",
-            )
+            b.wait_empty(EMAIL_EVENTS_QUEUE, TASKS)
         assert_no_quorum_complaint(worker)
 
     assert len(mails_with(Mailbox(tmp_path / "mail"), mid)) == 1
-    assert b.depth(TASKS_DLQ) == 0
+    assert b.ready(TASKS_DLQ) == 0
     # the retries stayed on email's private queue: inventory got its one copy of the event
-    assert b.depth(INVENTORY_EVENTS_QUEUE) == 1
-    assert b.depth(task_queue(Service.INVENTORY)) == 0
+    assert b.ready(INVENTORY_EVENTS_QUEUE) == 1
+    assert b.ready(task_queue(Service.INVENTORY)) == 0
 
 
 def test_a_task_that_exhausts_its_retries_is_dead_lettered(
@@ -116,7 +112,7 @@ def test_a_task_that_exhausts_its_retries_is_dead_lettered(
         worker.wait_for_log(WORKER_READY, timeout=90)
         b.publish_event(event)
         worker.wait_for_log(rf"{event.id} .*still failing after 2 retries, dead-lettering")
-        wait_until(lambda: b.depth(TASKS_DLQ) == 1, timeout=30, message="the task dead-lettered")
+        wait_until(lambda: b.ready(TASKS_DLQ) == 1, timeout=30, message="the task dead-lettered")
         assert_no_quorum_complaint(worker)
     [(props, body)] = b.drain(TASKS_DLQ)
     assert x_death_reason(props) == "rejected"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from services.common.db import Database
-from services.inventory.models import OutcomeStatus
+from services.common.db import Database, table_of
+from services.inventory.models import OutboxMessage, OutcomeStatus
 from services.inventory.reserve import Result, Shortfall, reserve_stock
 from services.inventory.stock import stock_levels
 from tests.support.factories import order_placed_event
@@ -106,10 +105,22 @@ def test_lines_of_the_same_sku_add_up_and_the_last_unit_can_go(db: Database) -> 
     assert (levels["CAP-BLACK"].reserved, levels["CAP-BLACK"].available) == (1, 0)
 
 
-def test_a_database_error_propagates_and_leaves_no_trace(db: Database, tmp_path: Path) -> None:
-    """The task retries what propagates; the transaction must not have half-committed."""
-    broken = Database(f"sqlite:///{tmp_path}")  # a directory: "unable to open database file"
-    event = order_placed_event()
-    with pytest.raises(OperationalError):
-        reserve_stock(event, broken)
+def test_a_database_error_propagates_and_leaves_no_trace(db: Database) -> None:
+    """The task retries what propagates; the transaction must not have half-committed.
+
+    The outbox insert comes last (after the inbox row, the outcome, the stock and the
+    reservations), so a missing outbox table fails the handler on the very database it wrote
+    everything else to: all of it must be rolled back there."""
+    outbox = table_of(OutboxMessage).name
+    with db.transaction() as session:
+        session.execute(text(f"DROP TABLE {outbox}"))
+    event = order_placed_event(lines=[("MUG-BLUE", 2, "8.50")])
+    before = reserved(db)
+
+    with pytest.raises(OperationalError, match=f"no such table: {outbox}"):
+        reserve_stock(event, db)
+
     assert inbox_count(db, event.id) == 0
+    assert outcome(db, event.data.order_id) is None
+    assert reservations_of(db, event.data.order_id) == {}
+    assert reserved(db) == before
