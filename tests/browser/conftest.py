@@ -31,8 +31,11 @@ LAUNCH_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Browser]:
+    """One browser for the browser tests, closed when they are done: Playwright's sync API runs
+    an event loop in this thread while it is open, and later tests that call `asyncio.run`
+    would find it running."""
     if not CHROMIUM.exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run `bash tests/support/ensure-chromium.sh`")
     with sync_playwright() as playwright:
