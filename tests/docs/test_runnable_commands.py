@@ -187,7 +187,7 @@ def follow_one_order_in_the_log(reader: Reader) -> None:
 
     def story() -> set[str]:  # the processes whose lines name it: "12:00:00 inventory-worker | ..."
         done = reader.run(documented(GREP_LOG))
-        assert done.returncode == 0, done.stderr
+        assert done.returncode in (0, 1), done.stderr  # 1: no line yet (the log lags a little)
         return {line.split()[1] for line in done.stdout.splitlines()}
 
     wait_until(lambda: story() >= HANDLERS, timeout=30, interval=0.5, message="every worker")
