@@ -17,6 +17,7 @@ up: install env broker provision databases  ## everything, then every process in
 test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	bash tests/support/ensure-postgres.sh
 	bash tests/support/ensure-chromium.sh
+	bash tests/support/ensure-jq.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -9,12 +9,13 @@
 First it checks that the broker, its management API, the orders API and the inventory stock
 are there; if one is not, it says which in one line, and how to start it (exit 2). Then it has
 the goods its orders will hold delivered (scenario/plan.py: every SKU it orders keeps its demo
-stock available, so runs never use the shop up), places the orders over HTTP, injects one
-malformed event on the `orders` exchange, follows every order until it settles (or the deadline
-passes), and checks the outcome: statuses through the API, stock levels, mails in the sink, the
-poison event in the right dead-letter queues, every working queue drained. The poison event is
-then taken out of the DLQs again (that message only, by its id), so a healthy system's DLQs stay
-at zero. It prints a table and exits 1 if anything is wrong.
+stock available, so runs never use the shop up), places the orders over HTTP (as the operator,
+whose orders the per-client limit does not count), injects one malformed event on the `orders`
+exchange, follows every order until it settles (or the deadline passes), and checks the
+outcome: statuses through the API, stock levels, mails in the sink, the poison event in the
+right dead-letter queues, every working queue drained. The poison event is then taken out of
+the DLQs again (that message only, by its id), so a healthy system's DLQs stay at zero. It
+prints a table and exits 1 if anything is wrong.
 """
 
 from __future__ import annotations

@@ -7,28 +7,14 @@ recorded, and the test fails, so a page that needs the internet (a CDN) cannot p
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Route, sync_playwright
 
-CHROMIUM = Path(os.environ.get("SHOPFLOW_CHROMIUM", "/usr/bin/chromium"))
-# Headless in a container, and quiet: without the background-networking flags Chromium keeps
-# trying to reach Google's servers (updates, sync, field trials).
-LAUNCH_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support.chromium import CHROMIUM, LAUNCH_ARGS
 
 
 @pytest.fixture(scope="package")

@@ -164,6 +164,7 @@ def run(tmp_path: Path) -> Iterator[Run]:
                     os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.documents("make up | tee up.log")
 def test_ctrl_c_with_stdout_piped_into_tee_stops_everything(run: Run) -> None:
     # `make up | tee up.log`, then Ctrl-C: the terminal sends SIGINT to the whole job, tee
     # included, and tee dies of it at once; the runner's next line goes into a dead pipe.
@@ -187,6 +188,7 @@ def test_ctrl_c_with_stdout_piped_into_tee_stops_everything(run: Run) -> None:
     assert runner.wait(timeout=10) == 0
 
 
+@pytest.mark.documents("make up | head")
 def test_stdout_closed_while_running_stops_everything(run: Run) -> None:
     # `make up | head`, or a terminal that went away, while no process prints anything: the
     # runner must notice that the reader is gone without a failed write.

@@ -102,6 +102,7 @@ def test_every_queue_is_a_quorum_queue_on_every_node_and_check_is_clean(
     assert set(cluster.leaders(VHOST).values()) == set(every)
 
 
+@pytest.mark.documents("make up", "make scenario")
 def test_the_scenario_passes_on_the_cluster(on_cluster: ClusterSystem) -> None:
     result = run_scenario(on_cluster.system, {}, "scenario")
     statuses = sorted(o["status"] for o in result["orders"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pika
+import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.spec import Basic, BasicProperties
 
@@ -83,6 +84,7 @@ def test_three_nodes_form_one_cluster(rabbit_cluster: TestCluster) -> None:
     assert {n.partition("@")[0] for n in names} <= registered_nodes().keys()
 
 
+@pytest.mark.documents("make cluster-up")
 def test_a_second_up_changes_nothing(rabbit_cluster: TestCluster) -> None:
     proc = cli(rabbit_cluster, "up")
     assert proc.returncode == 0, proc.stderr
@@ -91,6 +93,7 @@ def test_a_second_up_changes_nothing(rabbit_cluster: TestCluster) -> None:
     assert f"export BROKER_NODES={every}\n" in proc.stdout
 
 
+@pytest.mark.documents(".venv/bin/python -m broker.cluster status")
 def test_status_shows_each_node_and_each_quorum_queue_leader(rabbit_cluster: TestCluster) -> None:
     second = rabbit_cluster.nodes[1]
     with rabbit_cluster.connect(second) as conn:  # the declaring node leads ("client-local")
@@ -158,6 +161,7 @@ def drain(ch: BlockingChannel, queue_name: str) -> list[bytes]:
         ch.basic_ack(method.delivery_tag)
 
 
+@pytest.mark.documents("make cluster-up")
 def test_the_system_provisions_onto_the_cluster_as_printed(rabbit_cluster: TestCluster) -> None:
     """`up` prints BROKER_* settings; the vhost tool, given them, makes quorum queues on it."""
     printed = cli(rabbit_cluster, "up").stdout
@@ -270,6 +274,7 @@ def test_a_policy_with_a_key_a_queue_type_does_not_know_skips_that_type(
 # -- last: down ---------------------------------------------------------------------------------
 
 
+@pytest.mark.documents(".venv/bin/python -m broker.cluster down --keep", "make cluster-down")
 def test_down_leaves_no_process_behind(rabbit_cluster: TestCluster) -> None:
     proc = cli(rabbit_cluster, "down", "--keep")
     assert proc.returncode == 0, proc.stderr

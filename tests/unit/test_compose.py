@@ -7,7 +7,6 @@ listing all of them, on quorum queues."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ import yaml
 from honcho.environ import parse_procfile
 
 from services.common.settings import BrokerSettings
+from tests.support.compose import load_compose, merge_compose
 
 ROOT = Path(__file__).resolve().parents[2]
 # Procfile entries that compose replaces with something better suited to containers.
@@ -83,46 +83,11 @@ def test_dockerfile_runs_as_non_root_and_bakes_no_secret() -> None:
 # -- the `cluster` profile and docker-compose.cluster.yml --------------------------------------
 
 
-@dataclass(frozen=True)
-class Override:
-    """Compose's `!override`: the value replaces the base file's instead of merging with it."""
-
-    value: Any
-
-
-class ComposeLoader(yaml.SafeLoader):
-    """YAML as Compose reads it: with its `!override` tag."""
-
-
-def _override(loader: yaml.SafeLoader, node: yaml.Node) -> Override:
-    if isinstance(node, yaml.MappingNode):
-        return Override(loader.construct_mapping(node, deep=True))
-    if isinstance(node, yaml.SequenceNode):
-        return Override(loader.construct_sequence(node, deep=True))
-    return Override(loader.construct_scalar(node))  # type: ignore[arg-type]
-
-
-ComposeLoader.add_constructor("!override", _override)
-
-
-def _load(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.load((ROOT / name).read_text(), Loader=ComposeLoader)  # noqa: S506
-    return data
-
-
-def _merge(base: Any, extra: Any) -> Any:
-    """`docker compose -f base -f extra`, for what our files use: maps merge key by key, any
-    other value and an `!override` replace."""
-    if isinstance(extra, Override):
-        return extra.value
-    if isinstance(base, dict) and isinstance(extra, dict):
-        return {key: _merge(base.get(key), extra.get(key, base.get(key))) for key in base | extra}
-    return extra
-
-
 def _cluster_system() -> dict[str, Any]:
     """The services `--profile cluster` starts from the two files merged."""
-    merged = _merge(_load("docker-compose.yml"), _load("docker-compose.cluster.yml"))
+    merged = merge_compose(
+        load_compose("docker-compose.yml"), load_compose("docker-compose.cluster.yml")
+    )
     services: dict[str, Any] = merged["services"]
     return {
         name: svc
@@ -132,13 +97,13 @@ def _cluster_system() -> dict[str, Any]:
 
 
 def _cluster_nodes() -> dict[str, Any]:
-    services = _load("docker-compose.yml")["services"]
+    services = load_compose("docker-compose.yml")["services"]
     return {name: svc for name, svc in services.items() if svc.get("profiles") == ["cluster"]}
 
 
 def test_both_compose_files_parse() -> None:
-    assert _load("docker-compose.yml")["services"]
-    assert _load("docker-compose.cluster.yml")["services"]
+    assert load_compose("docker-compose.yml")["services"]
+    assert load_compose("docker-compose.cluster.yml")["services"]
 
 
 def test_the_cluster_profile_is_three_rabbitmq_4_nodes_formed_by_peer_discovery() -> None:
@@ -160,7 +125,9 @@ def test_the_cluster_profile_is_three_rabbitmq_4_nodes_formed_by_peer_discovery(
     assert len({svc["volumes"][0] for svc in nodes.values()}) == 3  # each node its own data
     # without the profile, compose runs what it always ran
     default = [
-        n for n, s in _load("docker-compose.yml")["services"].items() if not s.get("profiles")
+        n
+        for n, s in load_compose("docker-compose.yml")["services"].items()
+        if not s.get("profiles")
     ]
     assert "rabbitmq" in default
     assert not set(nodes) & set(default)

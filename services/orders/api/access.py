@@ -1,6 +1,7 @@
 """Who may do what over HTTP (docs/security.md): the operator's bearer token for listing orders,
-and the per-client limit on placing them. A single order needs neither: its id, a random UUID
-that only its customer was given, is the capability to read it.
+and the per-client limit on placing them, which the operator's orders are not counted against.
+A single order needs neither: its id, a random UUID that only its customer was given, is the
+capability to read it.
 """
 
 from __future__ import annotations
@@ -46,13 +47,19 @@ NO_CREDENTIALS = "missing: send `Authorization: Bearer <operator token>`"
 WRONG_CREDENTIALS = "not the operator token"
 
 
+def is_operator(credentials: HTTPAuthorizationCredentials | None, token: SecretStr) -> bool:
+    """Do `credentials` carry the operator token? The comparison takes the same time wherever
+    the two differ, so timing tells nothing about the token."""
+    if credentials is None:
+        return False
+    return hmac.compare_digest(credentials.credentials.encode(), token.get_secret_value().encode())
+
+
 def require_operator(credentials: HTTPAuthorizationCredentials | None, token: SecretStr) -> None:
-    """Raise `NotAnOperator` unless `credentials` carry the operator token. The comparison takes
-    the same time wherever the two differ, so timing tells nothing about the token."""
+    """Raise `NotAnOperator` unless `credentials` carry the operator token."""
     if credentials is None:
         raise NotAnOperator(NO_CREDENTIALS)
-    given = credentials.credentials.encode()
-    if not hmac.compare_digest(given, token.get_secret_value().encode()):
+    if not is_operator(credentials, token):
         raise NotAnOperator(WRONG_CREDENTIALS)
 
 

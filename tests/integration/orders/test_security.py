@@ -89,6 +89,20 @@ def test_placing_orders_is_limited_per_client(limited: TestClient) -> None:
     assert limited.get("/products").status_code == 200  # only placing orders is limited
 
 
+def test_the_operators_orders_are_not_counted_and_a_wrong_token_is_a_customer(
+    limited: TestClient,
+) -> None:
+    # the scenario places hundreds of orders a minute as the operator (docs/security.md)
+    for _ in range(5):
+        assert limited.post("/orders", json=order_body(), headers=operator()).status_code == 202
+    stranger = {"Authorization": "Bearer not-the-token"}
+    for _ in range(2):
+        assert limited.post("/orders", json=order_body(), headers=stranger).status_code == 202
+    assert limited.post("/orders", json=order_body(), headers=stranger).status_code == 429
+    assert limited.post("/orders", json=order_body()).status_code == 429  # the same client
+    assert limited.post("/orders", json=order_body(), headers=operator()).status_code == 202
+
+
 # ---- what the pages may do in a browser ---------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from services.orders.api.access import (
     NotAnOperator,
     PlaceOrderLimit,
     TooManyRequests,
+    is_operator,
     require_operator,
 )
 from services.orders.settings import MissingSetting, Settings
@@ -54,6 +55,12 @@ def test_the_token_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(hmac, "compare_digest", compare_digest)  # what access.py calls
     require_operator(bearer(TOKEN.get_secret_value()), TOKEN)
     assert compared == [(b"s3cret-operator-token", b"s3cret-operator-token")]
+
+
+def test_is_operator_is_true_for_the_token_only() -> None:
+    assert is_operator(bearer(TOKEN.get_secret_value()), TOKEN)
+    for credentials in (None, bearer("s3cret-operator-toke"), bearer("s3cret-opérator-token")):
+        assert not is_operator(credentials, TOKEN)
 
 
 def test_each_client_gets_its_own_allowance() -> None:

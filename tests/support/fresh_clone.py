@@ -1,0 +1,215 @@
+"""A fresh clone of this checkout, run the way a reader runs it: `make up` in its own folder.
+
+The clone holds what `git clone` would give (the tracked files, and the new ones not yet
+committed, as they are on disk) plus this checkout's `.venv`, linked: nothing is installed
+again, and the clone's own code is what runs (`python -m` imports from the folder it runs in).
+Its `.env` is `.env.example` with only what must differ on a machine that may run its own
+`make up` and other test sessions at the same time: a vhost of its own, which `make up`
+provisions with the development passwords, and ports of its own. Its files (databases, mails,
+the runner's logs and socket) are in its own `var/`, as in any clone.
+
+Commands run in bash from the clone's root with a reader's environment: PATH, HOME and the
+locale, and nothing of the test session's settings.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from broker.management import ManagementClient
+from services.common import topology as t
+from tests.support.polling import wait_until
+from tests.support.processes import REPO_ROOT
+
+READER_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR")
+# The machine's broker, when it is not the default one (the same for a reader and for CI).
+MACHINE_SETTINGS = (
+    "BROKER_HOST",
+    "BROKER_PORT",
+    "BROKER_MANAGEMENT_URL",
+    "BROKER_ADMIN_USER",
+    "BROKER_ADMIN_PASSWORD",
+)
+TCP_PORTS = (
+    "ORDERS_HTTP_PORT",
+    "FLOWER_PORT",
+    "EMAIL_SINK_PORT",
+    "ORDERS_API_METRICS_PORT",
+    "ORDERS_RELAY_METRICS_PORT",
+    "ORDERS_WORKER_METRICS_PORT",
+    "ORDERS_BEAT_METRICS_PORT",
+    "INVENTORY_WORKER_METRICS_PORT",
+    "INVENTORY_RELAY_METRICS_PORT",
+    "EMAIL_WORKER_METRICS_PORT",
+    "EMAIL_SINK_METRICS_PORT",
+)
+UDP_PORTS = ("ORDERS_RELAY_WAKE_PORT", "INVENTORY_RELAY_WAKE_PORT")
+PANEL = "shopflow is up"
+UP_SECONDS = 240  # the first `make up` provisions the vhost and makes every database
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Clone:
+    root: Path
+    vhost: str
+    settings: dict[str, str]  # what its .env says differently from .env.example
+    up: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {name: os.environ[name] for name in READER_VARIABLES if name in os.environ}
+
+    @property
+    def api_port(self) -> int:
+        return int(self.settings["ORDERS_HTTP_PORT"])
+
+    def dotenv(self) -> dict[str, str]:
+        lines = (self.root / ".env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if re.match(r"^[A-Z][A-Z0-9_]*=", line))
+
+    def ports_taken(self) -> list[str]:
+        """The clone's TCP ports that something still listens on."""
+        return [name for name in TCP_PORTS if _listening(int(self.settings[name]))]
+
+    def bash(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", command],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def start(self, command: str, output: Path) -> None:
+        """Run `command` (a `make up`) in a process group of its own, as a terminal's job is,
+        and wait for the panel it prints once every process is ready."""
+        with output.open("wb") as out:
+            self.up = subprocess.Popen(
+                ["bash", "-c", command],
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                process_group=0,
+            )
+
+        def panel() -> bool:
+            assert self.up is not None
+            text = output.read_text(errors="replace")
+            if self.up.poll() is not None or "NOT READY" in text:
+                raise AssertionError(f"`{command}` did not come up:\n{text[-5000:]}")
+            return PANEL in text
+
+        wait_until(panel, timeout=UP_SECONDS, interval=0.5, message=f"`{command}`'s panel")
+
+    def ctrl_c(self) -> int:
+        """What Ctrl-C in its terminal does: SIGINT to the whole job. Returns its exit status
+        once every process of the run has stopped."""
+        assert self.up is not None
+        os.killpg(self.up.pid, signal.SIGINT)
+        code = self.up.wait(timeout=90)
+        wait_until(lambda: not self.supervisord_pid(), timeout=60, message="supervisord to exit")
+        self.up = None
+        return code
+
+    def supervisord_pid(self) -> int | None:
+        pidfile = self.root / "var" / "runner" / "supervisord.pid"
+        try:
+            pid = int(pidfile.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if Path(f"/proc/{pid}").exists() else None
+
+    def kill_leftovers(self) -> None:
+        """After a failure: whatever of this clone's run is still there, and only that."""
+        if self.up is not None and self.up.poll() is None:
+            os.killpg(self.up.pid, signal.SIGKILL)
+        pid = self.supervisord_pid()
+        if pid is not None:  # SIGTERM: supervisord stops its processes, then itself
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + 60
+            while self.supervisord_pid() and time.monotonic() < deadline:
+                time.sleep(0.5)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+def copy_checkout(dest: Path) -> None:
+    """The files a clone of this checkout would have, as they are on disk, mtimes kept (so that
+    make finds the linked .venv installed from these very pyproject.toml and constraints.txt)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    (dest / ".venv").symlink_to(REPO_ROOT / ".venv")
+
+
+def env_file(example: str, settings: dict[str, str]) -> str:
+    """`.env.example` with `settings` in place of its values, and the rest appended."""
+    lines = example.splitlines()
+    for name, value in settings.items():
+        at = [i for i, line in enumerate(lines) if line.startswith(f"{name}=")]
+        for i in at:
+            lines[i] = f"{name}={value}"
+        if not at:
+            lines.append(f"{name}={value}")
+    return "\n".join(lines) + "\n"
+
+
+def make_clone(dest: Path, vhost: str) -> Clone:
+    copy_checkout(dest)
+    installed = subprocess.run(["make", "-q", "install"], cwd=dest, check=False)
+    assert installed.returncode == 0, (
+        f"{REPO_ROOT / '.venv'} is not installed from this pyproject.toml and constraints.txt: "
+        "run `make install` (`make test` does)"
+    )
+    settings = {"BROKER_VHOST": vhost}
+    settings |= {name: os.environ[name] for name in MACHINE_SETTINGS if name in os.environ}
+    settings |= {name: str(free_port()) for name in TCP_PORTS}
+    settings |= {name: str(free_port(socket.SOCK_DGRAM)) for name in UDP_PORTS}
+    settings["EMAIL_SMTP_URL"] = f"smtp://127.0.0.1:{settings['EMAIL_SINK_PORT']}"
+    (dest / ".env").write_text(env_file((dest / ".env.example").read_text(), settings))
+    return Clone(dest, vhost, settings)
+
+
+def delete_vhost(clone: Clone) -> None:
+    """The vhost `make up` made for the clone, and its logins."""
+    url = clone.settings.get("BROKER_MANAGEMENT_URL", "http://127.0.0.1:15672")
+    user = clone.settings.get("BROKER_ADMIN_USER", "guest")
+    password = clone.settings.get("BROKER_ADMIN_PASSWORD", "guest")
+    with ManagementClient(url, user, password) as api:
+        api.delete_vhost(clone.vhost)
+        for login in t.build(clone.vhost).users:
+            api.delete_user(login.name)
