@@ -64,6 +64,8 @@ def test_the_env_file_alone_makes_a_quorum_vhost_that_check_finds_in_sync(
     finally:
         with broker.management() as api:
             api.delete_vhost(vhost)
+            for user in t.build(vhost).users:  # the vhost tool made its logins too
+                api.delete_user(user.name)
 
 
 def test_rabbitmq_applies_the_quorum_policies(quorum_vhost: QuorumVhost) -> None:
