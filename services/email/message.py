@@ -6,7 +6,7 @@ recognise the duplicate.
 
 The message is built with the `compat32` policy (`email.mime`): it stores the headers we give it
 as they are, where `EmailMessage` parses every header into a structured object and folds it again
-(four fifths of the cost of a mail here, about 0.8 ms of 1 ms; docs/benchmarks.md). The price is
+(four fifths of the cost of building a mail: 0.8 of 1.05 ms here; docs/benchmarks.md). The price is
 ours to pay: a subject that is not ASCII is encoded as an RFC 2047 word (`Header`). Sender or
 recipient addresses that are not ASCII need SMTPUTF8, which only the `EmailMessage` path gives
 (`smtplib` asks the server for it from the message's policy), so such a mail takes that path.

@@ -6,7 +6,7 @@ own reply, so it ends up in the logs next to the dead-lettered event.
 
 Sessions. Each pool thread keeps its SMTP session for the next mail (RFC 5321 allows any number
 of mail transactions in one session), so a busy worker does not pay a TCP connect, EHLO, STARTTLS,
-AUTH and QUIT per mail (a third of the sending CPU here; docs/benchmarks.md). A kept session is
+AUTH and QUIT per mail (docs/benchmarks.md). A kept session is
 never one with unknown state: any failure closes it, and the next mail opens a new one. A session
 idle for `MAX_IDLE_SECONDS` is closed instead of reused (a server may have timed it out, and then
 the mail would fail and wait for its retry), and one that carried `MAX_MAILS_PER_SESSION` mails is

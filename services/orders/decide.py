@@ -9,8 +9,8 @@ no status change); one for an unknown order is only logged. Both are logged as W
 (recorded in the inbox), not retried: nothing would ever make them applicable.
 
 The order is read with table statements into a small value (`_Order`), not loaded as ORM objects
-with their lines: that, and the ORM's flushes, were half of the worker's CPU per answer
-(docs/benchmarks.md).
+with their lines: the handler was half of the worker's CPU per answer, most of it the ORM's loading
+and flushing (docs/benchmarks.md).
 """
 
 from __future__ import annotations

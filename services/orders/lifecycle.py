@@ -26,8 +26,8 @@ ids must grow in commit order, and `note` takes the order's row lock first.
 
 models.py types its status columns with `OrderStatus`, so it imports this module; the functions
 below therefore import the tables when they run rather than when this module loads. They are
-table statements, not ORM objects and flushes: the orders worker runs them for every answer, and
-the ORM's unit of work cost it about as much CPU as the rest of its handling.
+table statements, not ORM objects and flushes: the orders worker runs them for every answer
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -59,8 +59,8 @@ TASK_LINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
 def quiet_task_lines() -> None:
     """Celery logs every task's arrival and success at INFO. For an event task both say again
     what two lines of ours already say (the ingress's hand-off, naming the event and the task,
-    and the handler's outcome, naming the order), and a log line costs about as much CPU as a
-    tenth of a no-op task here (docs/benchmarks.md). Their WARNING and ERROR lines (a task that
+    and the handler's outcome, naming the order), and logging five lines per event was 9% of the
+    inventory worker's CPU (docs/benchmarks.md). Their WARNING and ERROR lines (a task that
     failed, was rejected, or died with its worker) stay; how long handlers take is the
     `shopflow_handler_duration_seconds` histogram."""
     for name in TASK_LINE_LOGGERS:
