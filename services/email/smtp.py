@@ -13,7 +13,8 @@ the mail would fail and wait for its retry), and one that carried `MAX_MAILS_PER
 closed (some servers limit mails per connection). A session the server dropped anyway shows up
 as a failed mail: transient, retried with backoff like any other. That can send a mail twice only
 if the server took its DATA and the reply was lost, the same window as a lost reply on a fresh
-session.
+session. The sessions are not closed when the worker stops: the server sees the connection end
+between two mail transactions, which it handles like any client that goes away.
 """
 
 from __future__ import annotations
