@@ -59,6 +59,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             http_rate=args.http_rate,
             saga_rate=args.saga_rate,
             saga_duration=3.0,
+            capacity_runs=1,
+            capacity_step=2.0,
             only=only,
         )
     fanout = tuple(int(n) for n in args.sizes.split(",") if n)

@@ -7,14 +7,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import ceilings, fanout, http_api, latency, procs, relay_drain
+from bench import capacity, ceilings, fanout, http_api, latency, procs, relay_drain
+from bench.capacity_report import capacity_rows
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
 from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerTuning
 
-STAGES = ("broker", "celery", "fanout", "relay", "http", "saga")
+STAGES = ("broker", "celery", "fanout", "relay", "http", "saga", "capacity")
 NOT_RUN = Spread.of([])
+# CPU per unit, at most this many times its baseline's in the same run
+CPU_GOALS = {"inventory": 3.0, "email": 5.0}  # x the Celery no-op's CPU per task
+API_CPU_GOAL = 2.5  # x the bare FastAPI endpoint's CPU per POST
 
 
 HOPS = (
@@ -40,6 +44,8 @@ class Sizes:
     http_rate: float = 20.0
     saga_rate: float = 5.0
     saga_duration: float = 12.0
+    capacity_runs: int = 3
+    capacity_step: float = capacity.STEP_SECONDS
     only: frozenset[str] = frozenset(STAGES)
 
 
@@ -52,14 +58,20 @@ def run_suite(
 ) -> None:
     report.settings += _settings(s)
     broker = _broker(vh, s, report, progress)
+    noop_cpu = bare_cpu = NOT_RUN
     if {"celery", "fanout"} & s.only:
-        _workers(vh, tmp, s, report, progress, broker)
+        noop_cpu = _workers(vh, tmp, s, report, progress, broker)
     if "relay" in s.only:
         _relay(vh, tmp, s, report, progress, broker)
     if "http" in s.only:
-        _http(tmp, s, report, progress)
+        bare_cpu = _http(tmp, s, report, progress)
     if "saga" in s.only:
         _saga(vh, tmp, s, report, progress, broker)
+    if "capacity" in s.only:
+        with procs.system(tmp / "capacity") as sys_:
+            progress(f"stage 8: capacity, {s.capacity_runs} ramp(s) of paced clients")
+            res = capacity.capacity(sys_, s.capacity_runs, s.capacity_step, progress)
+        capacity_rows(report, res, bare_cpu, noop_cpu)
 
 
 def _settings(s: Sizes) -> list[str]:
@@ -80,6 +92,9 @@ def _settings(s: Sizes) -> list[str]:
         f"HTTP: {s.http_connections} keep-alive connections, {s.http_duration:.0f} s per run "
         f"after 1 s warm-up; fixed rate {s.http_rate:.0f} req/s; saga: {s.saga_rate:.0f} "
         f"orders/s for {s.saga_duration:.0f} s per run",
+        f"capacity: {s.capacity_runs} ramp(s) of {s.capacity_step:.0f} s steps from "
+        f"{capacity.FIRST_RATE:.0f} orders/s, x{capacity.STEP_FACTOR} per step, "
+        f"{capacity.CONNECTIONS} paced keep-alive connections",
     ]
 
 
@@ -108,8 +123,9 @@ def _workers(
     report: Report,
     progress: Callable[[str], None],
     broker: ceilings.BrokerCeiling,
-) -> None:
-    """Stages 2, 3 and 7's fan-out scale points: they share one set of worker processes."""
+) -> Spread:
+    """Stages 2, 3 and 7's fan-out scale points: they share one set of worker processes.
+    Returns the no-op's CPU per task."""
     with procs.system(tmp / "workers") as sys_:
         noop = noop_cpu = NOT_RUN
         if "celery" in s.only:
@@ -125,6 +141,7 @@ def _workers(
             scale[n] = res = fanout.fanout(vh, sys_, n, runs)
             _fanout_rows(report, f"{name} N={n}", res, (noop, noop_cpu), broker)
     _scale_rows(report, scale)
+    return noop_cpu
 
 
 def _celery_rows(
@@ -152,14 +169,17 @@ def _fanout_rows(
         add(Row(stage, f"{svc} events", "ev/s", rate, "Celery no-op", r, ">= 0.5", r >= 0.5))
         add(Row(stage, f"{svc} events", "ev/s", rate, "raw consume", ratio(rate, broker.consume)))
         cpu = Spread.of(res.cpu_ms[svc])
+        r, goal = ratio(cpu, noop_cpu), CPU_GOALS[svc]
         add(
             Row(
                 stage,
                 f"{svc} worker CPU per event",
                 "ms",
                 cpu,
-                "no-op CPU per task (ratio: no-op / ours)",
-                ratio(noop_cpu, cpu),
+                "no-op CPU per task (ratio: ours / no-op)",
+                r,
+                f"<= {goal:g}",
+                None if math.isnan(r) else r <= goal,
             )
         )
 
@@ -200,7 +220,8 @@ def _relay(
     add(Row(f"7 relay N={s.relay_rows}", "relay RSS growth over the drain", "MB", growth))
 
 
-def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) -> None:
+def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) -> Spread:
+    """Stage 4; returns the bare endpoint's CPU per POST."""
     with procs.system(tmp / "http") as sys_:
         progress("stage 4: HTTP API vs bare FastAPI")
         h = http_api.http_api(sys_, s.runs, s.http_rate, s.http_duration, s.http_connections)
@@ -218,6 +239,7 @@ def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) 
                 )
     errors = sum(sum(v) for k, v in h.figures.items() if k.endswith(".errors"))
     report.notes.append(f"HTTP stage: {errors:.0f} non-2xx answers or connection errors in all")
+    return h.spread("bare.sat.cpu_ms")
 
 
 def _http_saturation_rows(report: Report, h: http_api.HttpResult) -> None:
@@ -228,14 +250,17 @@ def _http_saturation_rows(report: Report, h: http_api.HttpResult) -> None:
     add(Row(stage, "POST /orders", "req/s", ours, "bare FastAPI", r, ">= 0.5", r >= 0.5))
     add(Row(stage, "bare FastAPI POST", "req/s", bare))
     ours_cpu, bare_cpu = h.spread("ours.sat.cpu_ms"), h.spread("bare.sat.cpu_ms")
+    r = ratio(ours_cpu, bare_cpu)
     add(
         Row(
             stage,
             "API CPU per POST",
             "ms",
             ours_cpu,
-            "bare CPU per POST (ratio: bare / ours)",
-            ratio(bare_cpu, ours_cpu),
+            "bare CPU per POST (ratio: ours / bare)",
+            r,
+            f"<= {API_CPU_GOAL:g}",
+            None if math.isnan(r) else r <= API_CPU_GOAL,
         )
     )
     add(Row(stage, "bare FastAPI CPU per POST", "ms", bare_cpu))

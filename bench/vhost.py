@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 import pika
 
-from services.common.topology import FLOWER, MONITOR, Service, Topology, build, user_name
+from services.common.topology import (
+    FLOWER,
+    MONITOR,
+    STOREFRONT,
+    Service,
+    Topology,
+    build,
+    user_name,
+)
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,18 @@ class BenchVhost:
 
 def set_environment(vhost: str) -> dict[str, str]:
     """Random passwords for every login of `vhost`, exported like tests/conftest.py does."""
-    passwords = {who: secrets.token_urlsafe(16) for who in [*Service, MONITOR, FLOWER]}
+    passwords = {who: secrets.token_urlsafe(16) for who in [*Service, MONITOR, FLOWER, STOREFRONT]}
     os.environ["SHOPFLOW_ENV_FILE"] = "/nonexistent/shopflow-bench.env"
     os.environ["BROKER_VHOST"] = vhost
     os.environ["BROKER_MONITOR_PASSWORD"] = passwords[MONITOR]
     os.environ["BROKER_FLOWER_PASSWORD"] = passwords[FLOWER]
     for svc in Service:
         os.environ[f"{svc.value.upper()}_BROKER_PASSWORD"] = passwords[svc]
+    os.environ["ORDERS_STOREFRONT_BROKER_PASSWORD"] = passwords[STOREFRONT]
+    os.environ["ORDERS_OPERATOR_TOKEN"] = secrets.token_urlsafe(24)
+    # The load generator is one client address placing hundreds of orders a second, far past
+    # what the API allows one customer (ORDERS_PLACE_RATE_LIMIT); a 429 would count as an error.
+    os.environ["ORDERS_PLACE_RATE_LIMIT"] = "1000000/minute"
     return {user_name(vhost, who): pw for who, pw in passwords.items()}
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Any, Protocol
 
 from services.common.events import Envelope
@@ -31,7 +31,7 @@ log = logging.getLogger("shopflow.email.send")
 
 
 class Sender(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: Message) -> None: ...
 
 
 def send_order_mails(

@@ -3,14 +3,28 @@
 Transient: the server cannot be reached (refused, timeout, dropped connection) or answers 4xx.
 Permanent: the server answers 5xx, or refuses the recipient for good. The reason is the server's
 own reply, so it ends up in the logs next to the dead-lettered event.
+
+Sessions. Each pool thread keeps its SMTP session for the next mail (RFC 5321 allows any number
+of mail transactions in one session), so a busy worker does not pay a TCP connect, EHLO, STARTTLS,
+AUTH and QUIT per mail (docs/benchmarks.md). A kept session is
+never one with unknown state: any failure closes it, and the next mail opens a new one. A session
+idle for `MAX_IDLE_SECONDS` is closed instead of reused (a server may have timed it out, and then
+the mail would fail and wait for its retry), and one that carried `MAX_MAILS_PER_SESSION` mails is
+closed (some servers limit mails per connection). A session the server dropped anyway shows up
+as a failed mail: transient, retried with backoff like any other. That can send a mail twice only
+if the server took its DATA and the reply was lost, the same window as a lost reply on a fresh
+session. The sessions are not closed when the worker stops: the server sees the connection end
+between two mail transactions, which it handles like any client that goes away.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
+import time
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.message import Message
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -67,13 +81,25 @@ def classify(exc: BaseException) -> SendFailed:
     return SendFailed(f"{type(exc).__name__}: {exc}", transient=False)
 
 
+MAX_IDLE_SECONDS = 5.0
+MAX_MAILS_PER_SESSION = 100
+
+
+@dataclass
+class _Session:
+    smtp: smtplib.SMTP
+    last_used: float
+    mails: int = 0
+
+
 class SmtpSender:
-    """One SMTP session per mail: mails are few, and a fresh session never inherits bad state."""
+    """Sends a mail on the calling thread's session (opened, or reopened, as needed)."""
 
     def __init__(self, config: SmtpConfig) -> None:
         self.config = config
+        self._local = threading.local()
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         cfg = self.config
         attributes: dict[str, str | int] = {"server.address": cfg.host, "server.port": cfg.port}
         with _tracer.start_as_current_span(
@@ -81,36 +107,59 @@ class SmtpSender:
         ):
             self._send(message)
 
-    def _send(self, message: EmailMessage) -> None:
-        cfg = self.config
+    def _send(self, message: Message) -> None:
+        session = self._session()
         try:
-            smtp = self._connect()
+            refused = session.smtp.send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._close()  # never reused: it may be in the middle of a transaction
+            raise classify(exc) from exc
+        session.mails += 1
+        session.last_used = time.monotonic()
+        if refused:  # some recipients accepted, some not: the refused ones never get it
+            raise classify(smtplib.SMTPRecipientsRefused(refused))
+
+    def _session(self) -> _Session:
+        session: _Session | None = getattr(self._local, "session", None)
+        if session is not None:
+            idle = time.monotonic() - session.last_used
+            if idle < MAX_IDLE_SECONDS and session.mails < MAX_MAILS_PER_SESSION:
+                return session
+            self._close()
+        try:
+            smtp = self._open()
         except (smtplib.SMTPException, OSError) as exc:
             raise classify(exc) from exc
+        session = _Session(smtp, time.monotonic())
+        self._local.session = session
+        return session
+
+    def _open(self) -> smtplib.SMTP:
+        cfg = self.config
+        if cfg.ssl:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout)
+        else:
+            smtp = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
         try:
             if cfg.starttls:
                 smtp.starttls(context=ssl.create_default_context())
             if cfg.user:
                 password = cfg.password.get_secret_value() if cfg.password else ""
                 smtp.login(cfg.user, password)
-            refused = smtp.send_message(message)
-        except (smtplib.SMTPException, OSError) as exc:
-            raise classify(exc) from exc
-        finally:
-            _quit(smtp)
-        if refused:  # some recipients accepted, some not: the refused ones never get it
-            raise classify(smtplib.SMTPRecipientsRefused(refused))
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
 
-    def _connect(self) -> smtplib.SMTP:
-        cfg = self.config
-        if cfg.ssl:
-            return smtplib.SMTP_SSL(cfg.host, cfg.port, timeout=cfg.timeout)
-        return smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+    def _close(self) -> None:
+        session: _Session | None = getattr(self._local, "session", None)
+        self._local.session = None
+        if session is not None:
+            _quit(session.smtp)
 
 
 def _quit(smtp: smtplib.SMTP) -> None:
-    """Say goodbye, ignoring failures: once the server took the DATA, the mail is its problem,
-    and an error here must not make us send it again."""
+    """Say goodbye, ignoring failures: an error here must not fail a mail the server took."""
     try:
         smtp.quit()
     except (smtplib.SMTPException, OSError):

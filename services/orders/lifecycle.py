@@ -25,21 +25,24 @@ the step's position, which the live page resumes from (docs/storefront.md); so f
 ids must grow in commit order, and `note` takes the order's row lock first.
 
 models.py types its status columns with `OrderStatus`, so it imports this module; the functions
-below therefore import the tables when they run rather than when this module loads.
+below therefore import the tables when they run rather than when this module loads. They are
+table statements, not ORM objects and flushes: the orders worker runs them for every answer
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from services.common import topology
+from services.common.db import table_of
 from services.common.events import Envelope
 
 
@@ -75,12 +78,12 @@ def leave_pending(
     already left PENDING (someone else decided first, and nothing was changed)."""
     from services.orders.models import Order
 
+    orders = table_of(Order)
     to = TRANSITIONS[trigger]
     moved = session.execute(
-        update(Order)
-        .where(Order.id == order_id, Order.status == OrderStatus.PENDING)
+        update(orders)
+        .where(orders.c.id == order_id, orders.c.status == OrderStatus.PENDING)
         .values(status=to, updated_at=at)
-        .execution_options(synchronize_session=False)
     )
     return to if moved.rowcount == 1 else None  # type: ignore[attr-defined]
 
@@ -88,7 +91,11 @@ def leave_pending(
 def current_status(session: Session, order_id: str) -> OrderStatus | None:
     from services.orders.models import Order
 
-    return session.scalar(select(Order.status).where(Order.id == order_id))
+    orders = table_of(Order)
+    status: OrderStatus | None = session.scalar(
+        select(orders.c.status).where(orders.c.id == order_id)
+    )
+    return status
 
 
 def record_stale(session: Session, order_id: str, cause: Envelope[Any], at: datetime) -> None:
@@ -115,7 +122,20 @@ def note(
     what: str,
     event_id: str | None = None,
 ) -> None:
-    """Add one step to the order's timeline; `status` is the order's status after it.
+    """Add one step to the order's timeline; `status` is the order's status after it."""
+    notes(session, order_id, at=at, status=status, steps=[(what, event_id)])
+
+
+def notes(
+    session: Session,
+    order_id: str,
+    *,
+    at: datetime,
+    status: OrderStatus,
+    steps: Sequence[tuple[str, str | None]],
+) -> None:
+    """Add steps (what happened, the id of the event that caused it) to the order's timeline, in
+    this order; `status` is the order's status after them.
 
     The order's row lock (held until commit; a no-op on SQLite, whose writers are serialized
     anyway) makes one order's steps commit one after the other. On PostgreSQL ids come from a
@@ -125,7 +145,12 @@ def note(
     """
     from services.orders.models import Order, OrderHistory
 
-    session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
-    session.add(
-        OrderHistory(order_id=order_id, at=at, status=status, note=what[:500], event_id=event_id)
+    orders = table_of(Order)
+    session.execute(select(orders.c.id).where(orders.c.id == order_id).with_for_update())
+    session.execute(
+        insert(table_of(OrderHistory)),
+        [
+            {"order_id": order_id, "at": at, "status": status, "note": what[:500], "event_id": e}
+            for what, e in steps
+        ],
     )

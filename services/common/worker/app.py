@@ -11,10 +11,13 @@
   (`BROKER_QUEUE_TYPE`), which is how Celery knows it consumes a quorum queue (`quorum.py`).
 - Task events on, so Flower shows every task.
 - Celery's SecurityWarning about running as root is silenced on purpose (`quiet_root_warning`).
+- Celery's two INFO lines per task ("received", "succeeded in") are not written
+  (`quiet_task_lines`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from typing import Any
@@ -49,8 +52,24 @@ def quiet_root_warning() -> None:
         warnings.filterwarnings("ignore", category=SecurityWarning)
 
 
+# Celery's loggers for a task's arrival ("Task ... received") and end ("Task ... succeeded in").
+TASK_LINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
+def quiet_task_lines() -> None:
+    """Celery logs every task's arrival and success at INFO. For an event task both say again
+    what two lines of ours already say (the ingress's hand-off, naming the event and the task,
+    and the handler's outcome, naming the order), and logging five lines per event was 9% of the
+    inventory worker's CPU (docs/benchmarks.md). Their WARNING and ERROR lines (a task that
+    failed, was rejected, or died with its worker) stay; how long handlers take is the
+    `shopflow_handler_duration_seconds` histogram."""
+    for name in TASK_LINE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def create_worker_app(service: Service, settings: WorkerSettings) -> Celery:
     quiet_root_warning()
+    quiet_task_lines()
     # Task events through a dispatcher that pool threads never flush (see worker/events.py).
     app = Celery(
         service.value, set_as_current=False, events=f"{WorkerEvents.__module__}:WorkerEvents"

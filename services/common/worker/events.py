@@ -11,6 +11,13 @@ benchmark hit it within seconds at a few hundred tasks/s (docs/benchmarks.md).
 
 So pool threads only append to the buffer; the event loop, the one reader of that connection,
 publishes it (Celery schedules that flush on every buffered send).
+
+And the dispatcher's own connection publishes without confirms. A task sends four events
+(sent, received, started, succeeded), and with `confirm_publish` (on for every connection of the
+app: the hand-offs and retries need it) the loop waited for the broker's ack of each, one after
+the other, inside its flush: about a twentieth of a worker's CPU per event. Task events are
+monitoring: Flower misses one the broker lost either way, and a confirm protects nothing that
+could be done again. The hand-off and retries keep their confirms (their own connections).
 """
 
 from __future__ import annotations
@@ -20,12 +27,16 @@ from typing import Any
 
 from celery.app.events import Events
 from celery.events.dispatcher import EventDispatcher
+from kombu import Connection
 
 
 class LoopFlushedDispatcher(EventDispatcher):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, connection: Connection | None = None, *args: Any, **kwargs: Any) -> None:
         kwargs["buffer_limit"] = sys.maxsize  # never flushed by the sending (pool) thread
-        super().__init__(*args, **kwargs)
+        if connection is not None:  # not connected yet: the dispatcher connects below
+            options = dict(connection.transport_options or {})
+            connection.transport_options = {**options, "confirm_publish": False}
+        super().__init__(connection, *args, **kwargs)
 
 
 class WorkerEvents(Events):

@@ -76,7 +76,8 @@ def register_event_task(
             metrics.dead_lettered(INVALID_TYPE, DeadLetterReason.PERMANENT)
             raise
         _handle(self, event, handler, policy, metrics)
-        logger.info("handled %s", describe(event))
+        # DEBUG: every handler logs its own outcome at INFO, with what it did
+        logger.debug("handled %s", describe(event))
 
     return run
 

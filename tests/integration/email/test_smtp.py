@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email.message import EmailMessage
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -13,13 +14,13 @@ from services.email.mails import ORDER_RECEIVED, MailRenderer
 from services.email.message import Letterhead, build_message, message_id
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
-from services.email.sink.server import build_controller
+from services.email.sink.server import SinkHandler, build_controller
 from services.email.smtp import SendFailed, SmtpConfig, SmtpSender
 from tests.support.factories import order_placed_event
 from tests.support.system import free_port
 
 
-def _message(email: str = "ada@example.com") -> tuple[str, EmailMessage]:
+def _message(email: str = "ada@example.com") -> tuple[str, Message]:
     event = order_placed_event(email=email)
     mail = MailRenderer().render(ORDER_RECEIVED, event)
     mid = message_id(event.id, ORDER_RECEIVED)
@@ -94,3 +95,50 @@ def test_a_server_that_does_not_answer_in_time_is_transient(
     assert failure.value.transient
     # the sink stored it before stalling: this is the ambiguous case a retry may duplicate
     assert len(Mailbox(tmp_path / "mail").paths()) == 1
+
+
+class CountingHandler(SinkHandler):
+    """The sink's handler, counting the SMTP sessions (one EHLO each)."""
+
+    sessions = 0
+
+    async def handle_EHLO(  # noqa: N802  (aiosmtpd's hook name)
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        CountingHandler.sessions += 1
+        session.host_name = hostname
+        return responses
+
+
+@pytest.fixture
+def counting_sink(tmp_path: Path) -> Iterator[Controller]:
+    settings = SinkSettings(host="127.0.0.1", port=free_port(), dir=tmp_path / "mail")
+    CountingHandler.sessions = 0
+    controller = Controller(
+        CountingHandler(Mailbox(settings.dir), settings), hostname="127.0.0.1", port=settings.port
+    )
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+def test_mails_sent_one_after_the_other_share_a_session(
+    counting_sink: Controller, tmp_path: Path
+) -> None:
+    sender = sender_for(counting_sink)
+    for email in ("a@example.com", "b@example.com", "c@example.com"):
+        sender.send(_message(email)[1])
+    assert len(Mailbox(tmp_path / "mail").paths()) == 3
+    assert CountingHandler.sessions == 1
+
+
+@pytest.mark.parametrize("sink", [{"refuse": r"^nobody@"}], indirect=True)
+def test_after_a_failed_mail_the_next_one_goes_out_on_a_new_session(
+    sink: Controller, tmp_path: Path
+) -> None:
+    sender = sender_for(sink)
+    with pytest.raises(SendFailed):
+        sender.send(_message("nobody@example.com")[1])
+    sender.send(_message("ada@example.com")[1])
+    [stored] = Mailbox(tmp_path / "mail").mails()
+    assert stored.header("To") == "ada@example.com"

@@ -1,0 +1,258 @@
+"""Stage 8: how many orders per second one machine settles, and what each one costs.
+
+Every Procfile process runs (API, both relays, the three workers, beat, the SMTP sink) with the
+defaults `make up` uses. Paced clients (bench/loadgen.py's fixed-rate mode: `CONNECTIONS`
+keep-alive connections, each request scheduled at the step's rate and counted from its
+scheduled start, so a server that falls behind cannot hide it) place orders for `STEP_SECONDS`
+at a rate that rises by `STEP_FACTOR` per step. After each step the bench waits until every
+order it placed has *settled*: its final status (CONFIRMED; the stock is plentiful) and both of
+its mails (received, confirmed) marked sent. An order's settle time is the later of those three
+moments minus the POST's answer. A step fails when its settle p99 passes `P99_LIMIT_MS` or it had
+an error (a non-2xx answer, a connection error, an order that did not settle within
+`SETTLE_TIMEOUT`); a failed step is run once more, and the ramp stops when it fails again. The
+capacity is the settled rate of the last step sustained.
+
+CPU per settled order: user + system CPU time of every process of the system (from `/proc`,
+children included), from the step's start until its last order settled, divided by its orders.
+RabbitMQ's own CPU is not in it: the node is shared with whatever else runs on the machine, so
+its CPU cannot be told apart.
+
+The first ramp starts at `FIRST_RATE`; the later runs start `STEP_FACTOR**3` below the first
+run's capacity, which saves the steps every run passes anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from bench.dbpeek import Peek, epoch
+from bench.http_api import load
+from bench.procs import cpu_seconds, start
+from bench.stats import Spread, percentile
+from tests.support.system import DEFAULT_PROCESSES, System
+
+FIRST_RATE = 16.0
+STEP_FACTOR = 1.25
+STEP_SECONDS = 5.0
+CONNECTIONS = 32
+P99_LIMIT_MS = 250.0
+SETTLE_TIMEOUT = 30.0
+WARMUP_SECONDS = 2.0
+MAX_RATE = 2_000.0
+
+_CONFIRMED_SQL = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
+_MAIL_EVENTS_SQL = "SELECT event_id, aggregate_id FROM outbox"
+_SENT_SQL = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
+_CONFIRMED_COUNT = "SELECT count(*) FROM orders WHERE status = 'CONFIRMED'"
+_SENT_COUNT = "SELECT count(*) FROM sent_emails WHERE status = 'sent'"
+
+
+@dataclass(frozen=True)
+class Step:
+    rate: float  # offered, orders/s
+    placed: int  # answered 202
+    errors: int  # non-2xx answers, connection errors, orders that never settled
+    seconds: float  # the step's sending window
+    settle_ms: list[float]  # per order: POST answered -> status and both mails
+    confirmed_ms: list[float]  # per order: POST answered -> CONFIRMED
+    cpu_ms: dict[str, float]  # per process: CPU ms per settled order
+
+    @property
+    def settled_rate(self) -> float:
+        return len(self.settle_ms) / self.seconds
+
+    @property
+    def p99_ms(self) -> float:
+        return percentile(self.settle_ms, 99)
+
+    @property
+    def sustained(self) -> bool:
+        return self.errors == 0 and bool(self.settle_ms) and self.p99_ms <= P99_LIMIT_MS
+
+    @property
+    def cpu_total_ms(self) -> float:
+        return sum(self.cpu_ms.values())
+
+
+@dataclass
+class CapacityResult:
+    ramps: list[list[Step]] = field(default_factory=list)
+
+    def best(self) -> list[Step]:
+        """Each run's last sustained step (the runs that sustained any)."""
+        out = []
+        for ramp in self.ramps:
+            ok = [s for s in ramp if s.sustained]
+            if ok:
+                out.append(ok[-1])
+        return out
+
+    def spread(self, figure: str) -> Spread:
+        steps = self.best()
+        values = {
+            "rate": [s.settled_rate for s in steps],
+            "cpu_ms": [s.cpu_total_ms for s in steps],
+            "settle_p50": [percentile(s.settle_ms, 50) for s in steps],
+            "settle_p99": [s.p99_ms for s in steps],
+            "confirmed_p50": [percentile(s.confirmed_ms, 50) for s in steps],
+            "confirmed_p99": [percentile(s.confirmed_ms, 99) for s in steps],
+        }
+        if figure.startswith("cpu:"):
+            return Spread.of([s.cpu_ms.get(figure[4:], math.nan) for s in steps])
+        return Spread.of(values[figure])
+
+    def processes(self) -> list[str]:
+        """The processes by their CPU per order at capacity, the largest first."""
+        steps = self.best()
+        names = {name for s in steps for name in s.cpu_ms}
+        return sorted(names, key=lambda n: -self.spread(f"cpu:{n}").median)
+
+    def ladders(self) -> list[str]:
+        """One line per run: each step's offered rate and settle p99, for the report's notes."""
+        return [
+            f"capacity run {i + 1}: "
+            + ", ".join(
+                f"{s.rate:.0f}/s p99 {s.p99_ms:.0f} ms"
+                + (f" ({s.errors} errors)" if s.errors else "")
+                for s in ramp
+            )
+            for i, ramp in enumerate(self.ramps)
+        ]
+
+
+def capacity(
+    sys_: System,
+    runs: int,
+    step_seconds: float = STEP_SECONDS,
+    progress: Callable[[str], None] = print,
+) -> CapacityResult:
+    start(sys_, *DEFAULT_PROCESSES)
+    result = CapacityResult()
+    first = FIRST_RATE
+    with Settlement.of(sys_) as settlement:
+        settlement.quiesce()
+        # Warm-up, not counted: each process builds its container on its first event, Jinja
+        # compiles the templates, SQLite opens its files.
+        _step(sys_, settlement, FIRST_RATE, WARMUP_SECONDS, "warmup")
+        for run in range(runs):
+            settlement.quiesce()
+            ramp = _ramp(sys_, settlement, first, step_seconds, run)
+            result.ramps.append(ramp)
+            progress(result.ladders()[-1])
+            ok = [s.rate for s in ramp if s.sustained]
+            if run == 0 and ok:
+                first = max(FIRST_RATE, ok[-1] / STEP_FACTOR**3)
+    return result
+
+
+class Settlement:
+    """Reads the orders and email databases: how many orders are CONFIRMED and mails sent, and
+    when each order of a step settled."""
+
+    def __init__(self, orders: Peek, email: Peek) -> None:
+        self.orders, self.email = orders, email
+        self.confirmed = self.sent = 0  # the counts once the last step settled
+
+    @classmethod
+    @contextmanager
+    def of(cls, sys_: System) -> Iterator[Settlement]:
+        orders, email = Peek(sys_.db_url("orders")), Peek(sys_.db_url("email"))
+        try:
+            yield cls(orders, email)
+        finally:
+            orders.close()
+            email.close()
+
+    def counts(self) -> tuple[int, int]:
+        return self.orders.scalar(_CONFIRMED_COUNT), self.email.scalar(_SENT_COUNT)
+
+    def quiesce(self) -> None:
+        """Wait until nothing settles any more (a failed step's orders finishing), then take
+        the counts as the next step's base."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        last = self.counts()
+        while time.monotonic() < deadline:
+            time.sleep(1.0)
+            now = self.counts()
+            if now == last:
+                break
+            last = now
+        self.confirmed, self.sent = last
+
+    def wait(self, placed: int) -> bool:
+        """Until `placed` more orders are CONFIRMED with both their mails sent."""
+        want = (self.confirmed + placed, self.sent + 2 * placed)
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while time.monotonic() < deadline:
+            confirmed, sent = self.counts()
+            if confirmed >= want[0] and sent >= want[1]:
+                self.confirmed, self.sent = confirmed, sent
+                return True
+            time.sleep(0.2)
+        return False
+
+    def times(self, answered: dict[str, float]) -> dict[str, list[float]]:
+        """Order id -> [CONFIRMED at, mail sent at, mail sent at] of every settled order."""
+        times = {
+            oid: [epoch(at)] for oid, at in self.orders.rows(_CONFIRMED_SQL) if oid in answered
+        }
+        order_of = {e: agg for e, agg in self.orders.rows(_MAIL_EVENTS_SQL) if agg in answered}
+        for eid, sent_at in self.email.rows(_SENT_SQL):
+            oid = order_of.get(eid)
+            if oid in times:
+                times[oid].append(epoch(sent_at))
+        return {oid: t for oid, t in times.items() if len(t) == 3}
+
+
+def _ramp(
+    sys_: System, settlement: Settlement, first: float, seconds: float, run: int
+) -> list[Step]:
+    """Steps of rising rate until one fails twice in a row (a failed step is tried once more, after
+    its orders settled: on a shared machine one burst of someone else's work can fail a step the
+    system sustains)."""
+    steps: list[Step] = []
+    rate = first
+    while rate <= MAX_RATE:
+        step = _step(sys_, settlement, rate, seconds, f"{run}-{len(steps)}")
+        steps.append(step)
+        if not step.sustained:
+            settlement.quiesce()
+            step = _step(sys_, settlement, rate, seconds, f"{run}-{len(steps)}")
+            steps.append(step)
+            if not step.sustained:
+                break
+        rate *= STEP_FACTOR
+    return steps
+
+
+def _step(sys_: System, settlement: Settlement, rate: float, seconds: float, tag: str) -> Step:
+    procs = dict(sys_.procs)
+    before = {name: cpu_seconds(p.pid) for name, p in procs.items()}
+    record = sys_.tmp / f"capacity-{tag}.json"
+    out = load(
+        f"{sys_.api_url}/orders",
+        rate=rate,
+        duration=seconds,
+        connections=CONNECTIONS,
+        record=str(record),
+        warmup=0.0,
+    )
+    answered = {oid: t for t, status, oid in json.loads(record.read_text()) if status == 202}
+    settled = settlement.wait(len(answered))
+    used = {name: cpu_seconds(p.pid) - before[name] for name, p in procs.items()}
+    times = settlement.times(answered) if settled else {}
+    count = len(times) or 1
+    return Step(
+        rate=rate,
+        placed=len(answered),
+        errors=int(out["errors"]) + (len(answered) - len(times)),
+        seconds=float(out["seconds"]),
+        settle_ms=[(max(t) - answered[oid]) * 1000 for oid, t in times.items()],
+        confirmed_ms=[(t[0] - answered[oid]) * 1000 for oid, t in times.items()],
+        cpu_ms={name: s * 1000 / count for name, s in used.items()},
+    )
