@@ -172,6 +172,7 @@ def test_the_foreground_runs_start_what_they_name() -> None:
     ".venv/bin/python -m bench --quick",
     ".venv/bin/python -m bench --scale-max 100000",
     ".venv/bin/python -m bench --only saga --keep",
+    ".venv/bin/python -m bench --only celery,http,capacity",
 )
 def test_the_bench_commands_parse() -> None:
     for command in commands_of("test_the_bench_commands_parse"):

@@ -21,6 +21,7 @@ import pytest
 from broker.local_node import LocalNode
 from services.common import topology as t
 from tests.support.cluster import TestCluster
+from tests.support.polling import wait_until
 from tests.support.processes import PYTHON, REPO_ROOT, ServiceProcess
 from tests.support.system import System, running_system
 
@@ -115,6 +116,16 @@ def test_it_passes_again_after_the_node_every_client_used_is_killed(
     cluster, system = on_cluster.cluster, on_cluster.system
     first, *others = cluster.nodes
     cluster.kill9(first)  # every client listed it first, so every client was connected to it
+    # Queues it led elect a new leader within seconds. A message dead-lettered into a DLQ that is
+    # still electing one waits for the broker's resend (3 minutes by default, docs/scaling.md), so
+    # the scenario's poison check starts once every queue is led by a live node.
+    alive = {n.name for n in others}
+    wait_until(
+        lambda: set(cluster.leaders(VHOST).values()) <= alive,
+        timeout=60,
+        interval=0.5,
+        message="every queue led by a live node",
+    )
     # the scenario itself is a client like the others, pointed at a node that is up
     result = run_scenario(system, cluster_env(others), "scenario-after-kill")
     assert result["orders"]
