@@ -3,8 +3,8 @@
 A passive `queue.declare` answers at once but counts ready messages only: a message a consumer
 holds unacked (a task running, a retry waiting for its countdown, an event not yet handed off)
 is invisible to it. The management API counts both, but from statistics that each queue emits
-every `collect_statistics_interval` (5 s on a default node, half a second on the fault suite's
-private node) and that the management plugin collects on the same period: just after a publish
+every `collect_statistics_interval` and that the management plugin keeps as samples of its own
+granularity (5 s on a default node, 1 s on the fault suite's private node): just after a publish
 it may still show the queue as it was before.
 
 So a figure is used only once it is provably newer than the question. Every emission carries the
@@ -12,8 +12,8 @@ queue process's `reductions` (its cumulative work, so consecutive samples always
 that a read did not show yet was collected after that read, and the queue emitted the next one
 after that collection: the *second* new sample after a read describes the queue after the read.
 Each poll also declares the queues passively, which keeps their processes awake (an idle queue
-process hibernates and stops emitting). On a default node this takes 5 to 10 s per queue: that
-is the price of an "empty" that means empty.
+process hibernates and stops emitting). On a default node this takes 5 to 10 s per queue (1 to
+2 s on the private node): that is the price of an "empty" that means empty.
 """
 
 from __future__ import annotations

@@ -59,6 +59,14 @@ def channels_of(broker: TestBroker, user: str) -> list[dict[str, Any]]:
     return [c for c in found if c["user"] == user]
 
 
+def channels_with_stats(broker: TestBroker, user: str) -> list[dict[str, Any]] | None:
+    """`user`'s channels once every one carries its prefetch fields (first stats emission)."""
+    channels = channels_of(broker, user)
+    if channels and all("global_prefetch_count" in c for c in channels):
+        return channels
+    return None
+
+
 def assert_no_quorum_complaint(worker: ServiceProcess) -> None:
     log = worker.log()
     assert "does not support global qos" not in log
@@ -80,8 +88,13 @@ def test_a_transient_failure_is_retried_until_it_succeeds(
         worker.wait_for_log(WORKER_READY, timeout=90)
         consumer = consumer_of(b, TASKS)
         assert consumer["prefetch_count"] == 2 * 4  # concurrency x WORKER_PREFETCH_MULTIPLIER
-        channels = channels_of(b, f"{b.vhost}-email")
-        assert channels
+        # a channel's prefetch fields appear with its first stats emission, not at once
+        channels = wait_until(
+            lambda: channels_with_stats(b, f"{b.vhost}-email"),
+            timeout=30,
+            interval=0.5,
+            message="the email worker's channels with their stats",
+        )
         for channel in channels:
             assert channel["global_prefetch_count"] == 0, channel["name"]
         b.publish_event(event)
