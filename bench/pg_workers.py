@@ -5,7 +5,8 @@ Each service's database is a throwaway PostgreSQL database (tests/support/pgdb.p
 dropped afterwards), given to the processes through `<SERVICE>_DATABASE_URL` as to any
 deployment. PostgreSQL's own CPU per event is the CPU of the server processes (backends) serving
 those databases, from `/proc` (the server is local; its shared background processes are left
-out, and so is the CPU of a backend that closed during the drain).
+out, and so is the CPU of a backend that closed during the drain). How often those backends wait
+for a lock is sampled meanwhile (`pg_locks.py`).
 
 The backlog is published once every worker process is ready (`prefilled=False`), so that the
 first process to start does not drain alone while the second one starts.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -22,6 +24,7 @@ from sqlalchemy.engine import make_url
 
 from bench import fanout, procs
 from bench.dbpeek import PEEK_APPLICATION
+from bench.pg_locks import KINDS, LockWatch
 from bench.vhost import BenchVhost
 from services.common.topology import Service
 from tests.support.pgdb import ADMIN_DSN, throwaway_database
@@ -29,11 +32,21 @@ from tests.support.pgdb import ADMIN_DSN, throwaway_database
 PROCESSES = (1, 2)
 
 
+@dataclass
+class WorkersResult:
+    """Per number of worker processes per service: the fan-out's figures, and per service and
+    kind of lock ("inventory.row") the share of its busy database backends that waited for it
+    (one value per run)."""
+
+    fanouts: dict[int, fanout.FanoutResult]
+    lock_share: dict[int, dict[str, list[float]]] = field(default_factory=dict)
+
+
 def worker_processes(
     vh: BenchVhost, tmp: Path, n: int, runs: int, progress: Callable[[str], None]
-) -> dict[int, fanout.FanoutResult]:
-    """`processes -> the fan-out's result` over `runs` runs each."""
-    results = {k: fanout.FanoutResult(n) for k in PROCESSES}
+) -> WorkersResult:
+    """Each number of processes in `PROCESSES`, `runs` runs each, alternating."""
+    results = WorkersResult({k: fanout.FanoutResult(n) for k in PROCESSES})
     with ExitStack() as stack:
         env = {
             f"{svc.value.upper()}_DATABASE_URL": stack.enter_context(
@@ -41,14 +54,26 @@ def worker_processes(
             )
             for svc in Service
         }
-        databases = [make_url(url).database or "" for url in env.values()]
+        databases = {
+            svc.value: make_url(env[f"{svc.value.upper()}_DATABASE_URL"]).database or ""
+            for svc in Service
+        }
         sys_ = stack.enter_context(procs.system(tmp / "workers-pg", env))
         for run in range(1, runs + 1):
             for k in PROCESSES:
                 progress(f"stage 10: PostgreSQL fan-out of {n}, {k} process(es) each, run {run}")
-                meters = {"postgresql": lambda: backends_cpu(databases)}
-                res = fanout.fanout(vh, sys_, n, 1, processes=k, prefilled=False, meters=meters)
-                results[k].merge(res)
+                meters = {"postgresql": lambda: backends_cpu(list(databases.values()))}
+                locks = LockWatch({svc: databases[svc] for svc in fanout.WORKERS})
+                locks.start()
+                try:
+                    res = fanout.fanout(vh, sys_, n, 1, processes=k, prefilled=False, meters=meters)
+                finally:
+                    locks.finish()
+                results.fanouts[k].merge(res)
+                for svc in fanout.WORKERS:
+                    for kind in KINDS:
+                        shares = results.lock_share.setdefault(k, {})
+                        shares.setdefault(f"{svc}.{kind}", []).append(locks.share(svc, kind))
     return results
 
 

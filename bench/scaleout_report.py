@@ -4,7 +4,8 @@ other's row with the ratio other / baseline."""
 
 from __future__ import annotations
 
-from bench.fanout import WORKERS, FanoutResult
+from bench.fanout import WORKERS
+from bench.pg_workers import WorkersResult
 from bench.queues import QueuesResult
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
@@ -40,8 +41,8 @@ def queues_rows(report: Report, res: QueuesResult) -> None:
         _pair(report, stages, measure, unit, values)
 
 
-def workers_rows(report: Report, res: dict[int, FanoutResult]) -> None:
-    one, two = res[1], res[2]
+def workers_rows(report: Report, res: WorkersResult) -> None:
+    one, two = res.fanouts[1], res.fanouts[2]
     stage = f"10 workers PG N={one.n}"
     stages = ((f"{stage}, 1 process", "1 process"), f"{stage}, 2 processes")
     for svc in WORKERS:
@@ -50,3 +51,10 @@ def workers_rows(report: Report, res: dict[int, FanoutResult]) -> None:
         _pair(report, stages, f"{svc} workers' CPU per event (summed)", "ms", cpu)
     pg = (Spread.of(one.other_cpu_ms.get(PG, [])), Spread.of(two.other_cpu_ms.get(PG, [])))
     _pair(report, stages, "PostgreSQL backends' CPU per event (both services)", "ms", pg)
+    for svc in WORKERS:
+        for kind, what in (("row", "a row lock"), ("advisory", "the outbox's advisory lock")):
+            one_share, two_share = (
+                Spread.of(res.lock_share.get(k, {}).get(f"{svc}.{kind}", [])) for k in (1, 2)
+            )
+            measure = f"{svc}: share of busy PostgreSQL backends waiting for {what}"
+            _pair(report, stages, measure, "", (one_share, two_share))

@@ -7,6 +7,7 @@ import pytest
 
 from bench.__main__ import parse, sizes_from
 from bench.fanout import FanoutResult, instances
+from bench.pg_workers import WorkersResult
 from bench.queues import QueueSizes, QueuesResult
 from bench.report import Report
 from bench.scaleout_report import PG, queues_rows, workers_rows
@@ -48,13 +49,17 @@ def test_two_worker_processes_are_paired_with_one_over_merged_runs() -> None:
         doubled.cpu_ms, doubled.other_cpu_ms = run.cpu_ms, run.other_cpu_ms
         two.merge(doubled)
     report = Report("t")
-    workers_rows(report, {1: one, 2: two})
+    shares = {1: {"inventory.row": [0.5, 0.6, 0.7]}, 2: {"inventory.row": [0.8, 0.9, 0.7]}}
+    workers_rows(report, WorkersResult({1: one, 2: two}, shares))
     rows = {(r.stage.rsplit(", ", 1)[1], r.measure): r for r in report.rows}
     inventory = rows[("2 processes", "inventory events")]
     assert (inventory.value.runs, inventory.baseline, inventory.ratio) == (3, "1 process", 1.5)
     assert rows[("2 processes", "email events")].ratio == 2.0
     postgresql = rows[("1 process", "PostgreSQL backends' CPU per event (both services)")]
     assert postgresql.value.median == 2
+    row_locks = "inventory: share of busy PostgreSQL backends waiting for a row lock"
+    waits = rows[("2 processes", row_locks)]
+    assert (waits.value.median, round(waits.ratio, 2)) == (0.8, 1.33)
 
 
 def test_each_service_gets_its_named_worker_instances() -> None:
