@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bench.fanout import WORKERS
 from bench.pg_workers import WorkersResult
-from bench.queues import QueuesResult
+from bench.queues import QueueSizes, QueuesResult
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
 from services.common.topology import QueueType
@@ -58,3 +58,23 @@ def workers_rows(report: Report, res: WorkersResult) -> None:
             )
             measure = f"{svc}: share of busy PostgreSQL backends waiting for {what}"
             _pair(report, stages, measure, "", (one_share, two_share))
+
+
+def scaleout_settings(
+    only: frozenset[str], q: QueueSizes, workers_fanout: int, runs: int
+) -> list[str]:
+    """What the report says about how stages 9 and 10 were measured (when they ran)."""
+    out = []
+    if "queues" in only:
+        out.append(
+            f"queue types: a throwaway vhost per type, {q.runs} run(s) each, alternating; "
+            f"{q.confirms} one-row relay publishes, a relay drain of {q.relay_rows} rows and a "
+            f"fan-out of {q.fanout} events per run"
+        )
+    if "workers" in only:
+        out.append(
+            f"worker processes: every service on its own throwaway PostgreSQL database; fan-out "
+            f"of {workers_fanout} events published once the workers are ready, {runs} run(s) "
+            "per number of processes, alternating"
+        )
+    return out

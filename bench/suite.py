@@ -11,7 +11,7 @@ from bench import capacity, ceilings, fanout, http_api, latency, pg_workers, pro
 from bench.capacity_report import capacity_rows
 from bench.queues import QueueSizes, queue_types
 from bench.report import Report, Row
-from bench.scaleout_report import queues_rows, workers_rows
+from bench.scaleout_report import queues_rows, scaleout_settings, workers_rows
 from bench.stats import Spread, ratio
 from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerTuning
@@ -107,25 +107,8 @@ def _settings(s: Sizes) -> list[str]:
         f"capacity: {s.capacity_runs} ramp(s) of {s.capacity_step:.0f} s steps from "
         f"{capacity.FIRST_RATE:.0f} orders/s, x{capacity.STEP_FACTOR} per step, "
         f"{capacity.CONNECTIONS} paced keep-alive connections",
-        *_scaleout_settings(s),
+        *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
     ]
-
-
-def _scaleout_settings(s: Sizes) -> list[str]:
-    q, out = s.queues, []
-    if "queues" in s.only:
-        out.append(
-            f"queue types: a throwaway vhost per type, {q.runs} run(s) each, alternating; "
-            f"{q.confirms} one-row relay publishes, a relay drain of {q.relay_rows} rows and a "
-            f"fan-out of {q.fanout} events per run"
-        )
-    if "workers" in s.only:
-        out.append(
-            f"worker processes: every service on its own throwaway PostgreSQL database; fan-out "
-            f"of {s.workers_fanout} events published once the workers are ready, {s.runs} run(s) "
-            "per number of processes, alternating"
-        )
-    return out
 
 
 def _broker(
