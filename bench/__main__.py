@@ -3,6 +3,7 @@
 python -m bench                      # the default run (a few minutes)
 python -m bench --quick              # a smoke run: tiny sizes, one run each, nothing written
 python -m bench --scale-max 100000   # add the 100k points to the scale stage
+python -m bench --only queues,workers  # the scaling-out stages (not in the default run)
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.machine import describe, load_average
+from bench.queues import QueueSizes
 from bench.report import Report, text_table, write_markdown
-from bench.suite import STAGES, Sizes, run_suite
+from bench.suite import DEFAULT_STAGES, OPT_IN_STAGES, STAGES, Sizes, run_suite
 from bench.vhost import throwaway_vhost
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -35,7 +37,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--http-rate", type=float, default=20.0, help="fixed moderate rate, req/s")
     p.add_argument("--saga-rate", type=float, default=5.0, help="orders/s for stages 5 and 6")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per HTTP load run")
-    p.add_argument("--only", default=",".join(STAGES), help="stages to run: " + ",".join(STAGES))
+    p.add_argument(
+        "--only",
+        default=",".join(DEFAULT_STAGES),
+        help=f"stages to run: {','.join(STAGES)} ({', '.join(OPT_IN_STAGES)} only when named)",
+    )
     p.add_argument("--out", type=Path, default=DOC, help="markdown file to update")
     p.add_argument("--no-write", action="store_true", help="print the table only")
     p.add_argument("--keep", action="store_true", help="keep the processes' logs and databases")
@@ -61,6 +67,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             saga_duration=3.0,
             capacity_runs=1,
             capacity_step=2.0,
+            queues=QueueSizes(runs=1, confirms=100, relay_rows=2000, fanout=200),
+            workers_fanout=300,
             only=only,
         )
     fanout = tuple(int(n) for n in args.sizes.split(",") if n)
@@ -76,6 +84,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         http_duration=args.duration,
         http_rate=args.http_rate,
         saga_rate=args.saga_rate,
+        queues=QueueSizes(runs=args.runs),
         only=only,
     )
 
@@ -83,7 +92,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     sizes = sizes_from(args)
-    only_some = sizes.only != frozenset(STAGES)
+    only_some = sizes.only != frozenset(DEFAULT_STAGES)
     began = time.monotonic()
     tmp = Path(tempfile.mkdtemp(prefix="shopflow-bench-"))
     report = Report(f"Results of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")

@@ -1,4 +1,5 @@
-"""Read-only looks into the services' SQLite files while they run (WAL: readers never block)."""
+"""Read-only looks into the services' databases while they run: SQLite files (WAL: readers never
+block) or PostgreSQL (the `workers` stage)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,35 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy.engine import make_url
+
+PEEK_APPLICATION = "shopflow-bench-peek"  # its own backends are not the services' (pg_workers)
 
 
 class Peek:
+    """`sql` in the database's own parameter style (`?` for SQLite, `%s` for PostgreSQL)."""
+
     def __init__(self, url: str) -> None:
-        path = make_url(url).database
-        self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        parsed = make_url(url)
+        self.conn: sqlite3.Connection | psycopg.Connection[Any]
+        if parsed.get_backend_name() == "postgresql":
+            self.conn = psycopg.connect(
+                host=parsed.host,
+                port=parsed.port,
+                user=parsed.username,
+                password=parsed.password,
+                dbname=parsed.database,
+                autocommit=True,
+                application_name=PEEK_APPLICATION,
+            )
+        else:
+            path = parsed.database
+            self.conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
 
     def scalar(self, sql: str, *params: Any) -> int:
-        return int(self.conn.execute(sql, params).fetchone()[0] or 0)
+        row = self.conn.execute(sql, params).fetchone()
+        return int(row[0] or 0) if row else 0
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(self.conn.execute(sql, params).fetchall())

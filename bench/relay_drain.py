@@ -7,6 +7,8 @@ meanwhile (purged afterwards): the broker side of the drain is the real one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bench.dbpeek import Peek
 from bench.drain import Drain, watch
 from bench.messages import order_placed
@@ -33,7 +35,10 @@ def fill_outbox(url: str, n: int) -> None:
         db.dispose()
 
 
-def relay_drain(vh: BenchVhost, sys_: System, n: int) -> Drain:
+def relay_drain(
+    vh: BenchVhost, sys_: System, n: int, cpu: Callable[[], float] | None = None
+) -> Drain:
+    """`cpu`: CPU seconds used so far by some process to sample with the drain (the broker's)."""
     url = sys_.db_url("orders")
     peek = Peek(url)
     unpublished = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
@@ -50,6 +55,7 @@ def relay_drain(vh: BenchVhost, sys_: System, n: int) -> Drain:
             timeout=max(120, n / 50),
             interval=0.1,
             memory=lambda: rss_mb(proc.pid),
+            cpu=cpu,
             alive=[proc.alive],
         )
     finally:

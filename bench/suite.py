@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench import capacity, ceilings, fanout, http_api, latency, procs, relay_drain
+from bench import capacity, ceilings, fanout, http_api, latency, pg_workers, procs, relay_drain
 from bench.capacity_report import capacity_rows
+from bench.queues import QueueSizes, queue_types
 from bench.report import Report, Row
+from bench.scaleout_report import queues_rows, scaleout_settings, workers_rows
 from bench.stats import Spread, ratio
 from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerTuning
 
-STAGES = ("broker", "celery", "fanout", "relay", "http", "saga", "capacity")
+DEFAULT_STAGES = ("broker", "celery", "fanout", "relay", "http", "saga", "capacity")
+OPT_IN_STAGES = ("queues", "workers")  # run with --only: each adds minutes to the default run
+STAGES = DEFAULT_STAGES + OPT_IN_STAGES
 NOT_RUN = Spread.of([])
 # CPU per unit, at most this many times its baseline's in the same run
 CPU_GOALS = {"inventory": 3.0, "email": 5.0}  # x the Celery no-op's CPU per task
@@ -46,7 +50,9 @@ class Sizes:
     saga_duration: float = 12.0
     capacity_runs: int = 3
     capacity_step: float = capacity.STEP_SECONDS
-    only: frozenset[str] = frozenset(STAGES)
+    queues: QueueSizes = field(default_factory=QueueSizes)
+    workers_fanout: int = 2_000  # stage 10, `runs` runs per number of processes
+    only: frozenset[str] = frozenset(DEFAULT_STAGES)
 
 
 def _at_least(value: Spread, goal: float) -> bool:
@@ -57,21 +63,27 @@ def run_suite(
     vh: BenchVhost, tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]
 ) -> None:
     report.settings += _settings(s)
-    broker = _broker(vh, s, report, progress)
+    broker = _broker(vh, s, report, progress) if s.only & set(DEFAULT_STAGES) else None
     noop_cpu = bare_cpu = NOT_RUN
-    if {"celery", "fanout"} & s.only:
-        noop_cpu = _workers(vh, tmp, s, report, progress, broker)
-    if "relay" in s.only:
-        _relay(vh, tmp, s, report, progress, broker)
-    if "http" in s.only:
-        bare_cpu = _http(tmp, s, report, progress)
-    if "saga" in s.only:
-        _saga(vh, tmp, s, report, progress, broker)
+    if broker is not None:
+        if {"celery", "fanout"} & s.only:
+            noop_cpu = _workers(vh, tmp, s, report, progress, broker)
+        if "relay" in s.only:
+            _relay(vh, tmp, s, report, progress, broker)
+        if "http" in s.only:
+            bare_cpu = _http(tmp, s, report, progress)
+        if "saga" in s.only:
+            _saga(vh, tmp, s, report, progress, broker)
     if "capacity" in s.only:
         with procs.system(tmp / "capacity") as sys_:
             progress(f"stage 8: capacity, {s.capacity_runs} ramp(s) of paced clients")
             res = capacity.capacity(sys_, s.capacity_runs, s.capacity_step, progress)
         capacity_rows(report, res, bare_cpu, noop_cpu)
+    if "queues" in s.only:
+        queues_rows(report, queue_types(tmp / "queues", s.queues, progress))
+    if "workers" in s.only:
+        n = s.workers_fanout
+        workers_rows(report, pg_workers.worker_processes(vh, tmp, n, s.runs, progress))
 
 
 def _settings(s: Sizes) -> list[str]:
@@ -95,6 +107,7 @@ def _settings(s: Sizes) -> list[str]:
         f"capacity: {s.capacity_runs} ramp(s) of {s.capacity_step:.0f} s steps from "
         f"{capacity.FIRST_RATE:.0f} orders/s, x{capacity.STEP_FACTOR} per step, "
         f"{capacity.CONNECTIONS} paced keep-alive connections",
+        *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
     ]
 
 

@@ -19,11 +19,14 @@ from services.common.topology import (
     FLOWER,
     MONITOR,
     STOREFRONT,
+    QueueType,
     Service,
     Topology,
     build,
     user_name,
 )
+
+LOGINS = (*Service, MONITOR, FLOWER, STOREFRONT)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,12 @@ class BenchVhost:
     admin_password: str
     passwords: dict[str, str]
     topology: Topology
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a process started for this vhost needs besides the passwords (the same for every
+        vhost of a run): its name and its queue type."""
+        return {"BROKER_VHOST": self.name, "BROKER_QUEUE_TYPE": self.topology.queue_type.value}
 
     def params(self) -> pika.ConnectionParameters:
         """The admin login (guest by default): for the baselines and for looking at queues."""
@@ -69,7 +78,7 @@ class BenchVhost:
 
 def set_environment(vhost: str) -> dict[str, str]:
     """Random passwords for every login of `vhost`, exported like tests/conftest.py does."""
-    passwords = {who: secrets.token_urlsafe(16) for who in [*Service, MONITOR, FLOWER, STOREFRONT]}
+    passwords = {who: secrets.token_urlsafe(16) for who in LOGINS}
     os.environ["SHOPFLOW_ENV_FILE"] = "/nonexistent/shopflow-bench.env"
     os.environ["BROKER_VHOST"] = vhost
     os.environ["BROKER_MONITOR_PASSWORD"] = passwords[MONITOR]
@@ -88,13 +97,43 @@ def set_environment(vhost: str) -> dict[str, str]:
 def throwaway_vhost() -> Iterator[BenchVhost]:
     name = f"bench-{secrets.token_hex(4)}"
     passwords = set_environment(name)
-    # Imported here: they read the environment set just above.
+    # Imported here: it reads the environment set just above.
+    from services.common.settings import BrokerSettings
+
+    with _provisioned(name, BrokerSettings().queue_type, passwords) as vh:
+        yield vh
+
+
+@contextmanager
+def sibling_vhost(queue_type: QueueType) -> Iterator[BenchVhost]:
+    """Another throwaway vhost of `queue_type`, inside a `throwaway_vhost` whose environment (the
+    passwords) it shares: its processes need only its `env` on top."""
+    name = f"bench-{queue_type.value}-{secrets.token_hex(4)}"
+    passwords = {user_name(name, who): os.environ[_password_variable(who)] for who in LOGINS}
+    with _provisioned(name, queue_type, passwords) as vh:
+        yield vh
+
+
+def _password_variable(who: str) -> str:
+    if who in (MONITOR, FLOWER):
+        return f"BROKER_{who.upper()}_PASSWORD"
+    if who == STOREFRONT:
+        return "ORDERS_STOREFRONT_BROKER_PASSWORD"
+    return f"{who.upper()}_BROKER_PASSWORD"
+
+
+@contextmanager
+def _provisioned(
+    name: str, queue_type: QueueType, passwords: dict[str, str]
+) -> Iterator[BenchVhost]:
+    """`name` applied by the real vhost tool with queues of `queue_type`; deleted (with its
+    logins) at the end."""
     from broker.provision import run as provision
     from services.common.settings import BrokerSettings
 
     lines: list[str] = []
-    if provision("apply", name, out=lines.append) != 0:
-        raise RuntimeError("provisioning the bench vhost failed:\n" + "\n".join(lines))
+    if provision("apply", name, out=lines.append, queue_type=queue_type) != 0:
+        raise RuntimeError(f"provisioning the bench vhost {name} failed:\n" + "\n".join(lines))
     settings = BrokerSettings()
     vh = BenchVhost(
         name=name,
@@ -104,7 +143,7 @@ def throwaway_vhost() -> Iterator[BenchVhost]:
         admin_user=os.environ.get("BROKER_ADMIN_USER", "guest"),
         admin_password=os.environ.get("BROKER_ADMIN_PASSWORD", "guest"),
         passwords=passwords,
-        topology=build(name, settings.queue_type),
+        topology=build(name, queue_type),
     )
     try:
         yield vh
