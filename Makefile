@@ -14,6 +14,9 @@ LOCK := constraints.txt
 up: install env broker provision databases  ## everything, then every process in the foreground
 	$(BIN)/python -m runner up $(if $(ONLY),--only $(ONLY))
 
+# Two pytest processes, each with its own test vhost, ports and private nodes; a file's tests stay
+# together in one. Most of the suite waits on the broker and on processes it started.
+TEST_PROCESSES ?= 2
 test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	bash tests/support/ensure-postgres.sh
 	bash tests/support/ensure-chromium.sh
@@ -21,7 +24,7 @@ test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile
 
 ORDERS ?= 2000
 reliability: install broker  ## the fault suite at a bigger size; rewrites the table in docs/reliability.md

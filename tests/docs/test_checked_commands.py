@@ -63,7 +63,8 @@ def test_make_test_is_what_ci_runs() -> None:
     recipe = targets()["test"].recipe
     for step in (".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy"):
         assert step in recipe
-    assert recipe[-1] == ".venv/bin/pytest"  # the whole suite, this test among it
+    # the whole suite, this test among it, a test file per pytest process at a time
+    assert recipe[-1] == ".venv/bin/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile"
 
 
 @pytest.mark.documents("make lock")
