@@ -104,10 +104,10 @@ def add(table: str, results: list[dict[str, Any]], command: str) -> str:
     rows = [r for r in lines if r.startswith("| ") and r != header and _scenario(r) not in new]
     rows = sorted([*rows, *new.values()], key=lambda r: _order({"scenario": _scenario(r)}))
     numbers = ", ".join(dict.fromkeys(str(_order(b)[0]) for b in results))
-    label = f"Rows {numbers} come from a separate run."
+    label = f"Rows {numbers} come from a separate run"
     notes = [n for n in lines[1:] if n and not n.startswith("|") and not n.startswith(label)]
-    run = _run(results, command).removeprefix("Run on ")
-    return "\n".join([lines[0], *notes, f"{label} Run on {run}", "", *_table(rows)])
+    run = _run(results, command).removeprefix("Run")
+    return "\n".join([lines[0], *notes, f"{label}{run}", "", *_table(rows)])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,6 +93,7 @@ def test_majority_lost_the_api_keeps_accepting(
             fault_cluster.start_together(first, second)
         run.cleared()
         run.finish()
+    print(f"[16] {len(during)} orders accepted without a majority; {held} events held")
     retried = [(o.number, o.attempts, o.error) for o in during if o.attempts != 1]
     assert during, "no order was accepted while the majority was lost"
     assert not retried, f"orders the API did not take at the first try: {retried[:10]}"

@@ -49,7 +49,7 @@ def test_a_separate_run_adds_its_rows_and_says_where_they_come_from() -> None:
     table = add(first, added, "pytest tests/reliability/test_cluster_faults.py")
     lines = table.splitlines()
     assert lines[0] == first.splitlines()[0]  # the big run's line stays first
-    assert lines[1].startswith("Rows 13, 14 come from a separate run. Run on ")
+    assert lines[1].startswith("Rows 13, 14 come from a separate run on ")
     assert "`pytest tests/reliability/test_cluster_faults.py`: 2 scenarios" in lines[1]
     rows = [line for line in lines if line.startswith("| ") and "| scenario |" not in line]
     assert [r.split("|")[1].strip() for r in rows] == ["control", "13. new", "14. old"]
