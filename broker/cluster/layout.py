@@ -24,6 +24,11 @@ class Layout:
     name: str  # nodes are <name>-1@localhost, <name>-2@localhost, ...
     state_dir: Path
     ports: tuple[NodePorts, ...]
+    # Extra node configuration for test clusters (rabbitmq.conf lines, an advanced.config). The
+    # tool never sets them and cluster.json does not keep them: `python -m broker.cluster` runs
+    # RabbitMQ's defaults.
+    settings: tuple[str, ...] = ()
+    advanced_config: str | None = None
 
     @classmethod
     def from_settings(cls, settings: ClusterSettings) -> Layout:
@@ -64,6 +69,8 @@ class Layout:
                 home=self.state_dir / self.node_name(i).partition("@")[0],
                 ports=ports,
                 cookie=cookie,
+                settings=list(self.settings),
+                advanced_config=self.advanced_config,
             )
             for i, ports in enumerate(self.ports)
         ]

@@ -61,11 +61,7 @@ def fault_run(
     fault_broker: TestBroker,
     tmp_path: Path,
 ) -> Callable[..., FaultRun]:
-    config = RunConfig(
-        orders=request.config.getoption("--orders"),
-        seed=request.config.getoption("--reliability-seed"),
-        report=request.config.getoption("--reliability-report"),
-    )
+    config = RunConfig.from_options(request.config)
 
     def make(scenario: str, fault: str, **kw: Any) -> FaultRun:
         return FaultRun(scenario, fault, private_rabbit, fault_broker, tmp_path, config, **kw)

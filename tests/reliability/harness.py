@@ -1,5 +1,5 @@
-"""One fault scenario: the whole system on the private node, a stream of orders, one fault,
-then drain, stop and audit the books (tests/support/books.py).
+"""One fault scenario: the whole system on the private node (or on a cluster), a stream of
+orders, one fault, then drain, stop and audit the books (tests/support/books.py).
 
     with fault_run("kill -9 inventory worker", fault="...") as run:
         run.start_traffic()
@@ -25,7 +25,9 @@ from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Protocol
 
+import pytest
 from sqlalchemy import select
 
 from services.common.catalogue import DEMO_CATALOGUE
@@ -37,7 +39,6 @@ from services.inventory.stock import set_stock
 from tests.support.books import Books, audit, audit_queues, drained
 from tests.support.broker import TestBroker
 from tests.support.polling import ConditionTimeout, wait_until
-from tests.support.private_rabbit import PrivateRabbit
 from tests.support.snapshot import Snapshot, bare
 from tests.support.system import DEFAULT_PROCESSES, System, running_system
 from tests.support.traffic import OrderStream, PlacedOrder, plan_orders
@@ -50,23 +51,39 @@ HARNESS_ENV = {
 }
 
 
+class BrokerTarget(Protocol):
+    """Where the system's broker is: the private node, or a cluster (on_cluster.py)."""
+
+    def broker_env(self) -> dict[str, str]: ...
+
+
 @dataclass
 class RunConfig:
     orders: int
     seed: int
     report: Path | None
 
+    @classmethod
+    def from_options(cls, config: pytest.Config) -> RunConfig:
+        return cls(
+            orders=config.getoption("--orders"),
+            seed=config.getoption("--reliability-seed"),
+            report=config.getoption("--reliability-report"),
+        )
+
 
 @dataclass
 class FaultRun:
     scenario: str
     fault: str
-    node: PrivateRabbit
+    node: BrokerTarget
     broker: TestBroker
     tmp: Path
     config: RunConfig
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: tuple[str, ...] = DEFAULT_PROCESSES
+    doubled: tuple[str, ...] = ()  # processes that run twice (a second instance, `<name>-2`)
+    stream_seconds: float = 5.0  # a fault that takes long to put in needs a longer stream
     system: System = field(init=False)
     stream: OrderStream = field(init=False)
     _stack: ExitStack = field(default_factory=ExitStack)
@@ -84,6 +101,10 @@ class FaultRun:
                 extra_env={**self.node.broker_env(), **HARNESS_ENV, **self.extra_env},
             )
         )
+        for name in self.doubled:
+            self.system.start(name, instance=f"{name}-2")
+        for name in self.doubled:
+            self._wait_second(name)
         inventory_db = Database(self.system.db_url("inventory"))
         set_stock(inventory_db, {**{sku: 10**7 for sku in PLENTY}, SOLD_OUT: 0})
         inventory_db.dispose()
@@ -94,8 +115,8 @@ class FaultRun:
             sold_out=SOLD_OUT,
             run=uuid.uuid4().hex[:6],
         )
-        # About five seconds of traffic at the default size; bigger runs at up to 50 orders/s.
-        rate = min(max(self.config.orders / 5, 4.0), 50.0)
+        # About `stream_seconds` of traffic at the default size; bigger runs at up to 50 orders/s.
+        rate = min(max(self.config.orders, 20) / self.stream_seconds, 50.0)
         self.stream = OrderStream(self.system.api_url, orders, rate=rate)
         return self
 
@@ -108,6 +129,12 @@ class FaultRun:
         self._stack.close()
         if exc_type is None and not self._finished:
             raise AssertionError(f"[{self.scenario}] the run ended without finish(): no books")
+
+    def _wait_second(self, name: str) -> None:
+        if name.endswith("-relay"):  # on standby while the first one holds the outbox's lease
+            self.system.procs[f"{name}-2"].wait_for_log(r"relay running", timeout=90)
+        else:
+            self.system.wait_ready(f"{name}-2")
 
     def start_traffic(self) -> None:
         self._started_at = time.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,6 +73,14 @@ class TestCluster:
         node.wait_started()
         self.wait_whole()
 
+    def start_together(self, *nodes: LocalNode) -> None:
+        """Start several stopped nodes at once (one may wait at boot for another it knew)."""
+        for node in nodes:
+            node.start()
+        for node in nodes:
+            node.wait_started()
+        self.wait_whole()
+
     def stop_app(self, node: LocalNode) -> None:
         """Stop RabbitMQ inside the running VM: its connections drop, AMQP refuses new ones."""
         node.stop_app()
@@ -106,8 +115,11 @@ class TestCluster:
         return self.node(counts.most_common(1)[0][0])
 
 
-def private_layout(state_dir: Path) -> Layout:
-    """Free ports and a node name unique to this test session."""
+def private_layout(
+    state_dir: Path, settings: tuple[str, ...] = (), advanced_config: str | None = None
+) -> Layout:
+    """Free ports and a node name unique to this test session; `settings` (rabbitmq.conf lines)
+    and `advanced_config` tune every node."""
     ports: set[int] = set()
     while len(ports) < 4 * NODES:
         ports.add(free_port())
@@ -117,14 +129,20 @@ def private_layout(state_dir: Path) -> Layout:
         for _ in range(NODES)
     )
     name = f"shopflow-t{os.getpid()}-{secrets.token_hex(2)}"
-    return Layout(name, state_dir, node_ports)
+    return Layout(name, state_dir, node_ports, settings, advanced_config)
 
 
-@pytest.fixture(scope="module")
-def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
-    layout = private_layout(tmp_path_factory.mktemp("cluster"))
+@contextmanager
+def running_cluster(layout: Layout) -> Iterator[TestCluster]:
+    """The cluster up for the block, then down with its data."""
     try:
         lifecycle.up(layout, ADMIN)
         yield TestCluster(layout, layout.nodes())
     finally:
         lifecycle.down(layout)
+
+
+@pytest.fixture(scope="module")
+def rabbit_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
+    with running_cluster(private_layout(tmp_path_factory.mktemp("cluster"))) as cluster:
+        yield cluster

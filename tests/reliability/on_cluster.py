@@ -1,0 +1,140 @@
+"""The fault harness on a three-node cluster: quorum queues, PostgreSQL for every service, two
+processes of each worker and two relays per outbox, every client listing all three nodes.
+
+One cluster per test module (`fault_cluster`), started once, with the session's test vhost
+provisioned on it by the vhost tool. Its nodes are tuned for tests only:
+`dead_letter_worker_publisher_confirm_timeout` is 5 s instead of 3 minutes. A message
+dead-lettered into a DLQ that is still electing a leader is resent that much later
+(docs/scaling.md), and a scenario's books must not wait minutes for it. Statistics are
+collected every half second, but a quorum queue emits its own every 5 s whatever the settings
+(`quorum_tick_interval` does not change that on 3.10), so the books' "holds nothing" checks take
+about 50 s per scenario here (tests/support/queue_stats.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.local_node import LocalNode
+from services.common import topology
+from services.common.settings import BrokerSettings
+from tests.reliability.harness import FaultRun, RunConfig
+from tests.support.broker import TestBroker
+from tests.support.cluster import ADMIN, TestCluster, private_layout, running_cluster
+from tests.support.pgdb import throwaway_database
+from tests.support.processes import PYTHON, REPO_ROOT
+
+_ADVANCED_CONFIG = "[{rabbit, [{dead_letter_worker_publisher_confirm_timeout, 5000}]}].\n"
+_SETTINGS = ("collect_statistics_interval = 500",)
+# Two of each: a node's loss moves both instances' connections, and the relays' lease passes.
+DOUBLED = ("orders-relay", "inventory-relay", "orders-worker", "inventory-worker", "email-worker")
+SERVICES = ("orders", "inventory", "email")
+
+
+@dataclass(frozen=True)
+class ClusterTarget:
+    """The cluster, as the system under test sees it."""
+
+    cluster: TestCluster
+    session: TestBroker  # the session's vhost: its name, logins and passwords
+
+    @property
+    def vhost(self) -> str:
+        return self.session.vhost
+
+    def broker_env(self) -> dict[str, str]:
+        nodes = self.cluster.nodes
+        return {
+            "BROKER_NODES": ",".join(f"127.0.0.1:{n.ports.amqp}" for n in nodes),
+            "BROKER_MANAGEMENT_URL": nodes[0].management_url,
+            "BROKER_QUEUE_TYPE": topology.QueueType.QUORUM.value,
+            "BROKER_VHOST": self.vhost,
+        }
+
+    def broker(self, via: LocalNode) -> TestBroker:
+        """The test's own view of the vhost (purge, queue counts), through node `via`."""
+        settings = BrokerSettings(
+            port=via.ports.amqp,
+            management_url=via.management_url,
+            vhost=self.vhost,
+            queue_type=topology.QueueType.QUORUM,
+        )
+        return TestBroker(
+            settings=settings,
+            topology=topology.build(self.vhost, topology.QueueType.QUORUM),
+            passwords=self.session.passwords,
+            admin_user=ADMIN[0],
+            admin_password=ADMIN[1],
+        )
+
+
+@pytest.fixture(scope="module")
+def fault_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
+    layout = private_layout(tmp_path_factory.mktemp("fault-cluster"), _SETTINGS, _ADVANCED_CONFIG)
+    with running_cluster(layout) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def cluster_target(fault_cluster: TestCluster, test_broker: TestBroker) -> ClusterTarget:
+    target = ClusterTarget(fault_cluster, test_broker)
+    env = {
+        **os.environ,
+        **target.broker_env(),
+        "BROKER_ADMIN_USER": ADMIN[0],  # every node is on loopback, where guest may log in
+        "BROKER_ADMIN_PASSWORD": ADMIN[1],
+    }
+    proc = subprocess.run(
+        [PYTHON, "-m", "broker.provision", "apply", "--vhost", target.vhost],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return target
+
+
+@pytest.fixture
+def cluster_run(
+    request: pytest.FixtureRequest, cluster_target: ClusterTarget, tmp_path: Path
+) -> Iterator[Callable[..., FaultRun]]:
+    """`cluster_run(scenario, fault, observer=node)`: a FaultRun on the cluster, with fresh
+    PostgreSQL databases. The test itself looks at the queues through `observer` (node 1 by
+    default): give it a node that is up when the run starts and when it finishes."""
+    config = RunConfig.from_options(request.config)
+    with ExitStack() as databases:
+
+        def make(
+            scenario: str, fault: str, observer: LocalNode | None = None, **kw: Any
+        ) -> FaultRun:
+            urls = {
+                f"{service.upper()}_DATABASE_URL": databases.enter_context(
+                    throwaway_database(f"reliability_{service}")
+                )
+                for service in SERVICES
+            }
+            via = observer or cluster_target.cluster.nodes[0]
+            return FaultRun(
+                scenario,
+                fault,
+                cluster_target,
+                cluster_target.broker(via),
+                tmp_path,
+                config,
+                extra_env=urls,
+                doubled=DOUBLED,
+                **kw,
+            )
+
+        yield make
