@@ -20,18 +20,13 @@ import httpx
 from broker.local_node import LocalNode, NodeError, NodePorts
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
+from tests.support.queue_stats import SAMPLES_EVERY_SECOND
 from tests.support.system import free_port
 
 # The consumer-timeout check runs on the channel tick (60 s by default). A 1 s tick makes the
-# broker-side consumer timeout scenario take seconds instead of minutes. The management plugin
-# keeps a queue's statistics at 5 s granularity by default, whatever collect_statistics_interval
-# says; 1 s samples make the books' "holds nothing" checks, which wait for two fresh samples per
-# queue (tests/support/queue_stats.py), take 2 s a queue instead of 10. Nothing else changes.
-_ADVANCED_CONFIG = (
-    "[{rabbit, [{channel_tick_interval, 1000}]},\n"
-    " {rabbitmq_management, [{sample_retention_policies,\n"
-    "   [{global, [{605, 1}]}, {basic, [{605, 1}]}, {detailed, [{10, 1}]}]}]}].\n"
-)
+# broker-side consumer timeout scenario take seconds instead of minutes; the statistics are kept
+# as 1 s samples (queue_stats.SAMPLES_EVERY_SECOND). Nothing else changes.
+_ADVANCED_CONFIG = f"[{{rabbit, [{{channel_tick_interval, 1000}}]}}, {SAMPLES_EVERY_SECOND}].\n"
 _SETTINGS = [
     # queues emit their statistics every half second (the default is 5 s)
     "collect_statistics_interval = 500",

@@ -29,6 +29,14 @@ from broker.management import ManagementClient
 from tests.support.polling import wait_until
 
 T = TypeVar("T")
+# The management plugin keeps a queue's statistics as samples of 5 s by default, whatever the
+# emission interval: a test node given this (in its advanced.config, with a short
+# collect_statistics_interval) keeps 1 s samples, so a "holds nothing" check takes 1 to 2 s a
+# queue instead of 5 to 10.
+SAMPLES_EVERY_SECOND = (
+    "{rabbitmq_management, [{sample_retention_policies,"
+    " [{global, [{605, 1}]}, {basic, [{605, 1}]}, {detailed, [{10, 1}]}]}]}"
+)
 POLL_SECONDS = 0.25  # far longer than one collector pass (milliseconds): see `drained`
 _COLUMNS = "name,messages_ready,messages_unacknowledged,reductions"
 
