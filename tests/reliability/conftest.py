@@ -3,8 +3,6 @@ with the session's test vhost, users and passwords (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ from services.common.settings import BrokerSettings
 from tests.reliability.harness import FaultRun, RunConfig
 from tests.support.broker import TestBroker
 from tests.support.private_rabbit import PrivateRabbit
-from tests.support.processes import PYTHON, REPO_ROOT
+from tests.support.processes import provision_vhost
 
 
 @pytest.fixture(scope="session")
@@ -31,17 +29,7 @@ def private_rabbit(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private
 @pytest.fixture(scope="session")
 def fault_broker(private_rabbit: PrivateRabbit, test_broker: TestBroker) -> TestBroker:
     """The test vhost, as on the shared node, but on the private one."""
-    env = {**os.environ, **private_rabbit.broker_env()}
-    proc = subprocess.run(
-        [PYTHON, "-m", "broker.provision", "apply", "--vhost", test_broker.vhost],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    provision_vhost(test_broker.vhost, private_rabbit.broker_env())
     settings = BrokerSettings(
         port=private_rabbit.amqp_port, management_url=private_rabbit.management_url
     )

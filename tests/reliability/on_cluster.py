@@ -13,8 +13,6 @@ samples, so the books' "holds nothing" checks take 1 to 2 s a queue instead of 1
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from tests.reliability.harness import FaultRun, RunConfig
 from tests.support.broker import TestBroker
 from tests.support.cluster import ADMIN, TestCluster, private_layout, running_cluster
 from tests.support.pgdb import throwaway_database
-from tests.support.processes import PYTHON, REPO_ROOT
+from tests.support.processes import provision_vhost
 from tests.support.queue_stats import SAMPLES_EVERY_SECOND
 
 # the resend of a dead-lettered message, and a quorum queue's statistics tick (5 s by default)
@@ -92,21 +90,11 @@ def fault_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClus
 def cluster_target(fault_cluster: TestCluster, test_broker: TestBroker) -> ClusterTarget:
     target = ClusterTarget(fault_cluster, test_broker)
     env = {
-        **os.environ,
         **target.broker_env(),
         "BROKER_ADMIN_USER": ADMIN[0],  # every node is on loopback, where guest may log in
         "BROKER_ADMIN_PASSWORD": ADMIN[1],
     }
-    proc = subprocess.run(
-        [PYTHON, "-m", "broker.provision", "apply", "--vhost", target.vhost],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    provision_vhost(target.vhost, env)
     return target
 
 

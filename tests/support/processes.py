@@ -12,7 +12,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -148,3 +148,18 @@ def run_into_closed_pipe(
         )
     finally:
         os.close(write_end)
+
+
+def provision_vhost(vhost: str, env: Mapping[str, str]) -> None:
+    """`python -m broker.provision apply --vhost <vhost>` with `env` (the target broker's
+    settings), as a reader runs it; fails the test with its output."""
+    proc = subprocess.run(
+        [PYTHON, "-m", "broker.provision", "apply", "--vhost", vhost],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
