@@ -10,8 +10,6 @@ node names, so the machine's shared node is never touched.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +20,7 @@ from broker.local_node import LocalNode
 from services.common import topology as t
 from tests.support.cluster import TestCluster
 from tests.support.polling import wait_until
-from tests.support.processes import PYTHON, REPO_ROOT, ServiceProcess
+from tests.support.processes import PYTHON, ServiceProcess, run_provision
 from tests.support.system import System, running_system
 
 VHOST = "scenario-cluster"
@@ -40,18 +38,6 @@ def cluster_env(nodes: list[LocalNode]) -> dict[str, str]:
     }
 
 
-def provision(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PYTHON, "-m", "broker.provision", command],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-
-
 @dataclass
 class ClusterSystem:
     cluster: TestCluster
@@ -63,7 +49,7 @@ def on_cluster(
     rabbit_cluster: TestCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ClusterSystem]:
     env = cluster_env(rabbit_cluster.nodes)
-    applied = provision("apply", env)
+    applied = run_provision("apply", env=env)
     assert applied.returncode == 0, applied.stdout + applied.stderr
     with running_system(tmp_path_factory.mktemp("cluster-system"), extra_env=env) as system:
         yield ClusterSystem(rabbit_cluster, system)
@@ -91,7 +77,7 @@ def test_every_queue_is_a_quorum_queue_on_every_node_and_check_is_clean(
     on_cluster: ClusterSystem,
 ) -> None:
     cluster = on_cluster.cluster
-    checked = provision("check", cluster_env(cluster.nodes))
+    checked = run_provision("check", env=cluster_env(cluster.nodes))
     assert checked.returncode == 0, checked.stdout
     with cluster.management() as api:
         found = api.get(api.path("queues", VHOST) + "?columns=name,durable,type,members") or []

@@ -22,7 +22,7 @@ from broker.cluster.lifecycle import registered_nodes
 from broker.cluster.status import RUNNING, node_state
 from tests.support.cluster import TestCluster
 from tests.support.polling import wait_until
-from tests.support.processes import PYTHON, REPO_ROOT
+from tests.support.processes import PYTHON, REPO_ROOT, provision_vhost
 
 QUORUM = {"x-queue-type": "quorum"}
 PERSISTENT = pika.BasicProperties(delivery_mode=2)
@@ -167,16 +167,7 @@ def test_the_system_provisions_onto_the_cluster_as_printed(rabbit_cluster: TestC
     printed = cli(rabbit_cluster, "up").stdout
     settings = dict(re.findall(r"^  export (BROKER_\w+)=(\S+)$", printed, re.M))
     vhost = "provisioned"
-    proc = subprocess.run(
-        [PYTHON, "-m", "broker.provision", "apply", "--vhost", vhost],
-        cwd=REPO_ROOT,
-        env={**os.environ, **settings},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    provision_vhost(vhost, settings)
     with rabbit_cluster.management() as api:
         queues = api.get(api.path("queues", vhost) + "?columns=name,type,members") or []
     assert queues

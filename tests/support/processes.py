@@ -150,11 +150,11 @@ def run_into_closed_pipe(
         os.close(write_end)
 
 
-def provision_vhost(vhost: str, env: Mapping[str, str]) -> None:
-    """`python -m broker.provision apply --vhost <vhost>` with `env` (the target broker's
-    settings), as a reader runs it; fails the test with its output."""
-    proc = subprocess.run(
-        [PYTHON, "-m", "broker.provision", "apply", "--vhost", vhost],
+def run_provision(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m broker.provision <args>` with `env` (the target broker's settings) over this
+    process's environment, as a reader runs it."""
+    return subprocess.run(
+        [PYTHON, "-m", "broker.provision", *args],
         cwd=REPO_ROOT,
         env={**os.environ, **env},
         capture_output=True,
@@ -162,4 +162,9 @@ def provision_vhost(vhost: str, env: Mapping[str, str]) -> None:
         timeout=180,
         check=False,
     )
+
+
+def provision_vhost(vhost: str, env: Mapping[str, str]) -> None:
+    """`provision apply --vhost <vhost>` (run_provision); fails the test with its output."""
+    proc = run_provision("apply", "--vhost", vhost, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
