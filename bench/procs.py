@@ -16,8 +16,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from services.common.worker.settings import WorkerTuning
+from tests.support.ports import free_port
 from tests.support.processes import PYTHON, ServiceProcess
-from tests.support.system import System, free_port, running_system
+from tests.support.system import System, running_system
 
 __all__ = ["free_port"]
 

@@ -14,10 +14,12 @@ inherit (`RABBITMQ_PID_FILE` is unique per node), not through the pid file alone
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,8 @@ from pathlib import Path
 # and would drop our HOME (and so our cookie).
 DEBIAN_BIN = Path("/usr/lib/rabbitmq/bin")
 INSTALL_HINT = "RabbitMQ is not installed: run `sudo apt-get install rabbitmq-server`"
+VM_GONE_GRACE = 2.0  # seconds without a process of the node before it counts as dead
+DEATH_GRACE = 30.0  # a VM whose boot failed writes its crash dump, then exits
 
 
 class NodeError(RuntimeError):
@@ -75,6 +79,10 @@ class LocalNode:
         return self.home / "log"
 
     @property
+    def crash_dump(self) -> Path:
+        return self.log_dir / "erl_crash.dump"
+
+    @property
     def management_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.management}"
 
@@ -99,7 +107,7 @@ class LocalNode:
 
     def write_files(self) -> None:
         """The config, plugins and cookie files the node and its CLI read (idempotent)."""
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)  # for a crash dump from the first second
         (self.home / "rabbitmq.conf").write_text(self._config())
         (self.home / "enabled_plugins").write_text(f"[{','.join(self.plugins)}].\n")
         if self.advanced_config is not None:
@@ -117,6 +125,7 @@ class LocalNode:
             "RABBITMQ_LOG_BASE": str(self.log_dir),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.home / "enabled_plugins"),
             "RABBITMQ_PID_FILE": str(self.pid_file),
+            "ERL_CRASH_DUMP": str(self.crash_dump),  # else a crash before logging lands in cwd
         }
         if self.advanced_config is not None:
             env["RABBITMQ_ADVANCED_CONFIG_FILE"] = str(self.home / "advanced.config")
@@ -165,13 +174,68 @@ class LocalNode:
             raise NodeError(f"rabbitmq-server -detached for {self.name}: {_complaint(proc)}")
 
     def wait_started(self, timeout: float = 120) -> None:
-        """Until RabbitMQ and its plugins run; fails early when the VM dies while booting."""
-        try:
-            self.ctl(
-                "wait", str(self.pid_file), "--timeout", str(int(timeout)), timeout=timeout + 30
+        """Until RabbitMQ and its plugins run. Fails as soon as the VM dies while booting (a port
+        taken, a bad config): `rabbitmqctl wait` alone keeps waiting, to its timeout, on the pid
+        file the dead VM left behind."""
+        cmd = [script("rabbitmqctl"), "-n", self.name, "wait", str(self.pid_file)]
+        cmd += ["--timeout", str(int(timeout))]
+        deadline = time.monotonic() + timeout + 30
+        with subprocess.Popen(
+            cmd, env=self.cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc:
+            gone_since: float | None = None
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=0.25)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                now = time.monotonic()
+                if self.processes():
+                    gone_since = None
+                elif gone_since is None:
+                    gone_since = now
+                elif now - gone_since > VM_GONE_GRACE:
+                    proc.kill()
+                    raise NodeError(
+                        f"{self.name} died while booting ({self.crash_reason()}); "
+                        f"see {self.log_dir}"
+                    )
+                if now > deadline:
+                    proc.kill()
+                    raise NodeError(
+                        f"{self.name} did not start in {timeout:.0f}s; see {self.log_dir}"
+                    )
+        if proc.returncode == 0:
+            return
+        if self._exits_within(DEATH_GRACE):  # the CLI saw the boot fail; the VM is on its way out
+            raise NodeError(
+                f"{self.name} died while booting ({self.crash_reason()}); see {self.log_dir}"
             )
-        except NodeError as exc:
-            raise NodeError(f"{self.name} did not start ({exc}); see {self.log_dir}") from exc
+        complaint = _complaint(subprocess.CompletedProcess(cmd, proc.returncode, out, err))
+        raise NodeError(f"{self.name} did not start ({complaint}); see {self.log_dir}")
+
+    def _exits_within(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.processes():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.25)
+        return True
+
+    def crash_reason(self) -> str:
+        """The first line of the crash dump the VM wrote since its last start, if any."""
+        dump = self.crash_dump
+        try:
+            # `start` writes rabbitmq.conf each time: an older dump is an earlier crash's
+            if dump.stat().st_mtime >= (self.home / "rabbitmq.conf").stat().st_mtime:
+                with dump.open(errors="replace") as lines:
+                    for line in itertools.islice(lines, 20):
+                        if line.startswith("Slogan: "):
+                            return line.removeprefix("Slogan: ").strip()[:300]
+        except OSError:
+            pass
+        return "no crash dump since its start"
 
     def stop(self) -> None:
         """Stop the whole node (the Erlang VM too), like a machine shutdown."""
@@ -221,9 +285,9 @@ def write_cookie(path: Path, cookie: str) -> None:
 def _complaint(proc: subprocess.CompletedProcess[str]) -> str:
     """The CLI's first meaningful line (it prints pages of diagnostics after it)."""
     for line in (proc.stderr + proc.stdout).splitlines():
-        text = line.strip()
+        text = line.strip().removeprefix("Error:").strip()
         if text and not text[0].isdigit():  # skip timestamped log lines the CLI echoes
-            return text.removeprefix("Error: ")
+            return text
     return f"exit code {proc.returncode}"
 
 

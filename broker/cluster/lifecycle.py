@@ -21,6 +21,8 @@ from broker.local_node import LocalNode, NodeError
 EPMD_PORT = 4369  # Erlang's name registry, shared by every node on the machine
 BOOT_TIMEOUT = 330  # a node restarting with data waits up to 5 minutes for the peers it knew
 MAX_RESTARTS = 3
+# How a crash dump says one of the node's ports was taken after `up` checked it: no restart helps.
+PORT_TAKEN = ("could_not_start_listener", "dist_port_already_used")
 
 
 class ClusterError(RuntimeError):
@@ -114,23 +116,30 @@ def _start(nodes: list[LocalNode]) -> list[str]:
     """Start them together: a node restarting with data waits for the others it knew.
 
     RabbitMQ 3.10 sometimes crashes a node that boots while a peer it knows boots too
-    (`incompatible_feature_flags` in its log); such a node is simply started again."""
+    (`incompatible_feature_flags` in its log); such a node is simply started again. A node that
+    cannot listen on one of its ports is not (PORT_TAKEN)."""
     for node in nodes:
         node.start()
     booting, restarts = list(nodes), 0
     deadline = time.monotonic() + BOOT_TIMEOUT
     while booting:
         for node in list(booting):
+            if node.processes() and port_open(node.ports.amqp):  # the listeners open last
+                try:
+                    node.wait_started()
+                    booting.remove(node)
+                    continue
+                except NodeError:
+                    if node.processes():  # alive but not started: no restart will help
+                        raise
             if not node.processes():
+                reason = node.crash_reason()
                 restarts += 1
-                if restarts > MAX_RESTARTS:
+                if restarts > MAX_RESTARTS or any(m in reason for m in PORT_TAKEN):
                     raise ClusterError(
-                        f"{node.name} keeps dying while it boots; see {node.log_dir}"
+                        f"{node.name} died while booting ({reason}); see {node.log_dir}"
                     )
                 node.start()
-            elif port_open(node.ports.amqp):  # the listeners open at the end of the boot
-                node.wait_started()
-                booting.remove(node)
         if booting and time.monotonic() > deadline:
             names = ", ".join(n.name for n in booting)
             raise ClusterError(f"{names} did not boot in {BOOT_TIMEOUT}s; see their log/ dirs")

@@ -20,8 +20,9 @@ import httpx
 
 from services.common.topology import FLOWER, MONITOR, Service, user_name
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.quorum import QuorumVhost
-from tests.support.system import DEFAULT_PROCESSES, free_port, running_system
+from tests.support.system import DEFAULT_PROCESSES, running_system
 
 EVERY_LOGIN = {*Service, FLOWER}
 

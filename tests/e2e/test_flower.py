@@ -13,8 +13,9 @@ from services.common.topology import MONITOR, Service, task_queue, user_name
 from tests.support.broker import TestBroker
 from tests.support.inventory import WORKER_READY, inventory_worker, make_inventory_db
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, running
-from tests.support.system import free_port, procfile_commands
+from tests.support.system import procfile_commands
 
 TASK_QUEUES = {task_queue(service) for service in Service}
 Login = tuple[str, str]

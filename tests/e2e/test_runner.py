@@ -26,8 +26,8 @@ import pytest
 from runner.config import read_procfile
 from runner.output import Follow
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import PYTHON, REPO_ROOT
-from tests.support.system import free_port
 
 GRACE = 2
 STUBBORN = """

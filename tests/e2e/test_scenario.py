@@ -26,8 +26,9 @@ from services.common.db import Database
 from services.inventory.stock import stock_levels
 from tests.support.broker import TestBroker
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import PYTHON, REPO_ROOT
-from tests.support.system import System, free_port, running_system
+from tests.support.system import System, running_system
 
 FIRST_ORDER = [("MUG-BLUE", 2)]  # the README's first order
 

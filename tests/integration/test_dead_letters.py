@@ -12,7 +12,7 @@ from broker.dead_letters import REPLAY_HEADER
 from broker.dead_letters import main as dead_letters
 from services.common import topology as t
 from tests.support.broker import TestBroker
-from tests.support.system import free_port
+from tests.support.ports import free_port
 
 QUEUE = t.INVENTORY_EVENTS_QUEUE
 DLQ = f"{QUEUE}.dlq"

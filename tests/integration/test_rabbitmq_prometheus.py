@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from broker.local_node import LocalNode, NodePorts
 from tests.support.polling import wait_until
-from tests.support.system import free_port
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.integration
 

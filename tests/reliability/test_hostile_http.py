@@ -39,7 +39,8 @@ from tests.reliability.fuzz_http import (
     refused,
     sent_raw,
 )
-from tests.support.orders import DB_KINDS, free_port, operator, order_body
+from tests.support.orders import DB_KINDS, operator, order_body
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.reliability
 

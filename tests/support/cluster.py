@@ -27,7 +27,7 @@ from broker.cluster.status import cluster_status
 from broker.local_node import LocalNode, NodePorts
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
-from tests.support.system import free_port
+from tests.support.ports import free_port
 
 ADMIN = ("guest", "guest")  # guest may log in over loopback only: every node is loopback
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from broker.management import ManagementClient
 from services.common import topology as t
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import REPO_ROOT
 
 READER_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR")
@@ -54,12 +55,6 @@ TCP_PORTS = (
 UDP_PORTS = ("ORDERS_RELAY_WAKE_PORT", "INVENTORY_RELAY_WAKE_PORT")
 PANEL = "shopflow is up"
 UP_SECONDS = 240  # the first `make up` provisions the vhost and makes every database
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

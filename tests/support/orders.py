@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,13 +43,6 @@ DB_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 def operator() -> dict[str, str]:
     """The headers of an operator's request: the session's ORDERS_OPERATOR_TOKEN (conftest)."""
     return {"Authorization": f"Bearer {os.environ['ORDERS_OPERATOR_TOKEN']}"}
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    """A port nothing listens on right now (for wake-ups, or as a 'broker down' address)."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -20,8 +20,8 @@ import httpx
 from broker.local_node import LocalNode, NodeError, NodePorts
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.queue_stats import SAMPLES_EVERY_SECOND
-from tests.support.system import free_port
 
 # The consumer-timeout check runs on the channel tick (60 s by default). A 1 s tick makes the
 # broker-side consumer timeout scenario take seconds instead of minutes; the statistics are kept

@@ -17,6 +17,7 @@ import httpx
 from honcho.environ import parse_procfile
 
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import PYTHON, REPO_ROOT, ServiceProcess
 
 # What each Procfile process prints once it is ready.
@@ -50,12 +51,6 @@ DEFAULT_PROCESSES = (
     "email-worker",
     "smtp-sink",
 )
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def procfile_commands() -> dict[str, list[str]]:

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.support.broker import TestBroker
-from tests.support.orders import free_port, orders_db_url, orders_pg_url
+from tests.support.orders import orders_db_url, orders_pg_url
+from tests.support.ports import free_port
 from tests.support.processes import PYTHON, ServiceProcess
 
 __all__ = ["orders_db_url", "orders_pg_url"]

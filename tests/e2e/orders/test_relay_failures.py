@@ -16,9 +16,10 @@ from services.common.db import Database
 from services.orders.models import OutboxMessage
 from tests.e2e.orders.conftest import RelayFactory, start_api
 from tests.support.broker import TestBroker
-from tests.support.orders import free_port, order_body, tap_orders_exchange
+from tests.support.orders import order_body, tap_orders_exchange
 from tests.support.outbox_tables import backlog as backlog_of
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 PUBLISHED = r"published \d+ event"
 

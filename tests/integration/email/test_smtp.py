@@ -17,7 +17,7 @@ from services.email.sink.mailbox import Mailbox
 from services.email.sink.server import SinkHandler, build_controller
 from services.email.smtp import SendFailed, SmtpConfig, SmtpSender
 from tests.support.factories import order_placed_event
-from tests.support.system import free_port
+from tests.support.ports import free_port
 
 
 def _message(email: str = "ada@example.com") -> tuple[str, Message]:

@@ -30,8 +30,8 @@ from tests.integration.email.conftest import (
 from tests.support.broker import TestBroker, x_death_reason
 from tests.support.factories import order_placed_event
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, running
-from tests.support.system import free_port
 
 TASKS = task_queue(Service.EMAIL)
 TASKS_DLQ = f"{TASKS}.dlq"

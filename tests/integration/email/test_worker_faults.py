@@ -23,8 +23,8 @@ from tests.support.broker import TestBroker
 from tests.support.email import sent_email
 from tests.support.factories import order_placed_event
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import running
-from tests.support.system import free_port
 
 TASKS = task_queue(Service.EMAIL)
 TASKS_DLQ = f"{TASKS}.dlq"

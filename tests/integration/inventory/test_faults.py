@@ -22,8 +22,8 @@ from tests.support.inventory import (
     reservations_of,
     reserved,
 )
-from tests.support.orders import free_port
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import running
 
 TASKS_QUEUE = task_queue(Service.INVENTORY)

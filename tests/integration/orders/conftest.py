@@ -12,7 +12,8 @@ from services.orders.api import create_app
 from services.orders.bootstrap import Container, bootstrap
 from services.orders.settings import Settings
 from tests.support.broker import TestBroker
-from tests.support.orders import free_port, orders_db_url, orders_pg_url
+from tests.support.orders import orders_db_url, orders_pg_url
+from tests.support.ports import free_port
 
 __all__ = ["orders_db_url", "orders_pg_url"]
 

@@ -17,7 +17,8 @@ from services.orders.api.schemas import PLACE_ORDER_EXAMPLES
 from services.orders.bootstrap import bootstrap
 from services.orders.catalogue import DEMO_CATALOGUE
 from services.orders.settings import Settings
-from tests.support.orders import free_port, operator, order_body
+from tests.support.orders import operator, order_body
+from tests.support.ports import free_port
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from services.orders.api import create_app
 from services.orders.bootstrap import bootstrap
 from services.orders.settings import Settings
 from tests.support.broker import TestBroker
-from tests.support.orders import free_port
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 
 def problems_once_settled(client: TestClient) -> dict[str, str]:

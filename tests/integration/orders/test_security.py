@@ -21,7 +21,8 @@ from services.orders.api.schemas import KEY_PATTERN
 from services.orders.bootstrap import Container, bootstrap
 from services.orders.commands import ListOrders
 from services.orders.settings import Settings
-from tests.support.orders import free_port, operator, order_body
+from tests.support.orders import operator, order_body
+from tests.support.ports import free_port
 
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 

@@ -28,7 +28,6 @@ from tests.support.broker import TestBroker, x_death_reason
 from tests.support.orders import (
     WORKER_READY,
     events_of,
-    free_port,
     handled,
     orders_worker,
     place,
@@ -36,6 +35,7 @@ from tests.support.orders import (
     stock_reserved,
 )
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, running
 
 

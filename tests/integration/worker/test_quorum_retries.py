@@ -26,9 +26,9 @@ from tests.integration.email.conftest import (
 from tests.support.broker import TestBroker, loads, x_death_reason
 from tests.support.factories import order_placed_event
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 from tests.support.processes import ServiceProcess, running
 from tests.support.quorum import QuorumVhost
-from tests.support.system import free_port
 
 TASKS = task_queue(Service.EMAIL)
 TASKS_DLQ = f"{TASKS}.dlq"

@@ -5,16 +5,11 @@ from __future__ import annotations
 import socket
 
 from services.common.outbox import UdpWakeupListener, UdpWakeupSender
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
 
 
 def test_a_notification_wakes_the_listener_and_several_are_drained_at_once() -> None:
-    port = free_udp_port()
+    port = free_port(socket.SOCK_DGRAM)
     listener = UdpWakeupListener("127.0.0.1", port)
     sender = UdpWakeupSender("127.0.0.1", port)
     listener.open()
@@ -30,14 +25,14 @@ def test_a_notification_wakes_the_listener_and_several_are_drained_at_once() -> 
 
 
 def test_notifying_with_nobody_listening_does_not_fail() -> None:
-    sender = UdpWakeupSender("127.0.0.1", free_udp_port())
+    sender = UdpWakeupSender("127.0.0.1", free_port(socket.SOCK_DGRAM))
     sender.notify()
     sender.notify()
     sender.close()
 
 
 def test_a_second_listener_on_the_same_port_falls_back_to_polling() -> None:
-    port = free_udp_port()
+    port = free_port(socket.SOCK_DGRAM)
     first, second = UdpWakeupListener("127.0.0.1", port), UdpWakeupListener("127.0.0.1", port)
     first.open()
     second.open()
