@@ -29,7 +29,7 @@ test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
 ORDERS ?= 2000
 reliability: install broker  ## the fault suite at a bigger size; rewrites the table in docs/reliability.md
 	rm -f var/reliability.jsonl
-	$(BIN)/pytest -m reliability --timeout 1800 --orders $(ORDERS) --reliability-report var/reliability.jsonl
+	$(BIN)/pytest -m reliability --timeout 1800 --orders $(ORDERS) --reliability-report=var/reliability.jsonl
 	$(BIN)/python -m tests.reliability.report var/reliability.jsonl --command "make reliability ORDERS=$(ORDERS)"
 
 bench: install broker  ## the benchmark suite (docs/benchmarks.md): prints the table, rewrites its block

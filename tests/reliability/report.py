@@ -1,6 +1,6 @@
 """Turn the books of a reliability run into the results table of docs/reliability.md.
 
-    pytest -m reliability --orders 2000 --reliability-report var/reliability.jsonl
+    pytest -m reliability --orders 2000 --reliability-report=var/reliability.jsonl
     python -m tests.reliability.report var/reliability.jsonl   # rewrites the table in the docs
 
 (`make reliability` does both.) Only the part between the two markers is replaced.
