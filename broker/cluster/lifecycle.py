@@ -35,7 +35,7 @@ def up(layout: Layout, admin: tuple[str, str]) -> list[str]:
     _check_free([n for n in layout.nodes() if n.name in stopped])  # before writing anything
     layout.save()
     nodes = layout.nodes(layout.cookie())
-    done = _start([n for n in nodes if n.name in stopped])
+    done = start_nodes([n for n in nodes if n.name in stopped])
     done += _start_apps(nodes)
     done += _join(nodes)
     done += _ensure_admin(nodes[0], *admin)
@@ -112,7 +112,7 @@ def _check_free(nodes: list[LocalNode]) -> None:
                 )
 
 
-def _start(nodes: list[LocalNode]) -> list[str]:
+def start_nodes(nodes: list[LocalNode]) -> list[str]:
     """Start them together: a node restarting with data waits for the others it knew.
 
     RabbitMQ 3.10 sometimes crashes a node that boots while a peer it knows boots too

@@ -69,16 +69,12 @@ class TestCluster:
 
     def start(self, node: LocalNode) -> None:
         """Start a stopped or killed node; it rejoins the cluster with its data."""
-        node.start()
-        node.wait_started()
-        self.wait_whole()
+        self.start_together(node)
 
     def start_together(self, *nodes: LocalNode) -> None:
-        """Start several stopped nodes at once (one may wait at boot for another it knew)."""
-        for node in nodes:
-            node.start()
-        for node in nodes:
-            node.wait_started()
+        """Start several stopped nodes at once (one may wait at boot for another it knew), as
+        the cluster tool does: one that crashes at boot beside a booting peer starts again."""
+        lifecycle.start_nodes(list(nodes))
         self.wait_whole()
 
     def stop_app(self, node: LocalNode) -> None:

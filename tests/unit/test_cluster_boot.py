@@ -42,7 +42,7 @@ def every_port_open(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _start(node: BootingNode) -> list[str]:
-    return lifecycle._start([cast(LocalNode, node)])
+    return lifecycle.start_nodes([cast(LocalNode, node)])
 
 
 def test_a_node_that_crashed_booting_beside_a_peer_is_started_again() -> None:
