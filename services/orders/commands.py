@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from services.orders.lifecycle import OrderStatus
+from services.orders.status import OrderStatus
 
 
 @dataclass(frozen=True)

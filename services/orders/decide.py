@@ -41,7 +41,6 @@ from services.common.inbox import first_delivery
 from services.common.outbox import add_event
 from services.common.worker.errors import PermanentError
 from services.orders.lifecycle import (
-    OrderStatus,
     Trigger,
     leave_pending,
     note,
@@ -50,6 +49,7 @@ from services.orders.lifecycle import (
 )
 from services.orders.models import Order, OutboxMessage, ProcessedEvent
 from services.orders.models import OrderLine as OrderLineRow
+from services.orders.status import OrderStatus
 
 log = logging.getLogger("shopflow.orders.lifecycle")  # the name operators filter decisions on
 

@@ -17,8 +17,9 @@ from services.common.db import Database
 from services.common.events import Envelope, OrderExpired
 from services.common.outbox import add_event
 from services.common.topology import ORDER_PLACED
-from services.orders.lifecycle import OrderStatus, Trigger, leave_pending, note
+from services.orders.lifecycle import Trigger, leave_pending, note
 from services.orders.models import Order, OutboxMessage
+from services.orders.status import OrderStatus
 
 log = logging.getLogger("shopflow.orders.expiry")
 

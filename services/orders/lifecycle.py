@@ -24,10 +24,8 @@ happened, the status after it, and the id of the event that caused it, if any. T
 the step's position, which the live page resumes from (docs/storefront.md); so for one order,
 ids must grow in commit order, and `note` takes the order's row lock first.
 
-models.py types its status columns with `OrderStatus`, so it imports this module; the functions
-below therefore import the tables when they run rather than when this module loads. They are
-table statements, not ORM objects and flushes: the orders worker runs them for every answer
-(docs/benchmarks.md).
+The functions are table statements, not ORM objects and flushes: the orders worker runs them for
+every answer (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -44,13 +42,8 @@ from sqlalchemy.orm import Session
 from services.common import topology
 from services.common.db import table_of
 from services.common.events import Envelope
-
-
-class OrderStatus(StrEnum):
-    PENDING = "PENDING"
-    CONFIRMED = "CONFIRMED"
-    REJECTED = "REJECTED"
-    EXPIRED = "EXPIRED"
+from services.orders.models import Order, OrderHistory
+from services.orders.status import OrderStatus
 
 
 class Trigger(StrEnum):
@@ -76,8 +69,6 @@ def leave_pending(
 ) -> OrderStatus | None:
     """Move the order out of PENDING as `trigger` says: the status it now has, or None if it had
     already left PENDING (someone else decided first, and nothing was changed)."""
-    from services.orders.models import Order
-
     orders = table_of(Order)
     to = TRANSITIONS[trigger]
     moved = session.execute(
@@ -89,8 +80,6 @@ def leave_pending(
 
 
 def current_status(session: Session, order_id: str) -> OrderStatus | None:
-    from services.orders.models import Order
-
     orders = table_of(Order)
     status: OrderStatus | None = session.scalar(
         select(orders.c.status).where(orders.c.id == order_id)
@@ -143,8 +132,6 @@ def notes(
     release) could commit in the other order than their ids, and a reader resuming after the
     larger id would never see the smaller one.
     """
-    from services.orders.models import Order, OrderHistory
-
     orders = table_of(Order)
     session.execute(select(orders.c.id).where(orders.c.id == order_id).with_for_update())
     session.execute(

@@ -13,7 +13,7 @@ from services.common.inbox import InboxMixin
 from services.common.outbox import LeaseMixin, OutboxMixin
 from services.common.sqltypes import UtcDateTime
 from services.common.topology import Service
-from services.orders.lifecycle import OrderStatus
+from services.orders.status import OrderStatus
 
 PRICE = Numeric(12, 2)
 

@@ -16,7 +16,6 @@ from services.common.events import Envelope, OrderLine, OrderPlaced
 from services.common.outbox import add_event
 from services.orders.commands import PlaceOrder
 from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder
-from services.orders.lifecycle import OrderStatus
 from services.orders.models import (
     IdempotencyKey,
     Order,
@@ -26,6 +25,7 @@ from services.orders.models import (
 )
 from services.orders.models import OrderLine as OrderLineRow
 from services.orders.read import NewEvent, OrderView, load_view, order_view
+from services.orders.status import OrderStatus
 
 
 @dataclass(frozen=True)

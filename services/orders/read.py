@@ -19,8 +19,8 @@ from services.common.db import Database
 from services.common.events.money import Currency, Money
 from services.orders.commands import ListOrders
 from services.orders.errors import FieldProblem, OrderNotFound
-from services.orders.lifecycle import OrderStatus
 from services.orders.models import Order, OrderHistory, OutboxMessage
+from services.orders.status import OrderStatus
 
 
 class LineView(BaseModel):

@@ -28,10 +28,10 @@ from services.orders.bootstrap import Container
 from services.orders.catalogue import ProductView, list_products
 from services.orders.commands import ListOrders, PlaceOrder, RequestedLine
 from services.orders.errors import FieldProblem
-from services.orders.lifecycle import OrderStatus
 from services.orders.live import Hub
 from services.orders.place import place_order
 from services.orders.read import OrderPage, OrderView, TimelineStep
+from services.orders.status import OrderStatus
 
 router = APIRouter()
 

@@ -11,9 +11,9 @@ from services.common.db import Database
 from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACED
 from services.orders.decide import Outcome, confirm_order, reject_order
 from services.orders.expire import expire_pending_orders
-from services.orders.lifecycle import OrderStatus
 from services.orders.models import OrderHistory
 from services.orders.read import get_order
+from services.orders.status import OrderStatus
 from tests.support.orders import events_of, place, race, stock_rejected, stock_reserved
 
 TIMEOUT = timedelta(seconds=300)

@@ -22,8 +22,8 @@ from services.common.topology import (
     task_queue,
 )
 from services.orders.decide import Outcome
-from services.orders.lifecycle import OrderStatus
 from services.orders.read import get_order
+from services.orders.status import OrderStatus
 from tests.support.broker import TestBroker, x_death_reason
 from tests.support.orders import (
     WORKER_READY,

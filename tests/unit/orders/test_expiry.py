@@ -12,8 +12,8 @@ from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACE
 from services.orders import expire
 from services.orders.decide import Outcome, confirm_order
 from services.orders.expire import expire_pending_orders
-from services.orders.lifecycle import OrderStatus
 from services.orders.read import get_order
+from services.orders.status import OrderStatus
 from tests.support.orders import events_of, outbox_rows, place, race, stock_reserved
 
 TIMEOUT = timedelta(seconds=300)

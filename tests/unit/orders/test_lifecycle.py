@@ -14,9 +14,9 @@ from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECT
 from services.common.worker.errors import PermanentError
 from services.orders.decide import Outcome, confirm_order, record_stock_released, reject_order
 from services.orders.expire import expire_order
-from services.orders.lifecycle import OrderStatus
 from services.orders.models import ProcessedEvent
 from services.orders.read import get_order
+from services.orders.status import OrderStatus
 from tests.support.orders import (
     events_of,
     outbox_rows,

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from fastapi.sse import ServerSentEvent
 
 from services.orders.api.live import RECONNECT_MS, order_steps
-from services.orders.lifecycle import OrderStatus
 from services.orders.live import Hub
 from services.orders.read import TimelineStep
+from services.orders.status import OrderStatus
 
 ORDER = "order-1"
 

@@ -9,9 +9,10 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import StatementError
 
 from services.common.db import Database
-from services.orders.lifecycle import TRANSITIONS, OrderStatus, Trigger, leave_pending
+from services.orders.lifecycle import TRANSITIONS, Trigger, leave_pending
 from services.orders.models import Order
 from services.orders.read import get_order
+from services.orders.status import OrderStatus
 from tests.support.orders import place
 
 FINAL = [status for status in OrderStatus if status is not OrderStatus.PENDING]
