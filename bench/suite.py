@@ -1,18 +1,19 @@
-"""The stages in order, each paired with its baseline, turned into the report's rows."""
+"""The stages in order, each run beside its baseline from the same run. Their rows are built in
+stage_rows.py (stages 1-7), capacity_report.py and scaleout_report.py."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import capacity, ceilings, fanout, http_api, latency, pg_workers, procs, relay_drain
+from bench import stage_rows as rows
 from bench.capacity_report import capacity_rows
 from bench.queues import QueueSizes, queue_types
-from bench.report import Report, Row
+from bench.report import Report
 from bench.scaleout_report import queues_rows, scaleout_settings, workers_rows
-from bench.stats import Spread, ratio
+from bench.stats import Spread
 from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerTuning
 
@@ -20,17 +21,6 @@ DEFAULT_STAGES = ("broker", "celery", "fanout", "relay", "http", "saga", "capaci
 OPT_IN_STAGES = ("queues", "workers")  # run with --only: each adds minutes to the default run
 STAGES = DEFAULT_STAGES + OPT_IN_STAGES
 NOT_RUN = Spread.of([])
-# CPU per unit, at most this many times its baseline's in the same run
-CPU_GOALS = {"inventory": 3.0, "email": 5.0}  # x the Celery no-op's CPU per task
-API_CPU_GOAL = 2.5  # x the bare FastAPI endpoint's CPU per POST
-
-
-HOPS = (
-    ("orders_relay", "orders outbox commit -> marked published"),
-    ("inventory_worker", "-> inventory decided (ingress, task, commit)"),
-    ("inventory_relay", "inventory outbox commit -> marked published"),
-    ("orders_worker", "-> order CONFIRMED (ingress, task, commit)"),
-)
 
 
 @dataclass(frozen=True)
@@ -53,10 +43,6 @@ class Sizes:
     queues: QueueSizes = field(default_factory=QueueSizes)
     workers_fanout: int = 2_000  # stage 10, `runs` runs per number of processes
     only: frozenset[str] = frozenset(DEFAULT_STAGES)
-
-
-def _at_least(value: Spread, goal: float) -> bool:
-    return value.median >= goal
 
 
 def run_suite(
@@ -120,12 +106,7 @@ def _broker(
         broker = ceilings.broker_ceiling(vh, s.broker_n, s.broker_single, s.runs)
     else:
         broker = ceilings.BrokerCeiling(NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN, NOT_RUN)
-    add = report.add
-    add(Row("1 broker", "publish, confirm window", "msg/s", broker.publish_windowed))
-    add(Row("1 broker", "publish, one confirm at a time", "msg/s", broker.publish_one_by_one))
-    add(Row("1 broker", "publish latency p50 (one at a time)", "ms", broker.publish_p50_ms))
-    add(Row("1 broker", "publish latency p99 (one at a time)", "ms", broker.publish_p99_ms))
-    add(Row("1 broker", "consume, manual ack", "msg/s", broker.consume))
+    rows.broker_rows(report, broker)
     return broker
 
 
@@ -144,7 +125,7 @@ def _workers(
         if "celery" in s.only:
             progress("stage 2: Celery no-op ceiling")
             noop, noop_cpu = ceilings.celery_ceiling(vh, sys_, s.celery_n, s.runs)
-        _celery_rows(report, noop, noop_cpu, broker)
+        rows.celery_rows(report, noop, noop_cpu, broker)
         vh.purge()
         scale: dict[int, fanout.FanoutResult] = {}
         points = [(n, s.runs, "3 fan-out") for n in s.fanout]
@@ -152,49 +133,9 @@ def _workers(
         for n, runs, name in points if "fanout" in s.only else ():
             progress(f"stage {name[0]}: fan-out of {n} order.placed, {runs} run(s)")
             scale[n] = res = fanout.fanout(vh, sys_, n, runs)
-            _fanout_rows(report, f"{name} N={n}", res, (noop, noop_cpu), broker)
-    _scale_rows(report, scale)
+            rows.fanout_rows(report, f"{name} N={n}", res, (noop, noop_cpu), broker)
+    rows.scale_rows(report, scale)
     return noop_cpu
-
-
-def _celery_rows(
-    report: Report, noop: Spread, noop_cpu: Spread, broker: ceilings.BrokerCeiling
-) -> None:
-    report.add(
-        Row("2 celery", "no-op tasks", "tasks/s", noop, "raw consume", ratio(noop, broker.consume))
-    )
-    report.add(Row("2 celery", "no-op worker CPU per task", "ms", noop_cpu))
-
-
-def _fanout_rows(
-    report: Report,
-    stage: str,
-    res: fanout.FanoutResult,
-    noop: tuple[Spread, Spread],
-    broker: ceilings.BrokerCeiling,
-) -> None:
-    """Each worker's event rate and CPU, against the Celery no-op (rate, CPU) and raw consume."""
-    noop_rate, noop_cpu = noop
-    add = report.add
-    for svc in fanout.WORKERS:
-        rate = res.spread(svc)
-        r = ratio(rate, noop_rate)
-        add(Row(stage, f"{svc} events", "ev/s", rate, "Celery no-op", r, ">= 0.5", r >= 0.5))
-        add(Row(stage, f"{svc} events", "ev/s", rate, "raw consume", ratio(rate, broker.consume)))
-        cpu = Spread.of(res.cpu_ms[svc])
-        r, goal = ratio(cpu, noop_cpu), CPU_GOALS[svc]
-        add(
-            Row(
-                stage,
-                f"{svc} worker CPU per event",
-                "ms",
-                cpu,
-                "no-op CPU per task (ratio: ours / no-op)",
-                r,
-                f"<= {goal:g}",
-                None if math.isnan(r) else r <= goal,
-            )
-        )
 
 
 def _relay(
@@ -205,32 +146,10 @@ def _relay(
     progress: Callable[[str], None],
     broker: ceilings.BrokerCeiling,
 ) -> None:
-    add = report.add
     with procs.system(tmp / "relay") as sys_:
         progress(f"stage 7: relay drain of {s.relay_rows} outbox rows")
         drains = [relay_drain.relay_drain(vh, sys_, s.relay_rows) for _ in range(s.runs)]
-    rates = Spread.of([d.rate for d in drains])
-    for baseline, ceiling in (
-        ("publish, confirm window (the ceiling)", broker.publish_windowed),
-        ("one-at-a-time publish", broker.publish_one_by_one),
-    ):
-        stage = f"7 relay N={s.relay_rows}"
-        add(Row(stage, "outbox rows published", "rows/s", rates, baseline, ratio(rates, ceiling)))
-    halves = Spread.of([d.half_rates()[1] / d.half_rates()[0] for d in drains])
-    add(
-        Row(
-            f"7 relay N={s.relay_rows}",
-            "rate, 2nd half / 1st half",
-            "x",
-            halves,
-            "",
-            math.nan,
-            ">= 0.8 (flat)",
-            None if math.isnan(halves.median) else halves.median >= 0.8,
-        )
-    )
-    growth = Spread.of([d.rss_growth[1] - d.rss_growth[0] for d in drains])
-    add(Row(f"7 relay N={s.relay_rows}", "relay RSS growth over the drain", "MB", growth))
+    rows.relay_rows(report, s.relay_rows, drains, broker)
 
 
 def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) -> Spread:
@@ -238,45 +157,10 @@ def _http(tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]) 
     with procs.system(tmp / "http") as sys_:
         progress("stage 4: HTTP API vs bare FastAPI")
         h = http_api.http_api(sys_, s.runs, s.http_rate, s.http_duration, s.http_connections)
-    _http_saturation_rows(report, h)
-    for who, label in (("ours", "POST /orders"), ("bare", "bare FastAPI")):
-        for mode, mname in (("sat", "saturation"), ("rate", f"{s.http_rate:.0f} req/s")):
-            for pct in ("p50", "p99"):
-                report.add(
-                    Row(
-                        f"4 http {mname}",
-                        f"{label} latency {pct}",
-                        "ms",
-                        h.spread(f"{who}.{mode}.{pct}_ms"),
-                    )
-                )
+    rows.http_rows(report, h, s.http_rate)
     errors = sum(sum(v) for k, v in h.figures.items() if k.endswith(".errors"))
     report.notes.append(f"HTTP stage: {errors:.0f} non-2xx answers or connection errors in all")
     return h.spread("bare.sat.cpu_ms")
-
-
-def _http_saturation_rows(report: Report, h: http_api.HttpResult) -> None:
-    """Throughput and CPU per POST, ours against a bare FastAPI app."""
-    add, stage = report.add, "4 http saturation"
-    ours, bare = h.spread("ours.sat.rps"), h.spread("bare.sat.rps")
-    r = ratio(ours, bare)
-    add(Row(stage, "POST /orders", "req/s", ours, "bare FastAPI", r, ">= 0.5", r >= 0.5))
-    add(Row(stage, "bare FastAPI POST", "req/s", bare))
-    ours_cpu, bare_cpu = h.spread("ours.sat.cpu_ms"), h.spread("bare.sat.cpu_ms")
-    r = ratio(ours_cpu, bare_cpu)
-    add(
-        Row(
-            stage,
-            "API CPU per POST",
-            "ms",
-            ours_cpu,
-            "bare CPU per POST (ratio: ours / bare)",
-            r,
-            f"<= {API_CPU_GOAL:g}",
-            None if math.isnan(r) else r <= API_CPU_GOAL,
-        )
-    )
-    add(Row(stage, "bare FastAPI CPU per POST", "ms", bare_cpu))
 
 
 def _saga(
@@ -290,115 +174,5 @@ def _saga(
     with procs.system(tmp / "saga") as sys_:
         progress(f"stages 5/6: outbox and saga latency at {s.saga_rate:.0f} orders/s")
         lat = latency.saga_latency(vh, sys_, s.runs, s.saga_rate, s.saga_duration)
-    _outbox_rows(report, lat, broker)
-    _saga_rows(report, lat)
-    for hop, label in HOPS:
-        for pct in ("p50", "p99"):
-            report.add(
-                Row("6 saga, per hop", f"{label} {pct}", "ms", lat.spread(f"hop.{hop}.{pct}"))
-            )
-
-
-def _outbox_rows(
-    report: Report, lat: latency.LatencyResult, broker: ceilings.BrokerCeiling
-) -> None:
-    """Stage 5: from the outbox commit to the broker's confirm, against a raw publish."""
-    p50 = lat.spread("outbox.commit_to_confirm.p50")
-    p99 = lat.spread("outbox.commit_to_confirm.p99")
-    report.add(
-        Row(
-            "5 outbox",
-            "commit -> confirmed (marked) p50",
-            "ms",
-            p50,
-            "raw publish p50",
-            ratio(p50, broker.publish_p50_ms),
-        )
-    )
-    report.add(
-        Row(
-            "5 outbox",
-            "commit -> confirmed (marked) p99",
-            "ms",
-            p99,
-            "raw publish p99",
-            ratio(p99, broker.publish_p99_ms),
-            "<= 50 ms",
-            p99.median <= 50,
-        )
-    )
-    for pct in ("p50", "p99"):
-        report.add(
-            Row(
-                "5 outbox",
-                f"commit -> in a bound queue {pct}",
-                "ms",
-                lat.spread(f"outbox.commit_to_queue.{pct}"),
-            )
-        )
-
-
-def _saga_rows(report: Report, lat: latency.LatencyResult) -> None:
-    """Stage 6: from the POST's answer to CONFIRMED, and to both mails sent."""
-    for pct, goal in (("p50", 50), ("p99", 250)):
-        value = lat.spread(f"saga.confirmed.{pct}")
-        report.add(
-            Row(
-                "6 saga",
-                f"POST returned -> CONFIRMED {pct}",
-                "ms",
-                value,
-                "",
-                math.nan,
-                f"<= {goal} ms",
-                value.median <= goal,
-            )
-        )
-    for pct in ("p50", "p99"):
-        report.add(
-            Row(
-                "6 saga",
-                f"POST returned -> both mails sent {pct}",
-                "ms",
-                lat.spread(f"saga.mails.{pct}"),
-            )
-        )
-
-
-def _scale_rows(report: Report, scale: dict[int, fanout.FanoutResult]) -> None:
-    if not scale:
-        return
-    smallest, largest = min(scale), max(scale)
-    for svc in fanout.WORKERS:
-        big, small = scale[largest].spread(svc), scale[smallest].spread(svc)
-        r = ratio(big, small)
-        if largest > smallest:  # one size only (`--scale ''`): nothing to compare it with
-            report.add(
-                Row(
-                    f"7 scale {smallest}->{largest}",
-                    f"{svc} events at N={largest}",
-                    "ev/s",
-                    big,
-                    f"same at N={smallest}",
-                    r,
-                    ">= 0.8 (flat)",
-                    r >= 0.8,
-                )
-            )
-        halves = Spread.of([b / a for a, b in scale[largest].halves[svc]])
-        report.add(
-            Row(
-                f"7 scale N={largest}",
-                f"{svc} rate, 2nd half / 1st half",
-                "x",
-                halves,
-                "",
-                math.nan,
-                ">= 0.8 (flat)",
-                halves.median >= 0.8,
-            )
-        )
-        growth = Spread.of([end - start for start, end in scale[largest].rss[svc]])
-        report.add(
-            Row(f"7 scale N={largest}", f"{svc} worker RSS growth over the drain", "MB", growth)
-        )
+    rows.outbox_rows(report, lat, broker)
+    rows.saga_rows(report, lat)
