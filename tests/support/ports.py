@@ -24,6 +24,7 @@ from pathlib import Path
 CLAIMS = Path(tempfile.gettempdir()) / f"shopflow-test-ports-{os.getuid()}"
 FLOOR = 26000  # above RabbitMQ's defaults (25672 and the local cluster's 25681-25683)
 TRIES = 200
+EPHEMERAL = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
@@ -38,15 +39,16 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
                 continue
             claim.write_text(str(os.getpid()))
             return port
-    raise RuntimeError(f"no free port among {TRIES} tries in {candidates}; see {CLAIMS}")
+    raise RuntimeError(
+        f"no free port among {TRIES} tries in {candidates} (outside the kernel's ephemeral range, "
+        f"{EPHEMERAL}); see the claims in {CLAIMS}"
+    )
 
 
 def _candidates() -> range:
-    """Below the ephemeral range when there is room, else above it."""
-    low, high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
-    if low - FLOOR >= 1000:
-        return range(FLOOR, low)
-    return range(high + 1, 65536)
+    """Below the ephemeral range (from FLOOR) or above it, whichever is larger."""
+    low, high = (int(p) for p in EPHEMERAL.read_text().split())
+    return max(range(FLOOR, low), range(high + 1, 65536), key=len)
 
 
 def _claimed(claim: Path) -> bool:

@@ -23,7 +23,7 @@ def _only(monkeypatch: pytest.MonkeyPatch, candidates: range) -> None:
 
 
 def test_ports_come_from_outside_the_ephemeral_range(claims: Path) -> None:
-    low, high = (int(p) for p in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    low, high = (int(p) for p in ports.EPHEMERAL.read_text().split())
     picked = {ports.free_port() for _ in range(20)} | {ports.free_port(socket.SOCK_DGRAM)}
     assert len(picked) == 21  # no port twice, even to the same process
     assert not any(low <= port <= high for port in picked)
@@ -74,3 +74,15 @@ def test_no_free_port_is_a_clear_error(claims: Path, monkeypatch: pytest.MonkeyP
     _only(monkeypatch, range(base, base + 1))  # claimed just above, by this process
     with pytest.raises(RuntimeError, match="no free port"):
         ports.free_port()
+
+
+@pytest.mark.parametrize(
+    ("ephemeral", "expected"),
+    [("32768\t60999\n", range(26000, 32768)), ("10000 60999", range(61000, 65536))],
+)
+def test_the_larger_side_of_the_ephemeral_range_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ephemeral: str, expected: range
+) -> None:
+    (tmp_path / "range").write_text(ephemeral)
+    monkeypatch.setattr(ports, "EPHEMERAL", tmp_path / "range")
+    assert ports._candidates() == expected
