@@ -29,14 +29,14 @@ from tests.support.broker import TestBroker
 from tests.support.cluster import ADMIN, TestCluster, private_layout, running_cluster
 from tests.support.pgdb import throwaway_database
 from tests.support.processes import provision_vhost
-from tests.support.queue_stats import SAMPLES_EVERY_SECOND
+from tests.support.queue_stats import SAMPLES_EVERY_SECOND, STATISTICS_EVERY_HALF_SECOND
 
 # the resend of a dead-lettered message, and a quorum queue's statistics tick (5 s by default)
 _RABBIT = (
     "{rabbit, [{dead_letter_worker_publisher_confirm_timeout, 5000}, {quorum_tick_interval, 1000}]}"
 )
 _ADVANCED_CONFIG = f"[{_RABBIT}, {SAMPLES_EVERY_SECOND}].\n"
-_SETTINGS = ("collect_statistics_interval = 500",)
+_SETTINGS = (STATISTICS_EVERY_HALF_SECOND,)
 # Two of each: a node's loss moves both instances' connections, and the relays' lease passes.
 DOUBLED = ("orders-relay", "inventory-relay", "orders-worker", "inventory-worker", "email-worker")
 SERVICES = ("orders", "inventory", "email")

@@ -116,12 +116,10 @@ def private_layout(
 ) -> Layout:
     """Free ports and a node name unique to this test session; `settings` (rabbitmq.conf lines)
     and `advanced_config` tune every node."""
-    ports: set[int] = set()
-    while len(ports) < 4 * NODES:
-        ports.add(free_port())
-    it = iter(sorted(ports))
-    node_ports = tuple(
-        NodePorts(amqp=next(it), management=next(it), dist=next(it), prometheus=next(it))
+    node_ports = tuple(  # free_port never gives this process the same port twice
+        NodePorts(
+            amqp=free_port(), management=free_port(), dist=free_port(), prometheus=free_port()
+        )
         for _ in range(NODES)
     )
     name = f"shopflow-t{os.getpid()}-{secrets.token_hex(2)}"

@@ -61,8 +61,8 @@ def _claimed(claim: Path) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's live process
-        return True
+    except PermissionError:  # another user's process: alive
+        pass
     return True
 
 

@@ -21,15 +21,14 @@ from broker.local_node import LocalNode, NodeError, NodePorts
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
-from tests.support.queue_stats import SAMPLES_EVERY_SECOND
+from tests.support.queue_stats import SAMPLES_EVERY_SECOND, STATISTICS_EVERY_HALF_SECOND
 
 # The consumer-timeout check runs on the channel tick (60 s by default). A 1 s tick makes the
 # broker-side consumer timeout scenario take seconds instead of minutes; the statistics are kept
-# as 1 s samples (queue_stats.SAMPLES_EVERY_SECOND). Nothing else changes.
+# as 1 s samples (tests/support/queue_stats.py). Nothing else changes.
 _ADVANCED_CONFIG = f"[{{rabbit, [{{channel_tick_interval, 1000}}]}}, {SAMPLES_EVERY_SECOND}].\n"
 _SETTINGS = [
-    # queues emit their statistics every half second (the default is 5 s)
-    "collect_statistics_interval = 500",
+    STATISTICS_EVERY_HALF_SECOND,
     # our own processes are not the only clients: keep the node's memory small
     "vm_memory_high_watermark.relative = 0.2",
 ]

@@ -22,6 +22,14 @@ def _only(monkeypatch: pytest.MonkeyPatch, candidates: range) -> None:
     monkeypatch.setattr(ports, "_candidates", lambda: candidates)
 
 
+def _only_unclaimed(claims: Path, monkeypatch: pytest.MonkeyPatch, count: int) -> int:
+    """`count` ports from a free, unclaimed one on are the only candidates; returns the first."""
+    base = ports.free_port()
+    (claims / str(base)).unlink()
+    _only(monkeypatch, range(base, base + count))
+    return base
+
+
 def test_ports_come_from_outside_the_ephemeral_range(claims: Path) -> None:
     low, high = (int(p) for p in ports.EPHEMERAL.read_text().split())
     picked = {ports.free_port() for _ in range(20)} | {ports.free_port(socket.SOCK_DGRAM)}
@@ -33,9 +41,7 @@ def test_ports_come_from_outside_the_ephemeral_range(claims: Path) -> None:
 def test_a_port_claimed_by_a_live_process_is_skipped(
     claims: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = ports.free_port()
-    _only(monkeypatch, range(base, base + 2))
-    (claims / str(base)).unlink()
+    base = _only_unclaimed(claims, monkeypatch, 2)
     with subprocess.Popen(["sleep", "60"]) as other:
         try:
             (claims / str(base)).write_text(str(other.pid))
@@ -47,9 +53,7 @@ def test_a_port_claimed_by_a_live_process_is_skipped(
 def test_a_claim_whose_process_exited_is_free_again(
     claims: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = ports.free_port()
-    (claims / str(base)).unlink()
-    _only(monkeypatch, range(base, base + 1))
+    base = _only_unclaimed(claims, monkeypatch, 1)
     gone = subprocess.Popen(["true"])
     gone.wait()
     (claims / str(base)).write_text(str(gone.pid))
@@ -60,9 +64,7 @@ def test_a_claim_whose_process_exited_is_free_again(
 def test_a_port_something_listens_on_is_skipped(
     claims: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    base = ports.free_port()
-    (claims / str(base)).unlink()
-    _only(monkeypatch, range(base, base + 2))
+    base = _only_unclaimed(claims, monkeypatch, 2)
     with socket.socket() as server:
         server.bind(("127.0.0.1", base))
         server.listen()
