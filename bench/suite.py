@@ -78,7 +78,7 @@ def _settings(s: Sizes) -> list[str]:
     return [
         f"every figure: median of {s.runs} run(s), with min .. max",
         f"workers as `make up` runs them: pool {w.pool}, concurrency {w.concurrency}, prefetch "
-        f"multiplier {w.prefetch_multiplier}, ingress prefetch {w.ingress_prefetch}; SQLite "
+        f"multiplier {w.prefetch_multiplier}; SQLite "
         "(WAL) per service",
         f"broker ceiling: {s.broker_n} persistent 500-byte messages to the `orders` exchange "
         f"(bound to 2 queues), confirm window {ceilings.CONFIRM_WINDOW}; consume at prefetch "

@@ -144,14 +144,23 @@ def _decide(
     return result
 
 
+# Built once (services/common/db.py says why): the stock rows asked for, locked, in SKU order.
+_AVAILABLE = (
+    select(Stock.sku, Stock.on_hand - Stock.reserved)
+    .where(Stock.sku.in_(bindparam("skus", expanding=True)))
+    .order_by(Stock.sku)
+    .with_for_update()
+)
+_TAKE = (
+    update(table_of(Stock))
+    .where(table_of(Stock).c.sku == bindparam("b_sku"))
+    .values(reserved=table_of(Stock).c.reserved + bindparam("b_qty"))
+)
+
+
 def _shortages(session: Session, wanted: dict[str, int]) -> tuple[Shortfall, ...]:
     """What cannot be had, reading the stock rows locked (in SKU order: no deadlock)."""
-    rows = session.execute(
-        select(Stock.sku, Stock.on_hand - Stock.reserved)
-        .where(Stock.sku.in_(wanted))
-        .order_by(Stock.sku)
-        .with_for_update()
-    )
+    rows = session.execute(_AVAILABLE, {"skus": list(wanted)})
     available: dict[str, int] = {sku: free for sku, free in rows}
     return tuple(
         Shortfall(sku, qty, available.get(sku, 0))
@@ -177,13 +186,7 @@ def _record_outcome(
 
 
 def _reserve(session: Session, order_id: str, lines: tuple[tuple[str, int], ...]) -> None:
-    stock = table_of(Stock)
-    session.execute(
-        update(stock)
-        .where(stock.c.sku == bindparam("b_sku"))
-        .values(reserved=stock.c.reserved + bindparam("b_qty")),
-        [{"b_sku": sku, "b_qty": qty} for sku, qty in lines],
-    )
+    session.execute(_TAKE, [{"b_sku": sku, "b_qty": qty} for sku, qty in lines])
     insert_rows(
         session, [Reservation(order_id=order_id, sku=sku, quantity=qty) for sku, qty in lines]
     )

@@ -23,7 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeAlias
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from services.common.db import Database, table_of
@@ -76,23 +76,26 @@ class _Order:
     currency: str
 
 
+_ORDERS = table_of(Order)
+_LINES = table_of(OrderLineRow)
+_ORDER = select(
+    _ORDERS.c.id, _ORDERS.c.status, _ORDERS.c.customer_email, _ORDERS.c.total, _ORDERS.c.currency
+).where(_ORDERS.c.id == bindparam("order_id"))
+_ORDER_LINES = (
+    select(_LINES.c.sku, _LINES.c.quantity, _LINES.c.unit_price)
+    .where(_LINES.c.order_id == bindparam("order_id"))
+    .order_by(_LINES.c.position)
+)
+
+
 def _load(session: Session, order_id: str) -> _Order | None:
-    orders = table_of(Order)
-    columns = (orders.c.id, orders.c.status, orders.c.customer_email, orders.c.total)
-    row = session.execute(
-        select(*columns, orders.c.currency).where(orders.c.id == order_id)
-    ).first()
+    row = session.execute(_ORDER, {"order_id": order_id}).first()
     return None if row is None else _Order(*row)
 
 
 def _lines(session: Session, order_id: str) -> tuple[OrderLine, ...]:
     """The order's lines as the order events carry them, in the order they were placed."""
-    lines = table_of(OrderLineRow)
-    rows = session.execute(
-        select(lines.c.sku, lines.c.quantity, lines.c.unit_price)
-        .where(lines.c.order_id == order_id)
-        .order_by(lines.c.position)
-    )
+    rows = session.execute(_ORDER_LINES, {"order_id": order_id})
     return tuple(OrderLine(sku=sku, quantity=qty, unit_price=price) for sku, qty, price in rows)
 
 

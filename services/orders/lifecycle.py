@@ -24,8 +24,8 @@ happened, the status after it, and the id of the event that caused it, if any. T
 the step's position, which the live page resumes from (docs/storefront.md); so for one order,
 ids must grow in commit order, and `note` takes the order's row lock first.
 
-The functions are table statements, not ORM objects and flushes: the orders worker runs them for
-every answer (docs/benchmarks.md).
+The functions are table statements, not ORM objects and flushes, each built once and executed
+with parameters: the orders worker runs them for every answer (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from services.common import topology
@@ -64,26 +64,29 @@ TRANSITIONS: Final[Mapping[Trigger, OrderStatus]] = MappingProxyType(
 """Where each trigger moves a PENDING order. Every other status is final."""
 
 
+_ORDERS = table_of(Order)
+_LEAVE_PENDING = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.status == OrderStatus.PENDING)
+    .values(status=bindparam("to"), updated_at=bindparam("at"))
+)
+_STATUS = select(_ORDERS.c.status).where(_ORDERS.c.id == bindparam("order_id"))
+_LOCK_ORDER = select(_ORDERS.c.id).where(_ORDERS.c.id == bindparam("order_id")).with_for_update()
+_ADD_STEP = insert(table_of(OrderHistory))
+
+
 def leave_pending(
     session: Session, order_id: str, trigger: Trigger, at: datetime
 ) -> OrderStatus | None:
     """Move the order out of PENDING as `trigger` says: the status it now has, or None if it had
     already left PENDING (someone else decided first, and nothing was changed)."""
-    orders = table_of(Order)
     to = TRANSITIONS[trigger]
-    moved = session.execute(
-        update(orders)
-        .where(orders.c.id == order_id, orders.c.status == OrderStatus.PENDING)
-        .values(status=to, updated_at=at)
-    )
+    moved = session.execute(_LEAVE_PENDING, {"order_id": order_id, "to": to, "at": at})
     return to if moved.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
 def current_status(session: Session, order_id: str) -> OrderStatus | None:
-    orders = table_of(Order)
-    status: OrderStatus | None = session.scalar(
-        select(orders.c.status).where(orders.c.id == order_id)
-    )
+    status: OrderStatus | None = session.scalar(_STATUS, {"order_id": order_id})
     return status
 
 
@@ -132,10 +135,9 @@ def notes(
     release) could commit in the other order than their ids, and a reader resuming after the
     larger id would never see the smaller one.
     """
-    orders = table_of(Order)
-    session.execute(select(orders.c.id).where(orders.c.id == order_id).with_for_update())
+    session.execute(_LOCK_ORDER, {"order_id": order_id})
     session.execute(
-        insert(table_of(OrderHistory)),
+        _ADD_STEP,
         [
             {"order_id": order_id, "at": at, "status": status, "note": what[:500], "event_id": e}
             for what, e in steps

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from services.common.db import Database
+from services.common.topology import WORKER_SERVICES, Service, task_queue
 from services.email.sink.mailbox import Mailbox, StoredMail
 from services.inventory.stock import set_stock, stock_levels
 from tests.support.broker import TestBroker
@@ -76,6 +78,34 @@ def test_in_stock_order_is_confirmed_and_reserved_once(system: System) -> None:
     mails = _mails_to(system, "grace@example.com", 2)
     assert sorted(_template(m) for m in mails) == ["order_confirmed", "order_received"]
     assert all(order_id in m.header("Subject") for m in mails)
+
+
+def test_with_nothing_failing_every_event_is_consumed_once(
+    system: System, broker: TestBroker
+) -> None:
+    """One hop per event: while orders flow and nothing fails, no event becomes a task on any
+    service's private queue (`orders.tasks` gets beat's expiry ticks, nothing else)."""
+    with ExitStack() as stack:
+        taps = {
+            service: stack.enter_context(broker.tap(task_queue(service), task_queue(service)))
+            for service in WORKER_SERVICES
+        }
+        orders = [
+            _place(system, [("MUG-BLUE", 1)], "one@example.com"),
+            _place(system, [("TEE-M", 2)], "two@example.com"),
+            _place(system, [("POSTER-A2", 1)], "three@example.com"),
+        ]
+        assert [_settled(system, o)["status"] for o in orders] == ["CONFIRMED"] * 2 + ["REJECTED"]
+        for recipient in ("one@example.com", "two@example.com", "three@example.com"):
+            _mails_to(system, recipient, 2)
+        published = {service: tap.take() for service, tap in taps.items()}
+    tasks = {
+        service: [props.headers["task"] for props, _ in messages]
+        for service, messages in published.items()
+    }
+    assert tasks[Service.INVENTORY] == []
+    assert tasks[Service.EMAIL] == []
+    assert set(tasks[Service.ORDERS]) <= {"orders.expire_pending_orders"}
 
 
 def test_out_of_stock_order_is_rejected_and_stock_unchanged(system: System) -> None:

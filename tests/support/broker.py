@@ -133,6 +133,21 @@ class TestBroker:
                 mandatory=True,
             )
 
+    @contextmanager
+    def tap(self, exchange: str, routing_key: str) -> Iterator[Tap]:
+        """A queue of the test's own, bound beside the real ones while the block runs: it gets a
+        copy of everything published to `exchange` with `routing_key` (exclusive, so it goes
+        with the block's connection)."""
+        conn = pika.BlockingConnection(self.params())
+        try:
+            channel = conn.channel()
+            name = channel.queue_declare("", exclusive=True).method.queue
+            channel.queue_bind(name, exchange, routing_key)
+            yield Tap(channel, name)
+        finally:
+            if conn.is_open:
+                conn.close()
+
     def drain(self, queue: str, limit: int = 10_000) -> list[tuple[Any, bytes]]:
         """Take every message now in `queue` (acked): [(properties, body)]."""
         out: list[tuple[Any, bytes]] = []
@@ -148,6 +163,25 @@ class TestBroker:
         with self.channel() as ch:
             for q in self.topology.queues:
                 ch.queue_purge(q.name)
+
+
+@dataclass(frozen=True)
+class Tap:
+    channel: BlockingChannel
+    queue: str
+
+    def count(self) -> int:
+        """Messages copied here so far (a passive declare: no statistics delay)."""
+        return int(self.channel.queue_declare(self.queue, passive=True).method.message_count)
+
+    def take(self) -> list[tuple[Any, bytes]]:
+        """Every message copied here so far: [(properties, body)]."""
+        out: list[tuple[Any, bytes]] = []
+        while True:
+            method, props, body = self.channel.basic_get(self.queue, auto_ack=True)
+            if method is None:
+                return out
+            out.append((props, body))
 
 
 def event_body(data: EventData, **kw: Any) -> bytes:

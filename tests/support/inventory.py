@@ -80,14 +80,19 @@ def inventory_worker(
     name: str = "inventory-worker",
     *,
     pause_after_commit: float = 0.0,
+    fail_while_exists: Path | None = None,
 ) -> ServiceProcess:
     """`python -m services.inventory.worker` (not started): two threads, quick retries; `env`
-    says at least which database (INVENTORY_DATABASE_URL) it uses. With `pause_after_commit`, the
-    test-only worker that pauses between a reservation's commit and its ack."""
+    says at least which database (INVENTORY_DATABASE_URL) it uses. With `pause_after_commit` or
+    `fail_while_exists`, the test-only worker with those faults (faulty_inventory_worker.py)."""
     module = "services.inventory.worker"
+    faults = {}
     if pause_after_commit:
-        module = "tests.support.paused_inventory_worker"
-        env = {**env, "PAUSE_AFTER_COMMIT_SECONDS": str(pause_after_commit)}
+        faults["PAUSE_AFTER_COMMIT_SECONDS"] = str(pause_after_commit)
+    if fail_while_exists is not None:
+        faults["FAIL_WHILE_EXISTS"] = str(fail_while_exists)
+    if faults:
+        module = "tests.support.faulty_inventory_worker"
     return ServiceProcess(
         name,
         [PYTHON, "-m", module],
@@ -97,6 +102,7 @@ def inventory_worker(
             "INVENTORY_RETRY_BACKOFF_SECONDS": "0.1",
             "INVENTORY_RETRY_BACKOFF_MAX_SECONDS": "0.5",
             **env,
+            **faults,
         },
     )
 

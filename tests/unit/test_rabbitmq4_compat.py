@@ -90,7 +90,7 @@ def test_the_ingress_asks_for_a_per_consumer_prefetch() -> None:
             calls.append(kwargs)
 
     step = object.__new__(EventIngress)
-    step.queue_name, step.prefetch = "inventory.orders", 32
-    step.on_message = lambda message: None  # type: ignore[method-assign]
+    step.routes, step.prefetch = {"inventory.orders": {}}, 32
+    step._held = {}
     EventIngress.get_consumers(step, Channel())
     assert calls == [{"prefetch_size": 0, "prefetch_count": 32, "a_global": False}]

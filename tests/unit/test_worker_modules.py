@@ -38,13 +38,24 @@ def test_one_task_per_handler_named_after_it(service: Service) -> None:
 def test_the_ingress_routes_exactly_what_the_topology_binds(service: Service) -> None:
     """An event type bound but not routed would dead-letter as "unhandled"."""
     module = worker_module(service)
-    ingresses = [s for s in module.app.steps["consumer"] if issubclass(s, EventIngress)]
+    [ingress] = [s for s in module.app.steps["consumer"] if issubclass(s, EventIngress)]
     subscriptions = EVENT_SUBSCRIPTIONS[service]
-    assert {(i.queue_name, frozenset(i.routes)) for i in ingresses} == {
+    assert {(queue, frozenset(types)) for queue, types in ingress.routes.items()} == {
         (queue, frozenset(keys)) for queue, _exchange, keys in subscriptions
     }
-    for ingress in ingresses:
-        assert ingress.routes == {t: service_worker(service).routes[t] for t in ingress.routes}
+    for types in ingress.routes.values():
+        assert types == {t: service_worker(service).routes[t] for t in types}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_one_bound_on_the_events_a_worker_holds(service: Service) -> None:
+    """The ingress holds as many unacked events as Celery holds task messages: concurrency x
+    the prefetch multiplier, one setting for both."""
+    module = worker_module(service)
+    [ingress] = [s for s in module.app.steps["consumer"] if issubclass(s, EventIngress)]
+    tuning = service_worker(service).settings.worker
+    assert ingress.prefetch == tuning.concurrency * tuning.prefetch_multiplier
+    assert module.app.conf.worker_prefetch_multiplier == tuning.prefetch_multiplier
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import ValidationError
@@ -25,6 +26,14 @@ EVENT_MODELS: dict[str, type[EventData]] = {
 }
 
 
+# Each event type's envelope model, parametrized once (pydantic looks a parametrization up on
+# every `Envelope[model]`).
+ENVELOPES: dict[str, type[Envelope[Any]]] = {
+    event_type: Envelope[model]  # type: ignore[valid-type]
+    for event_type, model in EVENT_MODELS.items()
+}
+
+
 class InvalidEvent(ValueError):
     """A message that is not a valid event. `reason` is short and readable; it ends up in logs
     and in the dead-letter queue."""
@@ -44,7 +53,7 @@ def describe_errors(error: ValidationError) -> str:
 
 
 def parse_event(
-    body: bytes | str | dict[str, Any], *, accept: set[str] | None = None
+    body: bytes | str | dict[str, Any], *, accept: Collection[str] | None = None
 ) -> Envelope[Any]:
     """Validate a raw event (JSON bytes or an already decoded object) against its contract.
 
@@ -60,11 +69,12 @@ def parse_event(
     if not isinstance(doc, dict):
         raise InvalidEvent(f"body must be a JSON object, got {type(doc).__name__}")
     event_type = doc.get("type")
-    model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
-    if model is None or (accept is not None and event_type not in accept):
+    envelope_model = ENVELOPES.get(event_type) if isinstance(event_type, str) else None
+    if envelope_model is None or (accept is not None and event_type not in accept):
         raise InvalidEvent(f"unknown or unhandled event type: {event_type!r}")
+    model = EVENT_MODELS[str(event_type)]
     try:
-        envelope = Envelope[model].model_validate(doc)  # type: ignore[valid-type]
+        envelope = envelope_model.model_validate(doc)
     except ValidationError as exc:
         raise InvalidEvent(describe_errors(exc)) from exc
     if envelope.schemaversion != model.schema_version:

@@ -8,8 +8,10 @@ Three hand-overs, each done here by hand because no maintained instrumentation d
    context, not its own loop, and puts the span's `traceparent` in the message's AMQP headers.
    (The pika instrumentation would overwrite a `traceparent` the caller set, and emits two
    PRODUCER spans per publish.)
-3. **Off the wire** (`consumer_span`): the ingress starts a CONSUMER span whose parent is the
-   context in the headers; Celery's instrumentation carries it on into the task.
+3. **Off the wire** (`consumer_span`): the worker starts a CONSUMER span whose parent is the
+   context in the headers, and runs the handler's first attempt inside it (its transaction is a
+   child span); a retry published from there carries it on into the Celery task, through
+   Celery's instrumentation.
 
 Span names and attributes follow OpenTelemetry's messaging conventions for RabbitMQ: the
 destination is the exchange, the routing key is the event type, the message id is the event id
@@ -38,8 +40,10 @@ CONVERSATION_ID = "messaging.message.conversation_id"
 BODY_SIZE = "messaging.message.body.size"
 OPERATION_TYPE = "messaging.operation.type"
 OPERATION_NAME = "messaging.operation.name"
-# Not in the conventions (they have no redelivery flag for RabbitMQ), so in our own namespace.
+# Not in the conventions (they have no redelivery flag for RabbitMQ, nor a handler), so in our
+# own namespace.
 REDELIVERED = "shopflow.message.redelivered"
+HANDLER = "shopflow.handler"  # the task whose handler ran the event: `inventory.reserve_stock`
 
 TRACER = "shopflow.messaging"
 
@@ -107,7 +111,7 @@ class PublishSpan:
 def consumer_span(
     queue: str, properties: Mapping[str, Any], delivery_info: Mapping[str, Any], headers: Any
 ) -> Iterator[trace.Span]:
-    """The CONSUMER span of one delivery, current while the ingress handles it."""
+    """The CONSUMER span of one delivery, current while its first attempt runs."""
     exchange = str(delivery_info.get("exchange", ""))
     attributes: dict[str, Any] = {
         SYSTEM: "rabbitmq",

@@ -48,7 +48,7 @@ HTTP_IN_PROGRESS = Gauge(
 
 EVENTS_CONSUMED = Counter(
     "shopflow_events_consumed",
-    "Events the ingress took off an event queue (valid or not)",
+    "Events taken off an event queue (valid or not)",
     ["queue", "event_type"],
 )
 EVENTS_HANDLED = Counter(
@@ -66,9 +66,9 @@ EVENTS_DEAD_LETTERED = Counter(
     "Events rejected into a DLQ: `queue` is the queue whose DLQ got it",
     ["queue", "event_type", "reason"],
 )
-HANDOFF_FAILURES = Counter(
-    "shopflow_ingress_handoff_failures",
-    "Hand-offs to the private task queue that were not confirmed (the event is requeued)",
+RETRY_PUBLISH_FAILURES = Counter(
+    "shopflow_retry_publish_failures",
+    "First attempts whose retry could not be put on the private task queue (the event is requeued)",
     ["queue"],
 )
 HANDLER_DURATION = Histogram(

@@ -12,12 +12,16 @@ benchmark hit it within seconds at a few hundred tasks/s (docs/benchmarks.md).
 So pool threads only append to the buffer; the event loop, the one reader of that connection,
 publishes it (Celery schedules that flush on every buffered send).
 
-And the dispatcher's own connection publishes without confirms. A task sends four events
+And the dispatcher's own connection publishes without confirms (Celery hands it over already
+connected, so the flag is turned off on the open connection too). A task sends four events
 (sent, received, started, succeeded), and with `confirm_publish` (on for every connection of the
-app: the hand-offs and retries need it) the loop waited for the broker's ack of each, one after
+app: retries need it) the loop waited for the broker's ack of each, one after
 the other, inside its flush: about a twentieth of a worker's CPU per event. Task events are
 monitoring: Flower misses one the broker lost either way, and a confirm protects nothing that
-could be done again. The hand-off and retries keep their confirms (their own connections).
+could be done again. It also keeps a worker starting during a broker resource alarm: the alarm
+blocks publishing connections, and Celery's start waits for its first heartbeat event to be
+published (tests/reliability/test_resource_alarm.py). Retries keep their confirms (their own
+connection, worker/retry_publisher.py).
 """
 
 from __future__ import annotations
@@ -33,9 +37,14 @@ from kombu import Connection
 class LoopFlushedDispatcher(EventDispatcher):
     def __init__(self, connection: Connection | None = None, *args: Any, **kwargs: Any) -> None:
         kwargs["buffer_limit"] = sys.maxsize  # never flushed by the sending (pool) thread
-        if connection is not None:  # not connected yet: the dispatcher connects below
+        if connection is not None:
+            # For this connection's future (re)connections...
             options = dict(connection.transport_options or {})
             connection.transport_options = {**options, "confirm_publish": False}
+            # ...and for the one Celery's Events step has already opened: py-amqp reads the
+            # flag when it creates a channel, and the dispatcher's channel comes after this.
+            if connection.connected:
+                connection.connection.confirm_publish = False
         super().__init__(connection, *args, **kwargs)
 
 

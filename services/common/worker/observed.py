@@ -19,8 +19,8 @@ from services.common.observability.metrics import (
     EVENTS_HANDLED,
     EVENTS_RETRIED,
     HANDLER_DURATION,
-    HANDOFF_FAILURES,
     INVALID_TYPE,
+    RETRY_PUBLISH_FAILURES,
 )
 
 
@@ -34,20 +34,21 @@ class Outcome(Enum):
 
 
 class DeadLetterReason(Enum):
-    INVALID = "invalid"  # the ingress refused it: not an event we handle
-    PERMANENT = "permanent"  # the handler said it never works (or the envelope went bad)
+    INVALID = "invalid"  # not an event we handle: refused before any handler ran
+    PERMANENT = "permanent"  # the handler said it never works
     EXHAUSTED = "retries_exhausted"
     ERROR = "error"  # the handler raised something unexpected: a bug
 
 
 class IngressMetrics:
+    """What the ingress counts for one event queue, before any handler runs."""
+
     def __init__(self, queue: str, event_types: Iterable[str]) -> None:
         self.consumed = {t: EVENTS_CONSUMED.labels(queue, t) for t in event_types}
         self.consumed_invalid = EVENTS_CONSUMED.labels(queue, INVALID_TYPE)
         self.dead_lettered_invalid = EVENTS_DEAD_LETTERED.labels(
             queue, INVALID_TYPE, DeadLetterReason.INVALID.value
         )
-        self.handoff_failures = HANDOFF_FAILURES.labels(queue)
 
 
 @dataclass(frozen=True)
@@ -58,11 +59,11 @@ class _Bound:
 
 
 class TaskMetrics:
-    """One event task's counters. `queue` is the event queue each type arrives on; a task's dead
-    letters are counted against its private queue, whose DLQ gets them."""
+    """One handler's counters. `queues` maps each event type to the event queue it arrives on. A
+    dead letter is counted against the queue whose DLQ gets it: the event queue for a first
+    attempt, the private task queue for a retry."""
 
     def __init__(self, queues: Mapping[str, str], task_queue: str) -> None:
-        self._task_queue = task_queue
         self._bound = {
             event_type: _Bound(
                 EVENTS_HANDLED.labels(queue, event_type),
@@ -71,9 +72,11 @@ class TaskMetrics:
             )
             for event_type, queue in queues.items()
         }
-        for event_type in queues:
+        for event_type, queue in queues.items():
+            RETRY_PUBLISH_FAILURES.labels(queue)
             for reason in DeadLetterReason:
                 if reason is not DeadLetterReason.INVALID:
+                    EVENTS_DEAD_LETTERED.labels(queue, event_type, reason.value)
                     EVENTS_DEAD_LETTERED.labels(task_queue, event_type, reason.value)
 
     def ran(self, event_type: str, outcome: Outcome, seconds: float) -> None:
@@ -84,5 +87,8 @@ class TaskMetrics:
         elif outcome is Outcome.RETRIED:
             bound.retried.inc()
 
-    def dead_lettered(self, event_type: str, reason: DeadLetterReason) -> None:
-        EVENTS_DEAD_LETTERED.labels(self._task_queue, event_type, reason.value).inc()
+    def dead_lettered(self, queue: str, event_type: str, reason: DeadLetterReason) -> None:
+        EVENTS_DEAD_LETTERED.labels(queue, event_type, reason.value).inc()
+
+    def retry_not_published(self, queue: str) -> None:
+        RETRY_PUBLISH_FAILURES.labels(queue).inc()

@@ -6,7 +6,8 @@ Every worker module reads the same way (services/<name>/worker.py):
     app = worker.app
 
 From the table this derives everything else, so nothing is declared twice:
-- one task per handler, named `<service>.<handler name>`, accepting the event types mapped to it;
+- one task per handler, named `<service>.<handler name>`, accepting the event types mapped to it:
+  its first attempt runs straight off the event queue, a retry as the task on the private queue;
 - the ingress routes (event type -> task name) of each event queue the service subscribes to;
 - a check that the table handles exactly the event types the topology binds to those queues (an
   event type bound but not handled would be dead-lettered as "unhandled"; one handled but not
@@ -33,11 +34,12 @@ from services.common.lazy import Lazy
 from services.common.observability.workers import observe_celery
 from services.common.topology import EVENT_SUBSCRIPTIONS, Service, task_queue
 from services.common.worker.app import create_worker_app, worker_argv
+from services.common.worker.attempt import EventHandler
 from services.common.worker.errors import TransientError
 from services.common.worker.ingress import install_event_ingress
 from services.common.worker.observed import TaskMetrics
 from services.common.worker.settings import WorkerSettings
-from services.common.worker.tasks import EventHandler, register_event_task
+from services.common.worker.tasks import register_event_task
 
 log = logging.getLogger("shopflow.worker")
 
@@ -134,6 +136,7 @@ class ServiceWorker(Generic[SettingsT]):
                 self._injected(handler),
                 self.settings.retry,
                 metrics,
+                task_queue(self.service),
             )
             routes.update(dict.fromkeys(event_types, name))
         return routes
@@ -143,13 +146,16 @@ class ServiceWorker(Generic[SettingsT]):
         return built
 
     def _install_ingress(self) -> None:
-        for queue, event_types in subscribed_event_types(self.service).items():
-            install_event_ingress(
-                self.app,
-                queue=queue,
-                routes={event_type: self.routes[event_type] for event_type in event_types},
-                prefetch=self.settings.worker.ingress_prefetch,
-            )
+        tuning = self.settings.worker
+        install_event_ingress(
+            self.app,
+            routes={
+                queue: {event_type: self.routes[event_type] for event_type in event_types}
+                for queue, event_types in subscribed_event_types(self.service).items()
+            },
+            # One bound on the work a worker holds: the same one Celery gives its task queue.
+            prefetch=tuning.concurrency * tuning.prefetch_multiplier,
+        )
 
     def _register_periodic(self, periodic: Mapping[str, Every]) -> None:
         schedule: dict[str, dict[str, Any]] = {}

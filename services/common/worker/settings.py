@@ -6,7 +6,7 @@ Shared variables `WORKER_*` and `RETRY_*` apply to every worker; `<SERVICE>_WORK
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -20,16 +20,15 @@ class WorkerTuning(Knobs):
 
     # threads: the solo pool stalls with acks_late (its ack waits behind a ~2 s timer), and
     # prefork costs more per task here; our tasks are short and wait on SQLite or SMTP.
-    pool: str = Field(default="threads", description="Celery pool: threads or prefork")
+    pool: Literal["threads", "prefork"] = Field(
+        default="threads", description="Celery pool: threads or prefork"
+    )
     concurrency: int = Field(default=4, ge=1, description="tasks run at once per worker process")
     # Short DB tasks: a few per slot, so that work does not pile up in one process while
-    # another idles.
+    # another idles. The one bound on what a worker holds: concurrency x this many unacked
+    # events (and as many retries waiting on the private queue).
     prefetch_multiplier: int = Field(
-        default=4, ge=1, description="task messages each pool slot may hold unacked"
-    )
-    # Each event is handed off in a few ms.
-    ingress_prefetch: int = Field(
-        default=32, ge=1, description="unacked events the event ingress may hold"
+        default=4, ge=1, description="unacked events (and retries) each pool slot may hold"
     )
     # The orders worker's; inventory and email set their own (docs/observability.md, "Ports").
     metrics_port: int = Field(

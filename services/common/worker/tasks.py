@@ -1,21 +1,23 @@
-"""Thin event tasks: parse the envelope the ingress handed over, call the handler, and turn its
-failures into retries or dead letters.
+"""Event tasks: one per handler. Its first attempt runs straight off the event queue (the ingress
+calls `first_attempt` on the pool); only a retry is a Celery message, on the service's private
+queue `<svc>.tasks`, and runs as the task (`run`).
 
-- Success: the task returns and its message is acked (acks_late: only now).
-- `TransientError`, or a database `OperationalError` (locked, unreachable): `Task.retry` after
-  `equal_jitter` of the retries so far (services/common/backoff.py), at most `RetryPolicy.max`
-  times (`RETRY_*`, `<SERVICE>_RETRY_*`). A retry is a new message published (confirmed) to the
-  *delivery* exchange and routing key, i.e. the service's private direct exchange
-  `<svc>.tasks`, never the topic exchange, so no other service ever sees it; the old message is
-  acked after that publish.
-- `Deferred` (another live worker holds the work's lease): retried with the same backoff, but
-  never later than the end of that lease, and outside the retry budget.
-- `PermanentError`, an envelope that no longer validates, the last retry failing, or any other
-  exception (a bug): the task fails; with acks_late and `task_acks_on_failure=False` Celery
-  rejects the message (requeue=False) and the private queue's policy dead-letters it into
-  `<svc>.tasks.dlq`. The reason is logged with the event id and correlation id, and is in Flower.
-- A worker that dies mid-task: the message is redelivered (the handler's inbox makes it a no-op if
-  the transaction had committed).
+First attempt (the raw event is still unacked, and is settled by what this returns):
+- done: ack the event;
+- a retry is due (`TransientError`, `OperationalError`, `Deferred`): publish the retry task to
+  the private queue (mandatory, confirmed: retry_publisher.py), then ack the event; if that
+  publish fails, back off and requeue the event: it comes back, and the inbox makes a second
+  run harmless;
+- dead letter (`PermanentError`, a bug, `RETRY_MAX=0`): reject the event, `requeue=False`, so
+  the event queue's policy moves it into `<svc>.<queue>.dlq`.
+
+A retry (the task message, acks_late): done -> acked; again -> `Task.retry` publishes a new
+message (confirmed) to the *delivery* exchange and routing key, the private direct exchange
+`<svc>.tasks`, never the topic exchange, so no other service sees it, then acks the old one;
+dead letter -> the task fails, and with acks_late + `task_acks_on_failure=False` Celery rejects
+it (`requeue=False`) into `<svc>.tasks.dlq`. A worker that dies mid-run, in either, leaves the
+message unacked: it is redelivered, and the handler's inbox makes it a no-op if the transaction
+had committed.
 
 See docs/consuming-events.md.
 """
@@ -23,30 +25,111 @@ See docs/consuming-events.md.
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
+from enum import Enum
 from typing import Any
 
 from celery import Celery, Task
-from celery.exceptions import Retry
-from sqlalchemy.exc import OperationalError
 
 from services.common.backoff import equal_jitter
 from services.common.events import Envelope, InvalidEvent, parse_event
 from services.common.observability.metrics import INVALID_TYPE
-from services.common.worker.errors import Deferred, PermanentError, TransientError
+from services.common.worker.attempt import EventHandler, describe, run_handler
 from services.common.worker.observed import DeadLetterReason, Outcome, TaskMetrics
+from services.common.worker.retry_publisher import RetryNotPublished, RetryPublisher
 from services.common.worker.settings import RetryPolicy
 
 logger = logging.getLogger("shopflow.tasks")
 
-EventHandler = Callable[[Envelope[Any]], object]
-RETRYABLE = (TransientError, OperationalError)
+# While retries cannot be published (the broker refuses, a binding is missing), each requeue of
+# the event waits first, doubling up to the cap: a broken private queue never becomes a hot loop.
+REQUEUE_BACKOFF_INITIAL = 0.2
+REQUEUE_BACKOFF_MAX = 5.0
+RETRY_CONFIRM_TIMEOUT = 10.0
 
 
-def describe(event: Envelope[Any]) -> str:
-    return f"event {event.describe()}"
+class Settle(Enum):
+    """What the event loop does with a first attempt's event."""
+
+    ACK = "ack"
+    DEAD_LETTER = "dead-letter"  # reject, requeue=False: into the event queue's DLQ
+    REQUEUE = "requeue"  # back to the queue, to be delivered again
+
+
+class EventTask(Task):  # type: ignore[type-arg]
+    """Configured by `register_event_task` through class attributes."""
+
+    accept: frozenset[str] = frozenset()
+    handler: Callable[[], EventHandler]
+    policy: RetryPolicy
+    metrics: TaskMetrics
+    private_queue: str = ""
+    _retries: RetryPublisher | None = None
+    _publish_failures = 0  # in a row, for the requeue backoff
+
+    def run(self, envelope: dict[str, Any]) -> None:
+        """A retry, from the private queue."""
+        try:
+            event = parse_event(envelope, accept=set(self.accept))
+        except InvalidEvent as exc:
+            logger.error("task %s got an invalid envelope, dead-lettering: %s", self.name, exc)
+            self.metrics.dead_lettered(self.private_queue, INVALID_TYPE, DeadLetterReason.PERMANENT)
+            raise
+        retries = self.request.retries
+        attempt = run_handler(
+            event,
+            self.handler(),
+            self.policy,
+            self.metrics,
+            retries=retries,
+            dead_letter_queue=self.private_queue,
+        )
+        if attempt.outcome is Outcome.HANDLED:
+            return
+        if attempt.outcome is Outcome.DEAD_LETTERED:
+            assert attempt.error is not None
+            raise attempt.error
+        # Waiting for a lease never counts as failing: allow one more than now.
+        limit = retries + 1 if attempt.outcome is Outcome.DEFERRED else None
+        raise self.retry(exc=attempt.error, countdown=attempt.delay, max_retries=limit)
+
+    def first_attempt(self, event: Envelope[Any], queue: str) -> Settle:
+        """The first run, off `queue`; on a pool thread (or prefork child). Never raises."""
+        attempt = run_handler(
+            event, self.handler(), self.policy, self.metrics, retries=0, dead_letter_queue=queue
+        )
+        if attempt.outcome is Outcome.HANDLED:
+            return Settle.ACK
+        if attempt.outcome is Outcome.DEAD_LETTERED:
+            return Settle.DEAD_LETTER
+        try:
+            self._retry_publisher().publish(self.name, event, attempt.delay)
+        except RetryNotPublished as exc:
+            return self._requeue_later(event, queue, exc)
+        self._publish_failures = 0
+        return Settle.ACK
+
+    def _requeue_later(self, event: Envelope[Any], queue: str, exc: RetryNotPublished) -> Settle:
+        self.metrics.retry_not_published(queue)
+        self._publish_failures += 1
+        delay = equal_jitter(
+            self._publish_failures - 1, base=REQUEUE_BACKOFF_INITIAL, cap=REQUEUE_BACKOFF_MAX
+        )
+        logger.error(
+            "%s: its retry could not be published (%s; %d in a row); requeueing the event in %.1fs",
+            describe(event),
+            exc,
+            self._publish_failures,
+            delay,
+        )
+        time.sleep(delay)  # on this pool thread only: the event loop goes on
+        return Settle.REQUEUE
+
+    def _retry_publisher(self) -> RetryPublisher:
+        if self._retries is None:
+            self._retries = RetryPublisher(self.app, RETRY_CONFIRM_TIMEOUT)
+        return self._retries
 
 
 def register_event_task(
@@ -56,112 +139,27 @@ def register_event_task(
     handler: Callable[[], EventHandler],
     policy: RetryPolicy,
     metrics: TaskMetrics,
-) -> Task:  # type: ignore[type-arg]
+    private_queue: str,
+) -> EventTask:
     """Register task `name`, which runs `handler()(event)` for events of the `accept` types.
 
-    `handler` is called per run and returns the process's injected handler (built on first
-    use), so nothing is built at import time.
-
-    `shared=False`: the task belongs to `app` alone. Celery's default shares it with every app
-    finalized later in the process, so a module that imports a worker module and builds a
-    worker of its own (the tests' paused worker) got both callables under one name, and which
-    one ran depended on the order of a set of callbacks (object addresses).
+    `handler` is called per run and returns the process's injected handler (built on first use),
+    so nothing is built at import time. The task belongs to `app` alone (a class registered on
+    it, not Celery's shared `@task`): a module that imports a worker module and builds a worker
+    of its own (the tests' fault-injection workers) must not get both callables under one name.
     """
-
-    @app.task(name=name, bind=True, max_retries=policy.max, shared=False)
-    def run(self: Task, envelope: dict[str, Any]) -> None:  # type: ignore[type-arg]
-        try:
-            event = _parse(name, envelope, accept)
-        except PermanentError:
-            metrics.dead_lettered(INVALID_TYPE, DeadLetterReason.PERMANENT)
-            raise
-        _handle(self, event, handler, policy, metrics)
-        # DEBUG: every handler logs its own outcome at INFO, with what it did
-        logger.debug("handled %s", describe(event))
-
-    return run
-
-
-def _handle(
-    task: Task,  # type: ignore[type-arg]
-    event: Envelope[Any],
-    handler: Callable[[], EventHandler],
-    policy: RetryPolicy,
-    metrics: TaskMetrics,
-) -> None:
-    """Run the handler and count how it ended (its duration includes scheduling a retry); a
-    retry or a dead letter leaves as the exception Celery acts on."""
-    started = time.perf_counter()
-    outcome = Outcome.DEAD_LETTERED
-    try:
-        handler()(event)
-        outcome = Outcome.HANDLED
-    except PermanentError as exc:
-        logger.error("%s failed permanently, dead-lettering: %s", describe(event), exc)
-        metrics.dead_lettered(event.type, DeadLetterReason.PERMANENT)
-        raise
-    except Deferred as exc:
-        outcome = Outcome.DEFERRED
-        raise _defer(task, event, exc, policy) from exc
-    except RETRYABLE as exc:
-        if task.request.retries >= policy.max:
-            logger.error(
-                "%s still failing after %d retries, dead-lettering: %s",
-                describe(event),
-                task.request.retries,
-                exc,
-            )
-            metrics.dead_lettered(event.type, DeadLetterReason.EXHAUSTED)
-            raise
-        outcome = Outcome.RETRIED
-        raise _retry(task, event, exc, policy) from exc
-    except Exception:
-        metrics.dead_lettered(event.type, DeadLetterReason.ERROR)
-        raise
-    finally:
-        metrics.ran(event.type, outcome, time.perf_counter() - started)
-
-
-def _parse(task_name: str, envelope: dict[str, Any], accept: frozenset[str]) -> Envelope[Any]:
-    try:
-        return parse_event(envelope, accept=set(accept))
-    except InvalidEvent as exc:
-        logger.error("task %s got an invalid envelope, dead-lettering: %s", task_name, exc.reason)
-        raise PermanentError(exc.reason) from exc
-
-
-def _backoff(retries: int, policy: RetryPolicy) -> float:
-    return equal_jitter(retries, base=policy.backoff_seconds, cap=policy.backoff_max_seconds)
-
-
-def _retry(
-    task: Task,  # type: ignore[type-arg]
-    event: Envelope[Any],
-    exc: Exception,
-    policy: RetryPolicy,
-) -> Retry:
-    retries = task.request.retries
-    delay = _backoff(retries, policy)
-    logger.warning(
-        "%s failed (%s); retry %d/%d in %.1fs",
-        describe(event),
-        exc,
-        retries + 1,
-        policy.max,
-        delay,
+    task_class = type(
+        f"EventTask[{name}]",
+        (EventTask,),
+        {
+            "name": name,
+            "max_retries": policy.max,
+            "accept": accept,
+            "handler": staticmethod(handler),
+            "policy": policy,
+            "metrics": metrics,
+            "private_queue": private_queue,
+        },
     )
-    return task.retry(exc=exc, countdown=delay)
-
-
-def _defer(
-    task: Task,  # type: ignore[type-arg]
-    event: Envelope[Any],
-    exc: Deferred,
-    policy: RetryPolicy,
-) -> Retry:
-    """Look again soon (the holder usually finishes in milliseconds), backing off as for a
-    failure, but never later than the end of the holder's lease."""
-    delay = min(exc.seconds + random.uniform(0, 1), _backoff(task.request.retries, policy))
-    logger.info("%s deferred (%s); again in %.1fs", describe(event), exc, delay)
-    # max_retries: one more than now, so waiting never counts as failing
-    return task.retry(exc=exc, countdown=delay, max_retries=task.request.retries + 1)
+    task: EventTask = app.register_task(task_class())
+    return task

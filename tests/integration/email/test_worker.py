@@ -3,6 +3,7 @@ real sink (also a process)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,7 +36,7 @@ from tests.support.processes import ServiceProcess, running
 
 TASKS = task_queue(Service.EMAIL)
 TASKS_DLQ = f"{TASKS}.dlq"
-INVENTORY_TASKS = task_queue(Service.INVENTORY)
+EVENTS_DLQ = f"{EMAIL_EVENTS_QUEUE}.dlq"
 
 
 @dataclass
@@ -92,19 +93,23 @@ def test_order_placed_sends_one_mail_even_when_published_twice(
 def test_a_5xx_dead_letters_the_event_at_once_with_the_reason(
     broker: TestBroker, mail_system: MailSystem
 ) -> None:
+    """A permanent failure on the first attempt: the raw event itself goes to the event queue's
+    DLQ, never retried, and the log says why."""
     event = order_placed_event(email="refused@example.org")
 
     broker.publish_event(event)
 
-    wait_until(lambda: broker.ready(TASKS_DLQ) == 1, timeout=60, message="one dead letter")
-    [(props, _body)] = broker.drain(TASKS_DLQ)
+    wait_until(lambda: broker.ready(EVENTS_DLQ) == 1, timeout=60, message="one dead letter")
+    [(props, body)] = broker.drain(EVENTS_DLQ)
     assert x_death_reason(props) == "rejected"
-    assert props.headers["x-death"][0]["queue"] == TASKS
-    assert props.headers["retries"] == 0  # permanent: never retried
+    assert props.headers["x-death"][0]["queue"] == EMAIL_EVENTS_QUEUE
+    assert json.loads(body)["id"] == event.id  # the event as published, plain JSON
+    assert broker.ready(TASKS_DLQ) == 0
     log = mail_system.worker.wait_for_log(
         rf"{event.id} .*failed permanently, dead-lettering: .*refused@example.org refused: 550"
     )
     assert "recipient refused by the sink" in log.string
+    assert f"{event.id} correlation={event.correlationid} failed (" not in mail_system.worker.log()
     assert mail_system.mailbox.paths() == [] or not mails_with(
         mail_system.mailbox, message_id(event.id, ORDER_RECEIVED)
     )

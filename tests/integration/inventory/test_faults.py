@@ -35,8 +35,12 @@ def test_two_workers_getting_the_same_event_at_once_reserve_once(
 ) -> None:
     url = f"sqlite:///{tmp_path}/inventory.db"
     db = make_inventory_db(url, {"MUG-BLUE": 100})
-    # one unacked event per ingress: the two copies of an event go to different workers
-    env = {"INVENTORY_DATABASE_URL": url, "INVENTORY_INGRESS_PREFETCH": "1"}
+    # one unacked event per worker: the two copies of an event go to different workers
+    env = {
+        "INVENTORY_DATABASE_URL": url,
+        "INVENTORY_WORKER_CONCURRENCY": "1",
+        "INVENTORY_WORKER_PREFETCH_MULTIPLIER": "1",
+    }
     workers = (
         inventory_worker(tmp_path, env, "inventory-a"),
         inventory_worker(tmp_path, env, "inventory-b"),
@@ -60,7 +64,8 @@ def test_two_workers_getting_the_same_event_at_once_reserve_once(
             return found if len(found) == 2 * len(events) else None
 
         found = wait_until(outcomes, timeout=90, message="every copy handled")
-        assert all("task inventory.reserve_stock" in w.log() for w in workers), "both got events"
+        for worker in workers:  # both took events
+            assert any(re.search(handled(e, "(reserved|duplicate)"), worker.log()) for e in events)
     assert found.count("reserved") == len(events)
     assert reserved(db) == {"MUG-BLUE": len(events)}
     for event in events:
@@ -115,24 +120,29 @@ def test_kill_9_after_the_commit_and_before_the_ack_changes_stock_once(
     paused = inventory_worker(
         tmp_path, {"INVENTORY_DATABASE_URL": url}, "inventory-paused", pause_after_commit=300
     )
-    with running(paused):
-        paused.wait_for_log(WORKER_READY, timeout=90)
-        broker.publish_event(event)
-        wait_until(lambda: outcome(db, event.data.order_id), timeout=60, message="committed")
-        paused.kill9()
+    with broker.tap(TASKS_QUEUE, TASKS_QUEUE) as private_queue:
+        with running(paused):
+            paused.wait_for_log(WORKER_READY, timeout=90)
+            broker.publish_event(event)
+            wait_until(lambda: outcome(db, event.data.order_id), timeout=60, message="committed")
+            paused.kill9()
 
-    # the task message was never acked: the broker has it again
-    wait_until(lambda: broker.ready(TASKS_QUEUE) == 1, timeout=30, message="task requeued")
-    # the event itself had been handed off (and acked): nothing of it left, ready or not
-    assert broker.messages(INVENTORY_EVENTS_QUEUE) == {INVENTORY_EVENTS_QUEUE: 0}
-    with running(inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url})) as (worker,):
-        worker.wait_for_log(handled(event, "duplicate event, nothing changed"), timeout=90)
-        broker.wait_empty(TASKS_QUEUE)  # the redelivered task acked
+        # the raw event was never acked: the broker has it again, on the event queue itself
+        wait_until(
+            lambda: broker.ready(INVENTORY_EVENTS_QUEUE) == 1, timeout=30, message="requeued"
+        )
+        with running(inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url})) as (worker,):
+            worker.wait_for_log(handled(event, "duplicate event, nothing changed"), timeout=90)
+            broker.wait_empty(INVENTORY_EVENTS_QUEUE)  # the redelivered event acked
+        assert private_queue.count() == 0  # never a task: both deliveries were first attempts
     assert reserved(db) == {"MUG-BLUE": 2, "TEE-M": 1}
-    assert broker.ready(TASKS_DLQ) == 0
+    assert broker.ready(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0
 
 
 def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_path: Path) -> None:
+    """A warm shutdown while a first attempt runs and others wait for the pool: the running one
+    finishes and is acked before the worker leaves (it never comes back); the waiting ones go
+    back to the queue, and the next worker handles each once."""
     url = f"sqlite:///{tmp_path}/inventory.db"
     db = make_inventory_db(url, {"MUG-BLUE": 100})
     events = [order_placed_event(lines=[("MUG-BLUE", 1, "8.50")]) for _ in range(6)]
@@ -151,13 +161,13 @@ def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_
         for event in events:
             broker.publish_event(event)
         slow.wait_for_log("FAULT INJECTION", timeout=60)
-        # one task is running, the others are handed off and prefetched or still queued
+        # one attempt is running (paused after its commit), three more wait for the pool
         assert slow.terminate(timeout=60) == 0
     decided = [e for e in events if outcome(db, e.data.order_id) is not None]
-    waiting = sum(broker.messages(INVENTORY_EVENTS_QUEUE, TASKS_QUEUE).values())
     assert 1 <= len(decided) < len(events)
-    assert waiting >= len(events) - len(decided)  # every unstarted one is still in a queue
     assert "Warm shutdown" in slow.log()
+    # what was decided was acked on the way out; everything else is back in the queue
+    assert broker.ready(INVENTORY_EVENTS_QUEUE) == len(events) - len(decided)
 
     with running(inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url})) as (worker,):
         worker.wait_for_log(WORKER_READY, timeout=90)
@@ -166,7 +176,10 @@ def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_
             timeout=60,
             message="every order decided",
         )
-        broker.wait_empty(INVENTORY_EVENTS_QUEUE, TASKS_QUEUE)
+        broker.wait_empty(INVENTORY_EVENTS_QUEUE)
+        log = worker.log()
     assert reserved(db) == {"MUG-BLUE": len(events)}
+    # each handled once: nothing the first worker finished came back
+    assert "duplicate event" not in log
     assert broker.ready(TASKS_DLQ) == 0
     assert broker.ready(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0

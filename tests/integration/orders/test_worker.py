@@ -119,7 +119,9 @@ def test_two_workers_each_getting_a_copy_confirm_each_order_once(
     env = {
         "ORDERS_DATABASE_URL": orders_db_url,
         "ORDERS_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
-        "ORDERS_INGRESS_PREFETCH": "1",  # spread the copies over both workers
+        # one unacked event per worker: the copies spread over both workers
+        "ORDERS_WORKER_CONCURRENCY": "1",
+        "ORDERS_WORKER_PREFETCH_MULTIPLIER": "1",
     }
     workers = (orders_worker(tmp_path, env, "worker-a"), orders_worker(tmp_path, env, "worker-b"))
     orders = [place(db) for _ in range(10)]
