@@ -5,13 +5,13 @@ The Message-ID is a pure function of (event id, template): a mail sent twice for
 recognise the duplicate.
 
 The message is written out directly, in the exact form the standard library's `compat32`
-generator gives a `MIMEMultipart("alternative")` of two `MIMEText(..., "utf-8")` parts (a unit test
-compares the two byte for byte): the same headers, folded the same way at 78 characters (through
-`email.header.Header`, so a subject that is not ASCII becomes RFC 2047 words), each part in base64
-in lines of 76. Building the message objects and flattening them cost ten times as much (0.31 ms a
-mail here: parsing the parameters back out of the headers, folding every header, and a regular
-expression compiled for each random boundary; docs/benchmarks.md). The boundary needs no check
-against the bodies: a base64 line never starts with `--`.
+generator gives a `MIMEMultipart("alternative")` of two `MIMEText(..., "utf-8")` parts (a unit
+test compares the two byte for byte): the same headers, folded the same way at 78 characters
+(through `email.header.Header`, so a subject that is not ASCII becomes RFC 2047 words), each part
+in base64 lines of 76. Building the message objects and flattening them cost 0.31 ms a mail here
+against 0.02 ms (parsing parameters back out of the headers, folding every header, a regular
+expression compiled for each random boundary; docs/email.md, "What a mail costs"). The boundary
+needs no check against the bodies: a base64 line never starts with `--`.
 
 Sender or recipient addresses that are not ASCII need SMTPUTF8: such a mail is built as an
 `EmailMessage` and flattened with the `utf8` policy, as `smtplib.send_message` does.

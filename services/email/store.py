@@ -47,7 +47,7 @@ def _naive(moment: datetime) -> datetime:
 
 # The two statements of every mail, built once and run on the session's connection, the values
 # bound at execution: building them per call and running them through the ORM session cost
-# two to three times the CPU (docs/benchmarks.md).
+# two to three times the CPU (docs/email.md, "What a mail costs").
 _TABLE = table_of(SentEmail)
 _KEY = (
     _TABLE.c.event_id == bindparam("key_event_id"),
