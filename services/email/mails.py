@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from services.common.events import Envelope
 from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECTED
@@ -29,14 +29,6 @@ MAILS_BY_EVENT: dict[str, tuple[str, ...]] = {
     ORDER_CONFIRMED: (ORDER_CONFIRMED_MAIL,),
     ORDER_REJECTED: (ORDER_REJECTED_MAIL,),
 }
-
-
-@runtime_checkable
-class ToCustomer(Protocol):
-    """Every order event names the customer; that is who gets the mail."""
-
-    @property
-    def customer_email(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -65,17 +57,33 @@ class MailRenderer:
             lstrip_blocks=True,
         )
         self._env.filters["money"] = format_money
+        self._compiled: dict[str, tuple[Template, Template, Template]] = {}
 
     def render(self, template: str, envelope: Envelope[Any]) -> RenderedMail:
         data = envelope.data
-        if not isinstance(data, ToCustomer):
+        # Every order event names the customer; that is who gets the mail. (A getattr, where
+        # isinstance of a runtime-checkable Protocol cost 7 us a mail.)
+        recipient = getattr(data, "customer_email", None)
+        if not isinstance(recipient, str):
             raise TypeError(f"{envelope.type} names no customer_email to send {template} to")
         context = {"order": data, "event": envelope}
-        subject = self._env.get_template(f"{template}.subject.j2").render(context)
+        subject, text, html = self._templates(template)
         return RenderedMail(
             template=template,
-            recipient=data.customer_email,
-            subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
-            text=self._env.get_template(f"{template}.txt.j2").render(context),
-            html=self._env.get_template(f"{template}.html.j2").render(context),
+            recipient=recipient,
+            # one line, whatever the template's whitespace
+            subject=" ".join(subject.render(context).split()),
+            text=text.render(context),
+            html=html.render(context),
         )
+
+    def _templates(self, template: str) -> tuple[Template, Template, Template]:
+        """The three compiled templates of a mail kind, looked up once."""
+        found = self._compiled.get(template)
+        if found is None:
+            subject, text, html = (
+                self._env.get_template(f"{template}.{part}.j2")
+                for part in ("subject", "txt", "html")
+            )
+            found = self._compiled[template] = (subject, text, html)
+        return found

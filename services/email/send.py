@@ -16,14 +16,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from email.message import Message
 from typing import Any, Protocol
 
 from services.common.events import Envelope
 from services.common.observability.metrics import MAILS_SENT
 from services.common.worker.errors import Deferred, PermanentError, TransientError
 from services.email.mails import MAILS_BY_EVENT, MailRenderer
-from services.email.message import Letterhead, build_message, message_id
+from services.email.message import Letterhead, OutgoingMail, build_message, message_id
 from services.email.smtp import SendFailed
 from services.email.store import Claim, ClaimOutcome, SentEmailStore, utc_now
 
@@ -31,7 +30,7 @@ log = logging.getLogger("shopflow.email.send")
 
 
 class Sender(Protocol):
-    def send(self, message: Message) -> None: ...
+    def send(self, mail: OutgoingMail) -> None: ...
 
 
 def send_order_mails(
@@ -54,9 +53,9 @@ def send_order_mails(
             done.append(f"{template}: already sent")
             continue
         token = _ours(claim, what, clock)
-        message = build_message(mail, letterhead, message_id=mid, date=clock())
+        outgoing = build_message(mail, letterhead, message_id=mid, date=clock())
         try:
-            sender.send(message)
+            sender.send(outgoing)
         except SendFailed as exc:
             store.release(event.id, template, token, exc.reason)
             raise _classified(exc, f"{what} to {mail.recipient}") from exc

@@ -24,11 +24,12 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from email.message import Message
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from pydantic import SecretStr
+
+from services.email.message import OutgoingMail
 
 _tracer = trace.get_tracer("shopflow.email.smtp")
 
@@ -81,6 +82,20 @@ def classify(exc: BaseException) -> SendFailed:
     return SendFailed(f"{type(exc).__name__}: {exc}", transient=False)
 
 
+# what smtplib.send_message asks for a mail with an address that is not ASCII
+_SMTPUTF8_OPTIONS = ("SMTPUTF8", "BODY=8BITMIME")
+
+
+def _require_smtputf8(smtp: smtplib.SMTP) -> None:
+    """As smtplib.send_message checks: a server without SMTPUTF8 never gets such a mail (a
+    permanent failure), not even one that speaks only HELO."""
+    smtp.ehlo_or_helo_if_needed()
+    if not smtp.has_extn("smtputf8"):
+        raise smtplib.SMTPNotSupportedError(
+            "an address is not ASCII, and the server does not offer SMTPUTF8"
+        )
+
+
 MAX_IDLE_SECONDS = 5.0
 MAX_MAILS_PER_SESSION = 100
 
@@ -99,18 +114,21 @@ class SmtpSender:
         self.config = config
         self._local = threading.local()
 
-    def send(self, message: Message) -> None:
+    def send(self, mail: OutgoingMail) -> None:
         cfg = self.config
         attributes: dict[str, str | int] = {"server.address": cfg.host, "server.port": cfg.port}
         with _tracer.start_as_current_span(
             "smtp send", kind=SpanKind.CLIENT, attributes=attributes
         ):
-            self._send(message)
+            self._send(mail)
 
-    def _send(self, message: Message) -> None:
+    def _send(self, mail: OutgoingMail) -> None:
         session = self._session()
+        options = _SMTPUTF8_OPTIONS if mail.smtputf8 else ()
         try:
-            refused = session.smtp.send_message(message)
+            if mail.smtputf8:
+                _require_smtputf8(session.smtp)
+            refused = session.smtp.sendmail(mail.sender, [mail.recipient], mail.data, options)
         except (smtplib.SMTPException, OSError) as exc:
             self._close()  # never reused: it may be in the middle of a transaction
             raise classify(exc) from exc

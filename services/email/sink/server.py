@@ -24,6 +24,7 @@ class SinkHandler:
         self.stall_seconds = settings.stall_seconds
         self.stall_limit = settings.stall_limit
         self.stalled = 0
+        self.stored = SINK_MAILS.labels("stored")  # looked up once, not per mail
 
     async def handle_RCPT(  # noqa: N802  (aiosmtpd's hook name)
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -48,7 +49,7 @@ class SinkHandler:
             rcpt_tos=list(envelope.rcpt_tos),
         )
         log.info("stored %s for %s", path.name, ", ".join(envelope.rcpt_tos))
-        SINK_MAILS.labels("stored").inc()
+        self.stored.inc()
         if self.stall_seconds and (not self.stall_limit or self.stalled < self.stall_limit):
             self.stalled += 1
             log.info(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.email.mails import ORDER_RECEIVED, MailRenderer
-from services.email.message import Letterhead, build_message, message_id
+from services.email.message import Letterhead, OutgoingMail, build_message, message_id
 from services.email.sink.config import SinkSettings
 from services.email.sink.mailbox import Mailbox
 from services.email.sink.server import SinkHandler, build_controller
@@ -20,7 +19,7 @@ from tests.support.factories import order_placed_event
 from tests.support.ports import free_port
 
 
-def _message(email: str = "ada@example.com") -> tuple[str, Message]:
+def _message(email: str = "ada@example.com") -> tuple[str, OutgoingMail]:
     event = order_placed_event(email=email)
     mail = MailRenderer().render(ORDER_RECEIVED, event)
     mid = message_id(event.id, ORDER_RECEIVED)
@@ -51,6 +50,38 @@ def test_a_mail_arrives_in_the_sink_folder(sink: Controller, tmp_path: Path) -> 
     assert stored.header("X-Sink-Envelope-To") == "<grace@example.org>"
     assert "Total: 36.90 EUR" in stored.part("plain")
     assert "<table>" in stored.part("html")
+
+
+def test_an_address_that_is_not_ascii_goes_out_with_smtputf8(
+    sink: Controller, tmp_path: Path
+) -> None:
+    mid, mail = _message("zoë@exämple.com")
+    assert mail.smtputf8
+    sender_for(sink).send(mail)  # the sink (aiosmtpd) offers SMTPUTF8
+    [stored] = Mailbox(tmp_path / "mail").mails()
+    assert stored.header("Message-ID") == mid
+    assert stored.header("To") == "zoë@exämple.com"
+    assert stored.header("X-Sink-Envelope-To") == "<zoë@exämple.com>"
+    assert "Total: 36.90 EUR" in stored.part("plain")
+
+
+def test_a_server_without_smtputf8_never_gets_a_mail_to_an_address_that_is_not_ascii(
+    tmp_path: Path,
+) -> None:
+    settings = SinkSettings(host="127.0.0.1", port=free_port(), dir=tmp_path / "mail")
+    handler = SinkHandler(Mailbox(settings.dir), settings)
+    controller = Controller(
+        handler, hostname="127.0.0.1", port=settings.port, enable_SMTPUTF8=False
+    )
+    controller.start()
+    try:
+        with pytest.raises(SendFailed) as failure:
+            sender_for(controller).send(_message("zoë@exämple.com")[1])
+    finally:
+        controller.stop()
+    assert not failure.value.transient
+    assert "SMTPUTF8" in failure.value.reason
+    assert Mailbox(tmp_path / "mail").paths() == []
 
 
 @pytest.mark.parametrize("sink", [{"refuse": r"^nobody@"}], indirect=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import Message
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from services.common.db import Database
 from services.common.events import Envelope
 from services.common.worker.errors import Deferred, PermanentError, TransientError
 from services.email.mails import ORDER_RECEIVED, MailRenderer
-from services.email.message import Letterhead
+from services.email.message import Letterhead, OutgoingMail
 from services.email.models import Status
 from services.email.send import send_order_mails
 from services.email.smtp import SendFailed
@@ -25,13 +26,13 @@ from tests.support.factories import order_placed_event
 
 class FakeSender:
     def __init__(self) -> None:
-        self.sent: list[Message] = []
+        self.sent: list[OutgoingMail] = []
         self.fail_with: SendFailed | None = None
 
-    def send(self, message: Message) -> None:
+    def send(self, mail: OutgoingMail) -> None:
         if self.fail_with:
             raise self.fail_with
-        self.sent.append(message)
+        self.sent.append(mail)
 
 
 @pytest.fixture
@@ -68,9 +69,11 @@ def test_sends_once_and_records_it(mailer: Mailer, sender: FakeSender) -> None:
     event = order_placed_event(email="ada@example.com")
     assert mailer.send(event) == [f"{ORDER_RECEIVED}: sent"]
     assert mailer.send(event) == [f"{ORDER_RECEIVED}: already sent"]
-    [msg] = sender.sent
-    assert msg["Message-ID"] == f"<{event.id}.{ORDER_RECEIVED}@shop.test>"
-    assert msg["To"] == "ada@example.com"
+    [mail] = sender.sent
+    msg = BytesParser(policy=policy.default).parsebytes(mail.data)
+    assert msg["Message-ID"] == mail.message_id == f"<{event.id}.{ORDER_RECEIVED}@shop.test>"
+    assert msg["To"] == mail.recipient == "ada@example.com"
+    assert mail.sender == "shop@example.com"
     row = sent_email(mailer.db, event.id, ORDER_RECEIVED)
     assert row is not None
     assert row.status == Status.SENT
