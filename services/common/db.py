@@ -110,9 +110,10 @@ def table_of(model: type[object]) -> Table:
     return table
 
 
-# Statements are built once and executed with parameters. Building one per call (the usual
-# `insert(table).values(...)`) made SQLAlchemy construct and key it again every time: about 3x the
-# CPU of executing a built one, and most of a handler's (docs/benchmarks.md).
+# Statements are built once and executed with parameters, on the session's connection. Building
+# one per call (the usual `insert(table).values(...)`) made SQLAlchemy construct and key it again
+# every time, and the ORM session's execute adds its own layer: together two to three times the
+# CPU of executing a built one on the connection, and most of a handler's (docs/benchmarks.md).
 
 
 @functools.cache
@@ -142,7 +143,7 @@ def insert_rows(session: Session, rows: Sequence[object]) -> None:
     """
     if rows:
         table = table_of(type(rows[0]))
-        session.execute(
+        session.connection().execute(
             _insert_into(table),
             [
                 {c.key: state.dict[c.key] for c in table.columns if c.key in state.dict}
@@ -160,5 +161,6 @@ def insert_unless_exists(session: Session, model: type[object], **values: Any) -
     rolled back), so exactly one of two racing twins gets True. On SQLite `BEGIN IMMEDIATE`
     already serializes them. It goes to the table, not through the ORM's unit of work.
     """
-    statement = _insert_ignoring_duplicates(table_of(model), session.get_bind().dialect.name)
-    return session.execute(statement, values).first() is not None
+    connection = session.connection()
+    statement = _insert_ignoring_duplicates(table_of(model), connection.dialect.name)
+    return connection.execute(statement, values).first() is not None

@@ -13,13 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import cache
 
-from sqlalchemy import DateTime, Executable, Update, bindparam, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Update, bindparam, update
 from sqlalchemy.orm import Session
 
-from services.common.db import Database, table_of
+from services.common.db import Database, insert_unless_exists, table_of
 from services.email.models import SentEmail, Status
 
 
@@ -45,9 +43,10 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None)
 
 
-# The two statements of every mail, built once and run on the session's connection, the values
-# bound at execution: building them per call and running them through the ORM session cost
-# two to three times the CPU (docs/email.md, "What a mail costs").
+# The mark-sent statement, built once and run on the session's connection, the values bound at
+# execution (the claim is `insert_unless_exists`, built the same way): building them per call
+# and running them through the ORM session cost two to three times the CPU (docs/email.md, "What
+# a mail costs").
 _TABLE = table_of(SentEmail)
 _KEY = (
     _TABLE.c.event_id == bindparam("key_event_id"),
@@ -58,20 +57,6 @@ _MARK_SENT: Update = (
     .where(*_KEY, _TABLE.c.claim_token == bindparam("token"))
     .values(status=Status.SENT, sent_at=bindparam("now", type_=DateTime()))
 )
-
-
-@cache
-def _claim(dialect: str) -> Executable:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING` the key: what `insert_unless_exists`
-    (services/common/db.py) runs, with the same guarantee between racing twins."""
-    statement: sqlite.Insert | postgresql.Insert
-    if dialect == "sqlite":
-        statement = sqlite.insert(_TABLE).on_conflict_do_nothing()
-    elif dialect == "postgresql":
-        statement = postgresql.insert(_TABLE).on_conflict_do_nothing()
-    else:
-        raise NotImplementedError(f"claim: no ON CONFLICT for {dialect}")
-    return statement.returning(*_TABLE.primary_key.columns)
 
 
 class SentEmailStore:
@@ -89,9 +74,8 @@ class SentEmailStore:
         new = {"event_id": event_id, "template": template, "claimed_at": now, "attempts": 1}
         new |= {"status": Status.CLAIMED, **mail}
         with self._db.transaction() as session:
-            connection = session.connection()
-            claimed = connection.execute(_claim(connection.dialect.name), new).first()
-        if claimed is not None:
+            claimed = insert_unless_exists(session, SentEmail, **new)
+        if claimed:
             return Claim(ClaimOutcome.CLAIMED, token)
         with self._db.transaction() as session:  # the row exists: decide from its state
             row = session.get(SentEmail, (event_id, template), populate_existing=True)
