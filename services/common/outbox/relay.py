@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -57,6 +58,36 @@ class Backoff:
         self.failures = 0
 
 
+class PublishedLog:
+    """What the relay published, as one INFO line per `interval` seconds at most: the first pass
+    after a quiet spell is logged at once, the passes after it are summed into the next line. A
+    line per pass cost a tenth of the relay's CPU at one row per pass; the metrics count every
+    row (`shopflow_relay_published_total`)."""
+
+    def __init__(
+        self, interval: float = 10.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval = interval
+        self._clock = monotonic
+        self._due = 0.0
+        self._events = self._passes = 0
+
+    def add(self, events: int, last_row: int) -> None:
+        self._events += events
+        self._passes += 1
+        now = self._clock()
+        if now < self._due:
+            return
+        log.info(
+            "published %d event(s) in %d pass(es), last row %d",
+            self._events,
+            self._passes,
+            last_row,
+        )
+        self._events = self._passes = 0
+        self._due = now + self.interval
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -73,6 +104,7 @@ class OutboxRelay:
         self.wakeup = wakeup
         self.config = config or RelayTuning()
         self.backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
+        self._published_log = PublishedLog()
 
     def run_once(self) -> PassResult:
         if not self.lease.hold():
@@ -96,7 +128,7 @@ class OutboxRelay:
             )
         self.store.record(confirmed, failed)
         if confirmed:
-            log.info("published %d event(s), last row %d", len(confirmed), confirmed[-1])
+            self._published_log.add(len(confirmed), confirmed[-1])
         return PassResult(
             leader=True,
             published=len(confirmed),
@@ -153,6 +185,7 @@ class OutboxRelay:
         if self.wakeup is not None:
             self.wakeup.close()
         self.publisher.close()
+        self.store.close()
         try:
             self.lease.release()
         except SQLAlchemyError as exc:
