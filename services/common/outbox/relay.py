@@ -6,7 +6,8 @@ transaction: the rows of the longest prefix the broker acked (and did not return
 published, the first failure keeps its error, and every row after it stays pending. Those later
 rows may already have reached the broker in the same window; they go out again with the next pass
 and the consumers' inbox drops the duplicate. A failed pass is retried after a capped exponential
-backoff; an idle relay waits for a wake-up datagram or the fallback poll interval.
+backoff; an idle relay waits for a wake-up datagram or the fallback poll interval, and meanwhile
+deletes published rows past their retention, a small batch at a time (`retention.py`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from services.common.outbox.publisher import BrokerUnavailable, Publisher
 from services.common.outbox.settings import RelayTuning
 from services.common.outbox.store import OutboundMessage, OutboxStore
 from services.common.outbox.wakeup import UdpWakeupListener
+from services.common.retention import Pruner
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +99,14 @@ class OutboxRelay:
         *,
         wakeup: UdpWakeupListener | None = None,
         config: RelayTuning | None = None,
+        pruner: Pruner | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
         self.lease = lease
         self.wakeup = wakeup
         self.config = config or RelayTuning()
+        self.pruner = pruner
         self.backoff = Backoff(self.config.backoff_initial, self.config.backoff_max)
         self._published_log = PublishedLog()
 
@@ -176,10 +180,23 @@ class OutboxRelay:
 
     def _wait_for_work(self, stop: threading.Event) -> None:
         self.publisher.idle()
+        timeout = min(self.config.poll_interval, self._prune())
         if self.wakeup is not None and self.wakeup.listening:
-            self.wakeup.wait(self.config.poll_interval)
+            self.wakeup.wait(timeout)
         else:
-            stop.wait(self.config.poll_interval)
+            stop.wait(timeout)
+
+    def _prune(self) -> float:
+        """One batch of old published rows, if one is due and we hold the lease (the relay owns
+        its outbox); seconds until the next is due. Never while there is something to publish:
+        only an idle relay gets here."""
+        if self.pruner is None or not self.lease.held():
+            return self.config.poll_interval
+        try:
+            return self.pruner.step()
+        except SQLAlchemyError as exc:
+            log.warning("pruning the outbox failed, trying again later: %s", exc)
+            return self.config.poll_interval
 
     def shutdown(self) -> None:
         if self.wakeup is not None:

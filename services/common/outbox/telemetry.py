@@ -21,17 +21,19 @@ from services.common.observability.metrics import (
     RELAY_CONFIRM_LATENCY,
     RELAY_FAILURES,
     RELAY_PUBLISHED,
+    RETENTION_PRUNED,
 )
 from services.common.outbox.publisher import BatchResult, BrokerUnavailable
 from services.common.outbox.store import OutboundMessage
 
 
-def start_counting(exchange: str) -> None:
-    """Every failure and latency series of a relay at 0 from its start (the published series
-    appear per event type with the first publish)."""
+def start_counting(exchange: str, outbox: str) -> None:
+    """Every failure, latency and pruning series of a relay at 0 from its start (the published
+    series appear per event type with the first publish)."""
     for kind in ("rejected", "unavailable"):
         RELAY_FAILURES.labels(exchange, kind)
     RELAY_CONFIRM_LATENCY.labels(exchange)
+    RETENTION_PRUNED.labels(outbox)
 
 
 # Each series looked up once: `labels()` costs more than the increment it leads to.
