@@ -15,6 +15,7 @@ from typing import Any
 import pika
 from pika.adapters.blocking_connection import BlockingConnection
 
+from services.common.outbox.amqp_link import AmqpLink
 from services.common.outbox.confirm_window import ConfirmWindow
 
 PERSISTENT = 2
@@ -29,11 +30,9 @@ class WindowedPublisher:
         window: int = 256,
         timeout: float = 60.0,
     ):
-        self.connection = BlockingConnection(params)
+        self.link = AmqpLink.connect([params])
         self.exchange = exchange
-        self.confirms = ConfirmWindow(
-            self.connection, self.connection.channel(), size=window, timeout=timeout
-        )
+        self.confirms = ConfirmWindow.open(self.link, size=window, timeout=timeout)
 
     @property
     def sent(self) -> int:
@@ -49,8 +48,7 @@ class WindowedPublisher:
             raise RuntimeError("the broker nacked some publishes")
 
     def close(self) -> None:
-        if self.connection.is_open:
-            self.connection.close()
+        self.link.close()
 
 
 def publish_windowed(

@@ -2,7 +2,7 @@
 
     python -m broker.dead_letters list                          # every DLQ and unroutable sink
     python -m broker.dead_letters show QUEUE [-n 10] [--newest] # the total, then messages
-    python -m broker.dead_letters replay QUEUE [-n N] [--max-replays 3]
+    python -m broker.dead_letters replay QUEUE [-n N] [--max-replays 3] [--accept-repeats]
     python -m broker.dead_letters discard [QUEUE] --id ID ... | --id-prefix PREFIX
     python -m broker.dead_letters purge QUEUE --yes
 
@@ -16,6 +16,11 @@ that queue gets them, never every queue bound to the event exchange), with a `x-
 header counting replays; a message replayed `--max-replays` times stays put, so a poison message
 cannot loop forever. Each message is re-published with publisher confirms before it is acked in
 the DLQ: nothing is lost, at worst replayed twice.
+
+`replay` refuses (exit status 2, nothing replayed) when an event it would replay is older than
+the consuming service's inbox retention (`RETENTION_INBOX_DAYS`, as that service reads it): its
+record of having handled the event may be deleted, so a repeat would no longer be a no-op.
+`--accept-repeats` replays them anyway (docs/operations.md, "Retention").
 
 `discard` deletes only the messages with those message ids (without QUEUE: from every DLQ and
 sink) and puts every other one back; `purge` empties a queue.
@@ -37,6 +42,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 
 from broker.admin import BrokerUnavailable, admin_channel
+from broker.repeats import InboxRetention
 from broker.settings import ProvisionSettings
 from services.common import topology as t
 from services.common.cli import run_cli
@@ -135,13 +141,31 @@ def discard(
     return removed
 
 
-def replay(ch: BlockingChannel, queue: str, limit: int, max_replays: int) -> tuple[int, int]:
-    """Returns (replayed, kept back)."""
+class TooOld(Exception):
+    """Dead letters whose events are older than their consumer's inbox retention."""
+
+
+def replay(
+    ch: BlockingChannel,
+    queue: str,
+    limit: int,
+    max_replays: int,
+    too_old: Callable[[DeadLetter], bool] = lambda _letter: False,
+) -> tuple[int, int]:
+    """Returns (replayed, kept back). Raises TooOld, having replayed nothing, if `too_old` says
+    so of a message it would replay."""
     ch.confirm_delivery()
     replayed = kept = 0
-    for letter in peek(ch, queue, limit):
+    letters = peek(ch, queue, limit)
+    due = [x for x in letters if x.origin_queue is not None and x.replays < max_replays]
+    stale = [x for x in due if too_old(x)]
+    if stale:
+        put_back(ch)
+        raise TooOld(f"{len(stale)} of the {len(due)} dead letter(s) to replay")
+    due_tags = {x.delivery_tag for x in due}
+    for letter in letters:
         target = letter.origin_queue
-        if target is None or letter.replays >= max_replays:
+        if letter.delivery_tag not in due_tags or target is None:
             kept += 1
             continue
         headers = dict(letter.properties.headers or {})
@@ -171,6 +195,12 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("queue")
     rep.add_argument("-n", type=int, default=1000)
     rep.add_argument("--max-replays", type=int, default=3)
+    rep.add_argument(
+        "--accept-repeats",
+        action="store_true",
+        help="replay events older than the consumer's inbox retention too, although a repeat "
+        "of one may then be handled twice",
+    )
     dis = sub.add_parser("discard", help="delete only the messages with these message ids")
     dis.add_argument("queue", nargs="?", help="default: every DLQ and unroutable sink")
     which = dis.add_mutually_exclusive_group(required=True)
@@ -229,7 +259,22 @@ def _show(ch: BlockingChannel, queues: list[str], args: argparse.Namespace) -> i
 
 
 def _replay(ch: BlockingChannel, queues: list[str], args: argparse.Namespace) -> int:
-    replayed, kept = replay(ch, queues[0], args.n, args.max_replays)
+    queue = queues[0]
+    retention = InboxRetention(t.build(ProvisionSettings().broker.vhost))
+
+    def too_old(letter: DeadLetter) -> bool:
+        return not args.accept_repeats and retention.too_old(letter.origin_queue, letter.body)
+
+    try:
+        replayed, kept = replay(ch, queue, args.n, args.max_replays, too_old)
+    except TooOld as exc:
+        print(
+            f"error: {exc} in {queue} carry events older than {retention.describe(queue)}: the "
+            "consumer may have forgotten handling them, so a repeat would be handled again; "
+            "nothing replayed (--accept-repeats replays them anyway)",
+            file=sys.stderr,
+        )
+        return 2
     print(f"replayed {replayed}; kept {kept} (no origin, or replayed too often)")
     return 0
 

@@ -101,7 +101,7 @@ def sections() -> dict[str, list[Variable]]:
     from broker.flower import FlowerSettings
     from broker.settings import ProvisionSettings
     from services.common.outbox.settings import RelayTuning
-    from services.common.settings import LogSettings, MetricsSettings
+    from services.common.settings import LogSettings, MetricsSettings, RetentionSettings
     from services.common.worker.settings import RetryPolicy, WorkerTuning
     from services.email.settings import Settings as EmailSettings
     from services.email.sink.config import SinkSettings
@@ -115,6 +115,7 @@ def sections() -> dict[str, list[Variable]]:
         "Every process": knob_variables(LogSettings) + knob_variables(MetricsSettings),
         "Every worker": knob_variables(WorkerTuning) + knob_variables(RetryPolicy),
         "Every relay": knob_variables(RelayTuning),
+        "Retention (every relay and worker)": knob_variables(RetentionSettings),
         "orders": service_variables(OrdersSettings),
         "inventory": service_variables(InventorySettings),
         "email": service_variables(EmailSettings),

@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Index, String
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from services.common.db import insert_unless_exists
 from services.common.events import Envelope
@@ -31,6 +31,12 @@ class InboxMixin:
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(128))
     processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805
+        """`processed_at` indexed: retention deletes the oldest rows (inbox_retention.py)."""
+        name = cls.__tablename__  # type: ignore[attr-defined]
+        return (Index(f"ix_{name}_processed_at", "processed_at"),)
 
 
 def first_delivery(session: Session, inbox: type[InboxMixin], event: Envelope[Any]) -> bool:

@@ -1,7 +1,7 @@
 """The `manage` command every service has: create its schema, seed its demo data, and the
 service's own chores. Run explicitly (`make databases`), never at import or start-up.
 
-    python -m services.<name>.manage create-schema   # missing tables and columns (idempotent)
+    python -m services.<name>.manage create-schema   # missing tables, columns, indexes (idempotent)
     python -m services.<name>.manage init            # create-schema, then every seed chore
     python -m services.<name>.manage <chore>         # one of the service's chores (see --help)
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import MetaData
 
 from services.common.db import Database
-from services.common.schema import add_missing_columns
+from services.common.schema import add_missing_columns, add_missing_indexes
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ def manage(
         description=f"Database chores of the {service} service.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
-    commands.add_parser("create-schema", help="create missing tables and columns (idempotent)")
+    commands.add_parser(
+        "create-schema", help="create missing tables, columns and indexes (idempotent)"
+    )
     commands.add_parser("init", help="create-schema, then seed the demo data (idempotent)")
     for name, chore in chores.items():
         commands.add_parser(name, help=chore.help)
@@ -50,6 +52,8 @@ def manage(
             metadata.create_all(db.engine)
             for column in add_missing_columns(db.engine, metadata):
                 print(f"added column {column}")
+            for index in add_missing_indexes(db.engine, metadata):
+                print(f"added index {index}")
             print(f"schema ready in {db.engine.url.render_as_string(hide_password=True)}")
         run = [c for c in chores.values() if c.seeds] if args.command == "init" else []
         if args.command in chores:

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    DotEnvSettingsSource,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -147,6 +148,36 @@ class MetricsSettings(Knobs):
     )
 
 
+class RetentionSettings(Knobs):
+    """How long the rows kept only to make repeats harmless are kept (docs/operations.md,
+    "Retention"): the relay prunes its outbox, each worker its inbox."""
+
+    prefix: ClassVar[str] = "RETENTION_"
+
+    outbox_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="published outbox rows are deleted this many days after their publish "
+        "(0: never); keep it at most RETENTION_INBOX_DAYS",
+    )
+    inbox_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="a consumer's record of an event it handled (processed_events, sent mails) "
+        "is deleted this many days later; a repeat of an older event would be handled again "
+        "(0: never)",
+    )
+    prune_batch: int = Field(
+        default=500, ge=1, le=10_000, description="rows deleted per transaction when pruning"
+    )
+    prune_pause_seconds: float = Field(
+        default=0.1, ge=0, description="pause between two batches of a pruning run"
+    )
+    prune_interval_seconds: float = Field(
+        default=600.0, gt=0, description="a pruning run starts this often"
+    )
+
+
 KnobsT = TypeVar("KnobsT", bound=Knobs)
 
 
@@ -231,6 +262,7 @@ class ServiceSettings(BaseSettings):
     broker_password: SecretStr = Field(description="the service's broker login's password")
     log: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -246,6 +278,17 @@ class ServiceSettings(BaseSettings):
         assert isinstance(dotenv_settings, EnvSettingsSource)
         knobs = SharedKnobsSource(settings_cls, env_settings, dotenv_settings)
         return init_settings, env_settings, knobs, dotenv_settings, file_secret_settings
+
+    @classmethod
+    def knob_group(cls, name: str, group: type[KnobsT]) -> KnobsT:
+        """The knob group `name` exactly as this service reads it (its own variable, the shared
+        one, the service's default), without the rest of its settings and their secrets: for a
+        tool that needs only that (broker.dead_letters reads a service's retention)."""
+        field = cls.model_fields[name]
+        assert field.annotation is group
+        default = field.default if isinstance(field.default, group) else group()
+        found = SharedKnobsSource(cls, EnvSettingsSource(cls), DotEnvSettingsSource(cls))()
+        return group(**found.get(name, default.model_dump()))
 
     @classmethod
     def password_of(cls, service: Service) -> SecretStr:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -25,6 +25,8 @@ class Status(StrEnum):
 
 class SentEmail(Base):
     __tablename__ = "sent_emails"
+    # Retention deletes the oldest sent mails (store.sent_mails_expiry).
+    __table_args__ = (Index("ix_sent_emails_status_sent_at", "status", "sent_at"),)
 
     event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     template: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -18,6 +18,7 @@ from sqlalchemy import DateTime, Update, bindparam, update
 from sqlalchemy.orm import Session
 
 from services.common.db import Database, insert_unless_exists, table_of
+from services.common.retention import Expiry
 from services.email.models import SentEmail, Status
 
 
@@ -142,3 +143,9 @@ class SentEmailStore:
                 .values(status=Status.RELEASED, last_error=reason[:1000])
                 .execution_options(synchronize_session=False)
             )
+
+
+def sent_mails_expiry() -> Expiry:
+    """What retention may delete (services/common/inbox_retention.py): mails marked sent, by
+    `sent_at`. A claimed or released row is work not done yet, and stays whatever its age."""
+    return Expiry(table_of(SentEmail), "sent_at", SentEmail.status == Status.SENT, naive=True)

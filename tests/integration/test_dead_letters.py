@@ -1,9 +1,10 @@
 """The dead-letter CLI against the real broker: show reasons, replay to the origin queue only,
-refuse to loop forever, purge only when asked."""
+refuse to loop forever, refuse events the consumer may have forgotten, purge only when asked."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pika
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from broker.dead_letters import REPLAY_HEADER
 from broker.dead_letters import main as dead_letters
 from services.common import topology as t
+from services.common.events import Envelope
 from tests.support.broker import TestBroker
+from tests.support.factories import order_placed
 from tests.support.ports import free_port
 
 QUEUE = t.INVENTORY_EVENTS_QUEUE
@@ -147,3 +150,41 @@ def test_a_broker_that_does_not_answer_is_one_line_saying_what_to_do(
     [line] = captured.err.splitlines()
     assert "does not answer" in line
     assert "broker/ensure-rabbitmq.sh" in line
+
+
+def _event_from(days: float) -> bytes:
+    moment = datetime.now(UTC) - timedelta(days=days)
+    return Envelope.wrap(order_placed(), time=moment).to_json_bytes()
+
+
+def test_replay_refuses_events_older_than_the_consumers_inbox_retention(
+    broker: TestBroker, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _kill_one(broker, _event_from(days=1), "young")
+    _kill_one(broker, _event_from(days=40), "old")  # inventory forgets after 30 days
+
+    assert dead_letters(["replay", DLQ]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"error: 1 of the 2 dead letter(s) to replay in {DLQ} carry events")
+    assert "inventory's inbox retention (30 days)" in line
+    assert "--accept-repeats" in line
+    assert broker.ready(DLQ) == 2  # nothing replayed, nothing lost
+    assert broker.ready(QUEUE) == 0
+
+    # The service's own retention is the one that counts.
+    monkeypatch.setenv("INVENTORY_RETENTION_INBOX_DAYS", "60")
+    assert dead_letters(["replay", DLQ]) == 0
+    assert "replayed 2" in capsys.readouterr().out
+    assert sorted(props.message_id for props, _ in broker.drain(QUEUE)) == ["old", "young"]
+
+
+def test_replay_with_accept_repeats_replays_old_events_too(
+    broker: TestBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _kill_one(broker, _event_from(days=400), "ancient")
+    assert dead_letters(["replay", DLQ, "--accept-repeats"]) == 0
+    assert "replayed 1" in capsys.readouterr().out
+    assert [props.message_id for props, _ in broker.drain(QUEUE)] == ["ancient"]
+    assert broker.ready(DLQ) == 0

@@ -38,6 +38,7 @@ from tests.support.broker import TestBroker
 from tests.support.factories import order_confirmed_event, order_placed
 from tests.support.outbox_tables import Base, Leases, Outbox
 from tests.support.polling import wait_until
+from tests.support.ports import free_port
 
 
 @dataclass
@@ -296,3 +297,21 @@ def test_channel_closed_by_the_broker_mid_batch_is_a_rejection(
     assert result.failure.message == messages[1]
     assert isinstance(result.failure.error, PublishRejected)
     assert "channel closed by the broker: 404" in str(result.failure.error)
+
+
+def test_a_node_that_does_not_answer_is_skipped_for_the_next_one(
+    broker: TestBroker, target: Target, db: Database
+) -> None:
+    """BROKER_NODES: the publisher tries each node in turn and publishes through the first that
+    answers."""
+    ids = commit_placed(db, 2)
+    b = broker
+    live = b.settings.amqp_urls(b.admin_user, SecretStr(b.admin_password))
+    dead = [url.replace(f":{b.settings.port}/", f":{free_port()}/") for url in live]
+    pub = PikaPublisher([*dead, *live], target.exchange, timeout=2, name="outbox-test-failover")
+    try:
+        result = relay(db, pub).run_once()
+    finally:
+        pub.close()
+    assert (result.published, result.error) == (2, None)
+    assert target.received() == ids

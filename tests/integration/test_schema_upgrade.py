@@ -1,9 +1,9 @@
 """`manage create-schema` brings a database made by an older schema up to date in place.
 
-The older schema is made the honest way: today's tables without the column that was added since
-(`outbox.trace_context`), holding a row written then. After `create-schema` the column exists,
-the old row is still there and the relay's store reads it (no trace context), and running it again
-changes nothing.
+The older schema is made the honest way: today's tables without the column and the index that
+were added since (`outbox.trace_context`, `ix_processed_events_processed_at`), holding a row
+written then. After `create-schema` both exist, the old row is still there and the relay's store
+reads it (no trace context), and running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from services.common.schema import SchemaChangeRefused, add_missing_columns
 from services.orders.manage import main as orders_manage
 from services.orders.models import Base, OutboxMessage
 from tests.support.pgdb import throwaway_database
+
+INBOX_INDEX = "ix_processed_events_processed_at"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -40,6 +42,7 @@ def _old_database(url: str) -> None:
         Base.metadata.create_all(db.engine)
         with db.engine.begin() as connection:
             connection.execute(text("ALTER TABLE outbox DROP COLUMN trace_context"))
+            connection.execute(text("DROP INDEX ix_processed_events_processed_at"))
             connection.execute(
                 text(
                     "INSERT INTO outbox (event_id, event_type, aggregate_id, correlation_id, "
@@ -60,25 +63,41 @@ def _columns(url: str, table: str) -> set[str]:
         db.dispose()
 
 
-def test_create_schema_adds_the_new_column_and_keeps_the_rows(
+def _indexes(url: str, table: str) -> set[str]:
+    db = Database(url)
+    try:
+        return {str(i["name"]) for i in inspect(db.engine).get_indexes(table)}
+    finally:
+        db.dispose()
+
+
+def test_create_schema_adds_the_new_column_and_index_and_keeps_the_rows(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _old_database(url)
     assert "trace_context" not in _columns(url, "outbox")
+    assert INBOX_INDEX not in _indexes(url, "processed_events")
     monkeypatch.setenv("ORDERS_DATABASE_URL", url)
 
     assert orders_manage(["create-schema"]) == 0
-    assert "added column outbox.trace_context" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "added column outbox.trace_context" in out
+    assert f"added index {INBOX_INDEX}" in out
     assert "trace_context" in _columns(url, "outbox")
+    assert INBOX_INDEX in _indexes(url, "processed_events")
     db = Database(url)
+    store = OutboxStore(db, OutboxMessage)
     try:
-        [row] = OutboxStore(db, OutboxMessage).pending(10)
+        [row] = store.pending(10)
         assert (row.event_id, row.trace_context) == ("e-old", None)
     finally:
+        store.close()
         db.dispose()
 
     assert orders_manage(["create-schema"]) == 0
-    assert "added column" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "added column" not in out
+    assert "added index" not in out
 
 
 def test_a_missing_column_that_cannot_be_added_in_place_is_refused(tmp_path: Path) -> None:

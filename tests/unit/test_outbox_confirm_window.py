@@ -1,9 +1,10 @@
 """PikaPublisher's confirm window against a scripted broker: which prefix counts as confirmed.
 
-The broker is played by a stub connection: each `process_data_events` call delivers the next
-scripted step (acks, nacks, returns, a channel close, a lost connection) to the callbacks the
-window registered on the channel, as pika's I/O loop would. The real broker: the integration
-tests in tests/integration/test_outbox_publisher.py.
+The broker is played by a stub `AmqpLink`: each `run` (the publisher waiting for the broker)
+delivers the next scripted step (acks, nacks, returns, a channel close, a lost connection) to the
+callbacks the window registered on its channel, as pika's I/O loop would; with the script used
+up, the broker is silent and the stub's clock moves on by the whole wait. The real link and the
+real broker: tests/integration/test_outbox_publisher.py.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import pika
 import pytest
-from pika.exceptions import ChannelClosedByBroker, StreamLostError
+from pika.exceptions import AMQPConnectionError, ChannelClosedByBroker, StreamLostError
 
 from services.common.outbox import (
     BrokerUnavailable,
@@ -22,13 +23,22 @@ from services.common.outbox import (
     PikaPublisher,
     PublishRejected,
 )
+from services.common.outbox import pika_publisher as module
 from services.common.outbox.publisher import BatchResult
 
 Step = Callable[["Broker"], None]
 
 
-class ImplChannel:
-    """The asynchronous channel under a BlockingChannel: only what the window uses."""
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class AsyncChannel:
+    """pika's asynchronous channel: only what the window uses."""
 
     def __init__(self) -> None:
         self.on_confirm: Callable[[Any], None] | None = None
@@ -43,59 +53,66 @@ class ImplChannel:
     def add_on_return_callback(self, callback: Callable[..., None]) -> None:
         self.on_return = callback
 
-    def confirm_delivery(self, ack_nack_callback: Callable[[Any], None]) -> None:
+    def confirm_delivery(
+        self, ack_nack_callback: Callable[[Any], None], callback: Callable[[Any], None]
+    ) -> None:
         self.on_confirm = ack_nack_callback
+        callback(pika.frame.Method(1, pika.spec.Confirm.SelectOk()))  # the broker's select-ok
 
     def basic_publish(
         self, exchange: str, key: str, body: bytes, props: Any, mandatory: bool
     ) -> None:
         assert mandatory
+        assert self.is_open
         self.published.append(props.message_id)
 
 
-class BlockingChannelStub:
-    def __init__(self) -> None:
-        self._impl = ImplChannel()
-
-
-class ImplConnection:
-    """The asynchronous connection under a BlockingConnection: the node it connected to."""
-
-    params = pika.ConnectionParameters("127.0.0.1", 1)
-
-
 class Broker:
-    """A stub BlockingConnection; `script` holds one list of steps per process_data_events."""
+    """A stub AmqpLink; `script` holds one list of steps per `run` that has something to wait
+    for."""
 
-    def __init__(self, *script: list[Step]) -> None:
-        self._impl = ImplConnection()
+    node = pika.ConnectionParameters("127.0.0.1", 1)
+
+    def __init__(self, *script: list[Step], clock: Clock | None = None) -> None:
         self.script: deque[list[Step]] = deque(script)
-        self.channels: list[BlockingChannelStub] = []
-        self.timers: list[Callable[[], None]] = []
-        self.is_open = True
-        self.max_in_flight = 0
+        self.clock = clock or Clock()
+        self.channels: list[AsyncChannel] = []
+        self.error: BaseException | None = None
+        self.closed = False
+        self.runs = 0
 
     @property
-    def impl(self) -> ImplChannel:
-        return self.channels[-1]._impl
+    def is_open(self) -> bool:
+        return self.error is None and not self.closed
 
-    def channel(self) -> BlockingChannelStub:
-        self.channels.append(BlockingChannelStub())
+    @property
+    def impl(self) -> AsyncChannel:
         return self.channels[-1]
 
-    def call_later(self, _delay: float, callback: Callable[[], None]) -> None:
-        self.timers.append(callback)
+    def channel(self, _timeout: float) -> AsyncChannel:
+        self.channels.append(AsyncChannel())
+        return self.channels[-1]
 
-    def process_data_events(self, _time_limit: float = 0) -> None:
-        if self.script:
-            for step in self.script.popleft():
-                step(self)
-        timers, self.timers = self.timers, []
-        for timer in timers:
-            timer()
+    def run(self, done: Callable[[], bool], timeout: float) -> bool:
+        if done() or self.error is not None:
+            return True
+        self.runs += 1
+        if not self.script:
+            self.clock.now += timeout  # silence
+            assert self.runs < 1000, "the publisher waits for ever (does it read this clock?)"
+            return False
+        for step in self.script.popleft():
+            step(self)
+        return done() or self.error is not None
+
+    def wake(self) -> None:
+        pass
+
+    def process_ready(self) -> None:
+        self.run(lambda: False, 0.0)
 
     def close(self) -> None:
-        self.is_open = False
+        self.closed = True
 
     # -- what the broker can send -------------------------------------------------------------
 
@@ -127,8 +144,16 @@ def channel_closed(b: Broker) -> None:
     b.impl.on_close(b.impl, ChannelClosedByBroker(404, "NOT_FOUND - no exchange 'events'"))
 
 
-def connection_lost(_b: Broker) -> None:
-    raise StreamLostError("Transport indicated EOF")
+def connection_lost(b: Broker) -> None:
+    b.impl.is_open = False
+    b.error = StreamLostError("Transport indicated EOF")
+
+
+def later(seconds: float) -> Step:
+    def step(b: Broker) -> None:
+        b.clock.now += seconds
+
+    return step
 
 
 def messages(n: int) -> list[OutboundMessage]:
@@ -140,16 +165,26 @@ def connect(monkeypatch: pytest.MonkeyPatch) -> list[Broker]:
     """Queue Broker objects here; each (re)connect of the publisher takes the next one."""
     brokers: list[Broker] = []
 
-    def factory(_params: Any) -> Broker:
-        return brokers.pop(0)
+    class Link:
+        @staticmethod
+        def connect(_params: Any) -> Broker:
+            if not brokers:
+                raise AMQPConnectionError("connection refused")
+            return brokers.pop(0)
 
-    monkeypatch.setattr(pika, "BlockingConnection", factory)
+    monkeypatch.setattr(module, "AmqpLink", Link)
     return brokers
 
 
-def publisher(window: int = 256, confirm_timeout: float = 30.0) -> PikaPublisher:
+def publisher(
+    window: int = 256, confirm_timeout: float = 30.0, clock: Clock | None = None
+) -> PikaPublisher:
     return PikaPublisher(
-        ["amqp://u:p@127.0.0.1:1/v"], "events", window=window, confirm_timeout=confirm_timeout
+        ["amqp://u:p@127.0.0.1:1/v"],
+        "events",
+        window=window,
+        confirm_timeout=confirm_timeout,
+        monotonic=clock or Clock(),
     )
 
 
@@ -227,7 +262,7 @@ def test_connection_lost_mid_window_keeps_only_the_acked_prefix(connect: list[Br
     row, kind, text = error_of(result)
     assert (row, kind) == (2, BrokerUnavailable)
     assert "StreamLostError" in text
-    assert first.is_open is False  # closed; the next batch reconnects
+    assert first.closed  # closed; the next batch reconnects
     assert pub.publish_batch(messages(1)) == BatchResult((1,))
 
 
@@ -240,14 +275,12 @@ def test_a_failure_after_every_ack_is_charged_to_the_next_message(connect: list[
     assert broker.impl.published == ["e1"]
 
 
-def test_no_connection_fails_the_first_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refused(_params: Any) -> Broker:
-        raise pika.exceptions.AMQPConnectionError("connection refused")
-
-    monkeypatch.setattr(pika, "BlockingConnection", refused)
-    result = publisher().publish_batch(messages(3))
+def test_no_connection_fails_the_first_message(connect: list[Broker]) -> None:
+    result = publisher().publish_batch(messages(3))  # no broker queued: refused
     assert result.confirmed == ()
-    assert error_of(result)[:2] == (1, BrokerUnavailable)
+    row, kind, text = error_of(result)
+    assert (row, kind) == (1, BrokerUnavailable)
+    assert "connection refused" in text
 
 
 def test_channel_closed_by_the_broker_is_a_rejection_and_a_new_channel_follows(
@@ -269,24 +302,64 @@ def test_channel_closed_by_the_broker_is_a_rejection_and_a_new_channel_follows(
 def test_a_channel_closed_while_idle_is_replaced_before_the_next_batch(
     connect: list[Broker],
 ) -> None:
-    broker = Broker([ack(1)], [channel_closed], [ack(1)])
+    clock = Clock()
+    broker = Broker([ack(1)], [channel_closed], [ack(1)], clock=clock)
     connect.append(broker)
-    pub = publisher()
+    pub = publisher(clock=clock)
     assert pub.publish_batch(messages(1)) == BatchResult((1,))
+    clock.now += module.IDLE_IO_INTERVAL
     pub.idle()  # the broker closes the channel meanwhile
     assert pub.publish_batch(messages(1)) == BatchResult((1,))
     assert len(broker.channels) == 2
 
 
+def test_idle_reads_nothing_right_after_a_batch_and_keeps_the_connection_alive_later(
+    connect: list[Broker],
+) -> None:
+    clock = Clock()
+    broker = Broker([ack(1)], clock=clock)
+    connect.append(broker)
+    pub = publisher(clock=clock)
+    pub.publish_batch(messages(1))
+    runs = broker.runs
+    pub.idle()  # the batch has just read what the broker sent
+    assert broker.runs == runs
+    clock.now += module.IDLE_IO_INTERVAL
+    pub.idle()  # heartbeats and closes get read
+    assert broker.runs == runs + 1
+
+
+def test_a_connection_lost_while_idle_is_closed_and_the_next_batch_reconnects(
+    connect: list[Broker],
+) -> None:
+    clock = Clock()
+    first, second = Broker([ack(1)], [connection_lost], clock=clock), Broker([ack(1)])
+    connect.extend([first, second])
+    pub = publisher(clock=clock)
+    pub.publish_batch(messages(1))
+    clock.now += module.IDLE_IO_INTERVAL
+    pub.idle()
+    assert first.closed
+    assert pub.publish_batch(messages(1)) == BatchResult((1,))
+
+
 def test_no_confirm_within_the_timeout_is_broker_unavailable(connect: list[Broker]) -> None:
     broker = Broker([ack(1)])  # then silence
     connect.append(broker)
-    result = publisher(confirm_timeout=0.05).publish_batch(messages(2))
+    result = publisher(confirm_timeout=30, clock=broker.clock).publish_batch(messages(2))
     assert result.confirmed == (1,)
     row, kind, text = error_of(result)
     assert (row, kind) == (2, BrokerUnavailable)
     assert "no confirm" in text
-    assert broker.is_open is False
+    assert broker.closed
+
+
+def test_the_confirm_timeout_counts_from_the_last_confirm(connect: list[Broker]) -> None:
+    """A slow but steady broker is not a dead one: each confirm restarts the time limit."""
+    broker = Broker([later(20), ack(1)], [later(20), ack(2)], [later(20), ack(3)])
+    connect.append(broker)
+    result = publisher(confirm_timeout=30, clock=broker.clock).publish_batch(messages(3))
+    assert result == BatchResult((1, 2, 3))  # 60 s in all, never 30 s without a confirm
 
 
 def test_an_iterable_that_ends_early_publishes_only_what_it_gave(connect: list[Broker]) -> None:

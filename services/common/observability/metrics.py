@@ -97,6 +97,14 @@ RELAY_CONFIRM_LATENCY = Histogram(
 OUTBOX_BACKLOG = "shopflow_outbox_backlog"  # gauges read at scrape time (outbox_backlog.py)
 OUTBOX_OLDEST_AGE = "shopflow_outbox_oldest_pending_age_seconds"
 
+# -- retention: the relays prune their outbox, the workers their inbox --------------------------
+
+RETENTION_PRUNED = Counter(
+    "shopflow_retention_pruned_rows",
+    "Rows deleted because they outlived their retention (services/common/retention.py)",
+    ["table"],
+)
+
 # -- beat, email, the SMTP sink ------------------------------------------------------------------
 
 BEAT_SENT = Counter("shopflow_beat_sent", "Periodic tasks beat put on the queue", ["task"])

@@ -1,9 +1,11 @@
 """The transactional outbox, shared by every service that publishes events.
 
 - `tables`: `OutboxMixin` / `LeaseMixin` to map into a service's own metadata;
-- `store`: `add_event` (inside the business transaction) and `OutboxStore` (the relay's reads);
+- `store`: `add_event` (inside the business transaction) and `OutboxStore` (the relay's reads and
+  marks, in plain SQL: `relay_sql`);
 - `relay`: `OutboxRelay`, the loop; `publisher` the interface, `pika_publisher` the real one,
-  publishing through `confirm_window` (several confirms in flight);
+  publishing through `confirm_window` (several confirms in flight) on an `amqp_link` (pika's
+  asynchronous adapter, run in the relay's thread);
 - `lease`: one active relay at a time; `wakeup`: UDP wake-ups after commit.
 """
 

@@ -1,17 +1,23 @@
-"""A window of publisher confirms on one pika channel: one broker round trip per window instead
-of one per message. The relay's publisher (`pika_publisher.py`) and the bench's broker ceiling
+"""A window of publisher confirms on one channel: one broker round trip per window instead of one
+per message. The relay's publisher (`pika_publisher.py`) and the bench's broker ceiling
 (`bench/amqp.py`) both publish through it.
+
+It uses pika's asynchronous channel through its public calls (`confirm_delivery` with an ack/nack
+callback, `add_on_return_callback`, `add_on_close_callback`, `basic_publish`), on an `AmqpLink`
+(`amqp_link.py`) whose I/O loop runs in the caller's thread while it waits.
 """
 
 from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pika
-from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import ChannelClosedByBroker
+
+from services.common.outbox.amqp_link import AmqpLink
 
 
 class Outcome(enum.Enum):
@@ -27,11 +33,6 @@ class ConfirmTimeout(TimeoutError):
 class ConfirmWindow:
     """Up to `size` unconfirmed publishes in flight on one channel in confirm mode.
 
-    pika's BlockingChannel only publishes one confirm at a time, so the window drives the
-    channel's underlying asynchronous implementation (its ack/nack, return and close callbacks)
-    while the BlockingConnection does the I/O; a zero-delay timer set from the ack callback ends
-    each `process_data_events` as soon as a confirm arrives, instead of at its time limit.
-
     Delivery tags count the channel's publishes from 1. RabbitMQ sends a mandatory message's
     basic.return before its basic.ack, and a return carries no delivery tag, so returns are
     matched by `message_id`: a message returned and then acked is RETURNED, not ACKED. A return
@@ -41,12 +42,13 @@ class ConfirmWindow:
 
     def __init__(
         self,
-        connection: BlockingConnection,
-        channel: BlockingChannel,
+        link: AmqpLink,
+        channel: Any,
         *,
         size: int = 256,
         mandatory: bool = False,
         timeout: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if size < 1:
             raise ValueError(f"window size must be at least 1, not {size}")
@@ -54,21 +56,48 @@ class ConfirmWindow:
         self.mandatory = mandatory
         self.timeout = timeout
         self.sent = 0  # the delivery tag of the last publish
-        self._connection = connection
-        self._channel = channel._impl
+        self._link = link
+        self._channel = channel
         self._in_flight: dict[int, str | None] = {}  # tag -> message id, in tag order
         self._tag_of: dict[str, int] = {}
         self._returns: dict[int, str] = {}  # tag -> the broker's reason, until its ack
         self._failures: dict[int, tuple[Outcome, str]] = {}  # settled tags that were not acks
         self._closed: ChannelClosedByBroker | None = None
-        self._wake_pending = False
-        self._channel.add_on_close_callback(self._on_close)
-        self._channel.add_on_return_callback(self._on_return)
-        self._channel.confirm_delivery(ack_nack_callback=self._on_confirm)
+        self._most = 0  # what `wait` waits for: at most this many in flight
+        self._clock = monotonic
+        self._last_confirm = 0.0
+        channel.add_on_close_callback(self._on_close)
+        channel.add_on_return_callback(self._on_return)
+        selected: list[Any] = []
+
+        def on_selected(frame: Any) -> None:
+            selected.append(frame)
+            link.wake()
+
+        channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=on_selected)
+        if not link.run(lambda: bool(selected) or self._closed is not None, timeout):
+            raise ConfirmTimeout(f"confirm mode not acknowledged within {timeout:g}s")
+        self._raise_if_closed()
+
+    @classmethod
+    def open(
+        cls,
+        link: AmqpLink,
+        *,
+        size: int = 256,
+        mandatory: bool = False,
+        timeout: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> ConfirmWindow:
+        """A window on a new channel of `link`."""
+        channel = link.channel(timeout)
+        return cls(
+            link, channel, size=size, mandatory=mandatory, timeout=timeout, monotonic=monotonic
+        )
 
     @property
     def is_open(self) -> bool:
-        return self._closed is None and bool(self._channel.is_open)
+        return self._closed is None and self._link.is_open and bool(self._channel.is_open)
 
     @property
     def failed(self) -> bool:
@@ -106,30 +135,35 @@ class ConfirmWindow:
     def wait(self, most: int = 0) -> None:
         """Process I/O until at most `most` messages are unconfirmed.
 
-        Raises ChannelClosedByBroker, pika's connection errors, or ConfirmTimeout when no confirm
-        arrived for `timeout` seconds while waiting.
+        Raises ChannelClosedByBroker, the connection's error (pika's AMQPError kinds), or
+        ConfirmTimeout when no confirm arrived for `timeout` seconds while waiting.
         """
         self._raise_if_closed()
         if len(self._in_flight) <= most:
             return
-        deadline = time.monotonic() + self.timeout
-        while len(self._in_flight) > most:
-            before = len(self._in_flight)
-            remaining = deadline - time.monotonic()
+        self._most = most
+        self._last_confirm = self._clock()
+        while True:
+            remaining = self._last_confirm + self.timeout - self._clock()
             if remaining <= 0:
                 raise ConfirmTimeout(
                     f"{len(self._in_flight)} message(s) unconfirmed after {self.timeout:g}s"
                 )
-            self._connection.process_data_events(remaining)
+            settled = self._link.run(self._settled, remaining)
             self._raise_if_closed()
-            if len(self._in_flight) < before:
-                deadline = time.monotonic() + self.timeout
+            if settled:
+                return
+
+    def _settled(self) -> bool:
+        return len(self._in_flight) <= self._most or self._closed is not None
 
     def _raise_if_closed(self) -> None:
         if self._closed is not None:
             raise self._closed
+        if self._link.error is not None:
+            raise self._link.error
 
-    # -- callbacks, run by pika inside process_data_events ----------------------------------------
+    # -- callbacks, run by pika inside AmqpLink.run ----------------------------------------------
 
     def _on_confirm(self, frame: Any) -> None:
         method = frame.method
@@ -152,12 +186,9 @@ class ConfirmWindow:
                 self._failures[tag] = (Outcome.NACKED, "nacked by the broker")
             elif returned is not None:
                 self._failures[tag] = (Outcome.RETURNED, returned)
-        if not self._wake_pending:
-            self._wake_pending = True
-            self._connection.call_later(0, self._woken)
-
-    def _woken(self) -> None:
-        self._wake_pending = False
+        if tags:
+            self._last_confirm = self._clock()
+            self._link.wake()
 
     def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
         tag = self._tag_of.get(properties.message_id) if properties.message_id else None
@@ -169,4 +200,5 @@ class ConfirmWindow:
     def _on_close(self, _channel: Any, reason: Exception) -> None:
         if isinstance(reason, ChannelClosedByBroker):
             self._closed = reason
-        # A connection loss closes the channel too; process_data_events raises that error.
+            self._link.wake()
+        # A connection loss closes the channel too; the link keeps that error.

@@ -1,15 +1,16 @@
 """The relay's publisher: outbox messages to one exchange through a `ConfirmWindow`
-(`confirm_window.py`), over pika's BlockingConnection."""
+(`confirm_window.py`) on an `AmqpLink` (`amqp_link.py`, pika's asynchronous adapter)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 
 import pika
-from pika.adapters.blocking_connection import BlockingConnection
 from pika.exceptions import AMQPError, ChannelClosedByBroker
 
+from services.common.outbox.amqp_link import AmqpLink
 from services.common.outbox.confirm_window import ConfirmTimeout, ConfirmWindow, Outcome
 from services.common.outbox.publisher import (
     BatchFailure,
@@ -25,14 +26,17 @@ log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/json"
 PERSISTENT = 2
+# While idle, the broker's frames (heartbeats, a close) are read at least this often; far more
+# often than any heartbeat interval needs.
+IDLE_IO_INTERVAL = 1.0
 
 
 def connection_parameters(
     urls: Sequence[str], *, timeout: float = 5.0, heartbeat: int = 30, name: str | None = None
 ) -> list[pika.URLParameters]:
     """Parameters for each node's URL that fail fast: one attempt per node, bounded socket and
-    blocked timeouts. `pika.BlockingConnection(list)` tries the nodes in turn, so a client whose
-    node is gone reconnects to another one (`BROKER_NODES`)."""
+    blocked timeouts. `AmqpLink.connect(list)` and `pika.BlockingConnection(list)` try the nodes
+    in turn, so a client whose node is gone reconnects to another one (`BROKER_NODES`)."""
     return [_node_parameters(url, timeout, heartbeat, name) for url in urls]
 
 
@@ -108,30 +112,33 @@ class PikaPublisher:
         window: int = 256,
         confirm_timeout: float = 30.0,
         name: str | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._params = connection_parameters(urls, timeout=timeout, heartbeat=heartbeat, name=name)
         self._exchange = exchange
         self._window_size = window
         self._confirm_timeout = confirm_timeout
-        self._connection: BlockingConnection | None = None
+        self._link: AmqpLink | None = None
         self._window: ConfirmWindow | None = None
+        self._clock = monotonic
+        self._last_io = 0.0
 
     def _open_window(self) -> ConfirmWindow:
-        connected = self._connection is not None and self._connection.is_open
+        connected = self._link is not None and self._link.is_open
         if self._window is not None and self._window.is_open and connected:
             return self._window
         self._window = None  # e.g. the broker closed the channel while we were idle
-        if self._connection is None or not self._connection.is_open:
+        if self._link is None or not self._link.is_open:
             self.close()
-            self._connection = pika.BlockingConnection(self._params)
-            node = self._connection._impl.params  # the node that answered
+            self._link = AmqpLink.connect(self._params)
+            node = self._link.node  # the node that answered
             log.info("connected to the broker at %s:%s", node.host, node.port)
-        self._window = ConfirmWindow(
-            self._connection,
-            self._connection.channel(),
+        self._window = ConfirmWindow.open(
+            self._link,
             size=self._window_size,
             mandatory=True,
             timeout=self._confirm_timeout,
+            monotonic=self._clock,
         )
         return self._window
 
@@ -192,21 +199,33 @@ class PikaPublisher:
             unsent = next(following, None)
         result = settle(sent, window, error, unsent)
         telemetry.finish(result)
+        self._last_io = self._clock()
         return result
 
     def idle(self) -> None:
-        if self._connection is None or not self._connection.is_open:
+        """Handle what the broker sent since the last batch (heartbeats, a channel or connection
+        closed), unless the last batch was less than a second ago: the relay calls this after
+        every pass, and a batch has just done the same."""
+        if self._link is None or self._clock() - self._last_io < IDLE_IO_INTERVAL:
             return
+        self._last_io = self._clock()
         try:
-            self._connection.process_data_events(0)
+            self._link.process_ready()
         except (AMQPError, OSError) as exc:
             log.warning("broker connection lost while idle (%s); reconnecting on demand", exc)
             self.close()
+            return
+        if self._link.error is not None:
+            log.warning(
+                "broker connection lost while idle (%s); reconnecting on demand",
+                describe(self._link.error),
+            )
+            self.close()
 
     def close(self) -> None:
-        connection, self._connection, self._window = self._connection, None, None
-        if connection is not None and connection.is_open:
+        link, self._link, self._window = self._link, None, None
+        if link is not None:
             try:
-                connection.close()
+                link.close()
             except (AMQPError, OSError) as exc:
                 log.debug("ignoring error while closing the broker connection: %s", exc)

@@ -15,7 +15,7 @@ from types import FrameType
 
 from prometheus_client import REGISTRY
 
-from services.common.db import Database
+from services.common.db import Database, table_of
 from services.common.observability.process import observe_process
 from services.common.outbox.backlog import OutboxBacklog
 from services.common.outbox.lease import Lease
@@ -26,6 +26,7 @@ from services.common.outbox.store import OutboxStore
 from services.common.outbox.tables import LeaseMixin, OutboxMixin
 from services.common.outbox.telemetry import start_counting
 from services.common.outbox.wakeup import UdpWakeupListener
+from services.common.retention import Expiry, Pruner
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,14 @@ class RelayTarget:
     lease_name: str
 
 
+def outbox_expiry(table: type[OutboxMixin]) -> Expiry:
+    """The outbox rows retention may delete: published ones, by `published_at` (a row not
+    published yet is never deleted, whatever its age)."""
+    return Expiry(table_of(table), "published_at")
+
+
 def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> OutboxRelay:
-    tuning = settings.relay
+    tuning, retention = settings.relay, settings.retention
     publisher = PikaPublisher(
         settings.broker_urls,
         target.exchange,
@@ -54,6 +61,14 @@ def build_relay(settings: RelaySettings, db: Database, target: RelayTarget) -> O
         Lease(db, target.lease, target.lease_name, ttl=tuning.lease_ttl),
         wakeup=UdpWakeupListener(tuning.wake_host, tuning.wake_port),
         config=tuning,
+        pruner=Pruner(
+            db,
+            outbox_expiry(target.outbox),
+            days=retention.outbox_days,
+            batch=retention.prune_batch,
+            pause=retention.prune_pause_seconds,
+            interval=retention.prune_interval_seconds,
+        ),
     )
 
 
@@ -65,7 +80,7 @@ def run_relay(name: str, settings: RelaySettings, db: Database, target: RelayTar
     log = logging.getLogger(name)
     relay = build_relay(settings, db, target)
     REGISTRY.register(OutboxBacklog(relay.store, target.exchange))
-    start_counting(target.exchange)
+    start_counting(target.exchange, table_of(target.outbox).name)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from services.common.db import Database, table_of
 from services.common.events import Envelope
 from services.common.observability.messaging import capture
+from services.common.outbox.relay_sql import RelaySql
 from services.common.outbox.tables import OutboxMixin
 
 # Set on a session that added an outbox row; the relay is woken when it commits (wakeup.py).
@@ -74,40 +75,34 @@ def add_event(
 
 
 class OutboxStore:
-    """The relay's view of one outbox table.
-
-    Table statements, not ORM ones: the relay runs them for every batch, and at a moderate rate
-    a batch is one row, so the ORM's statement handling (its bulk UPDATE path especially) was a
-    fifth of the relay's CPU (docs/benchmarks.md)."""
+    """The relay's view of one outbox table: its reads and marks in plain SQL on a connection of
+    its own (`relay_sql.py` says why), the backlog through SQLAlchemy. `close` gives the
+    connection back."""
 
     def __init__(self, db: Database, table: type[OutboxMixin]) -> None:
         self.db = db
         self.table = table
         self._columns = table_of(table).c
+        self._sql = RelaySql(db.engine, table_of(table))
 
     def pending(self, limit: int) -> list[OutboundMessage]:
-        t = self._columns
-        with self.db.transaction() as session:
-            rows = session.execute(
-                select(t.id, t.event_id, t.event_type, t.correlation_id, t.payload, t.trace_context)
-                .where(t.published_at.is_(None))
-                .order_by(t.id)
-                .limit(limit)
-            ).all()
         return [
             OutboundMessage(
-                row_id=r.id,
-                event_id=r.event_id,
-                event_type=r.event_type,
-                correlation_id=r.correlation_id,
-                body=r.payload.encode(),
-                trace_context=r.trace_context,
+                row_id=row_id,
+                event_id=event_id,
+                event_type=event_type,
+                correlation_id=correlation_id,
+                body=payload.encode(),
+                trace_context=trace_context,
             )
-            for r in rows
+            for row_id, event_id, event_type, correlation_id, payload, trace_context in (
+                self._sql.pending(limit)
+            )
         ]
 
     def backlog(self) -> tuple[int, datetime | None]:
-        """How many rows wait to be published, and when the oldest of them was written."""
+        """How many rows wait to be published, and when the oldest of them was written. (Asked
+        from the metrics thread, so not on the relay's connection.)"""
         t = self._columns
         with self.db.transaction() as session:
             count, oldest = session.execute(
@@ -117,21 +112,9 @@ class OutboxStore:
 
     def record(self, published: list[int], failed: tuple[int, str] | None = None) -> None:
         """Mark confirmed rows published; keep the error of the row that failed, if any."""
-        if not published and failed is None:
-            return
-        t, table = self._columns, table_of(self.table)
-        now = datetime.now(UTC)
-        with self.db.transaction() as session:
-            if published:
-                session.execute(
-                    update(table)
-                    .where(t.id.in_(published), t.published_at.is_(None))
-                    .values(published_at=now, attempts=t.attempts + 1, last_error=None)
-                )
-            if failed is not None:
-                row_id, error = failed
-                session.execute(
-                    update(table)
-                    .where(t.id == row_id)
-                    .values(attempts=t.attempts + 1, last_error=error[:2000])
-                )
+        if failed is not None:
+            failed = (failed[0], failed[1][:2000])
+        self._sql.record(published, datetime.now(UTC), failed)
+
+    def close(self) -> None:
+        self._sql.close()

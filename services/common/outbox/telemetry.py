@@ -10,7 +10,10 @@ the writer's trace.
 
 from __future__ import annotations
 
+import functools
 import time
+
+from prometheus_client import Counter, Histogram
 
 from services.common.observability import tracing
 from services.common.observability.messaging import PublishSpan, stored
@@ -18,17 +21,30 @@ from services.common.observability.metrics import (
     RELAY_CONFIRM_LATENCY,
     RELAY_FAILURES,
     RELAY_PUBLISHED,
+    RETENTION_PRUNED,
 )
 from services.common.outbox.publisher import BatchResult, BrokerUnavailable
 from services.common.outbox.store import OutboundMessage
 
 
-def start_counting(exchange: str) -> None:
-    """Every failure and latency series of a relay at 0 from its start (the published series
-    appear per event type with the first publish)."""
+def start_counting(exchange: str, outbox: str) -> None:
+    """Every failure, latency and pruning series of a relay at 0 from its start (the published
+    series appear per event type with the first publish)."""
     for kind in ("rejected", "unavailable"):
         RELAY_FAILURES.labels(exchange, kind)
     RELAY_CONFIRM_LATENCY.labels(exchange)
+    RETENTION_PRUNED.labels(outbox)
+
+
+# Each series looked up once: `labels()` costs more than the increment it leads to.
+@functools.cache
+def _published(exchange: str, event_type: str) -> Counter:
+    return RELAY_PUBLISHED.labels(exchange, event_type)
+
+
+@functools.cache
+def _latency(exchange: str) -> Histogram:
+    return RELAY_CONFIRM_LATENCY.labels(exchange)
 
 
 class PassTelemetry:
@@ -59,9 +75,9 @@ class PassTelemetry:
         confirmed = set(result.confirmed)
         if confirmed and result.failure is None and self._first_publish is not None:
             elapsed = time.perf_counter() - self._first_publish
-            RELAY_CONFIRM_LATENCY.labels(self.exchange).observe(elapsed)
+            _latency(self.exchange).observe(elapsed)
         for row_id in result.confirmed:
-            RELAY_PUBLISHED.labels(self.exchange, self._messages[row_id].event_type).inc()
+            _published(self.exchange, self._messages[row_id].event_type).inc()
         failure = result.failure
         if failure is not None:
             kind = "unavailable" if isinstance(failure.error, BrokerUnavailable) else "rejected"

@@ -6,14 +6,16 @@ tied to the orders service.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from services.common.db import Database
+from services.common.db import Database, table_of
 from services.common.events import Envelope
 from services.common.outbox import (
     Backoff,
@@ -24,6 +26,9 @@ from services.common.outbox import (
     RelayTuning,
     add_event,
 )
+from services.common.outbox.process import outbox_expiry
+from services.common.outbox.relay import PublishedLog
+from services.common.retention import Expiry, Pruner, delete_expired
 from tests.support.factories import order_placed
 from tests.support.outbox_tables import Base, Leases, Outbox, backlog
 from tests.support.polling import wait_until
@@ -49,12 +54,15 @@ def commit_events(db: Database, count: int) -> list[str]:
     return ids
 
 
-def make_relay(db: Database, publisher: FakePublisher, holder: str = "r1") -> OutboxRelay:
+def make_relay(
+    db: Database, publisher: FakePublisher, holder: str = "r1", pruner: Pruner | None = None
+) -> OutboxRelay:
     return OutboxRelay(
         OutboxStore(db, Outbox),
         publisher,
         Lease(db, Leases, "test.outbox", ttl=30, holder=holder),
         config=RelayTuning(batch_size=10, poll_interval=0.05, backoff_initial=0.01),
+        pruner=pruner,
     )
 
 
@@ -242,3 +250,72 @@ def test_run_loop_retries_through_failures_then_drains_and_releases_the_lease(
     assert publisher.closed >= 1
     with db.transaction() as session:
         assert session.scalars(select(Leases.expires_at)).one() == 0.0  # released
+
+
+def test_an_idle_relay_holding_the_lease_prunes_old_published_rows_a_standby_never(
+    db: Database,
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=8)
+    old = {"event_type": "order.placed", "payload": "{}", "attempts": 1}
+    with db.transaction() as session:
+        session.execute(
+            insert(table_of(Outbox)),
+            [
+                old
+                | {"event_id": f"old-{i}", "aggregate_id": "o", "correlation_id": "c"}
+                | {"created_at": long_ago, "published_at": long_ago}
+                for i in range(5)
+            ],
+        )
+    fresh = commit_events(db, 2)
+    standby_deletes: list[int] = []
+
+    def counted(db: Database, expiry: Expiry, cutoff: datetime, limit: int) -> int:
+        standby_deletes.append(limit)
+        return delete_expired(db, expiry, cutoff, limit)
+
+    def pruner(delete: Callable[[Database, Expiry, datetime, int], int] = delete_expired) -> Pruner:
+        expiry = outbox_expiry(Outbox)
+        return Pruner(db, expiry, days=7, batch=2, pause=0, interval=3600, delete=delete)
+
+    leader, standby = FakePublisher(), FakePublisher()
+    relay_a = make_relay(db, leader, "a", pruner())
+    relay_b = make_relay(db, standby, "b", pruner(delete=counted))
+    assert relay_a.run_once().published == 2  # a holds the lease from here on
+
+    run_until(relay_b, lambda: standby.idle_calls >= 5)  # idles on, as a standby
+    assert standby_deletes == []
+    assert len(rows(db)) == 7
+
+    run_until(relay_a, lambda: len(rows(db)) == 2)  # idle: prunes, three batches
+    assert [r.event_id for r in rows(db)] == fresh  # published just now: kept
+
+
+def run_until(relay: OutboxRelay, done: Callable[[], bool]) -> None:
+    stop = threading.Event()
+    thread = threading.Thread(target=relay.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(done, timeout=30, message="the relay's loop")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_what_was_published_is_logged_at_most_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = {"now": 100.0}
+    published = PublishedLog(interval=10, monotonic=lambda: clock["now"])
+    with caplog.at_level(logging.INFO, logger="services.common.outbox.relay"):
+        published.add(1, 5)  # after a quiet spell: at once
+        clock["now"] += 4
+        published.add(2, 7)
+        clock["now"] += 4
+        published.add(1, 8)
+        clock["now"] += 4
+        published.add(3, 11)  # 12 s after the first line: the sum since
+    assert [r.getMessage() for r in caplog.records] == [
+        "published 1 event(s) in 1 pass(es), last row 5",
+        "published 6 event(s) in 3 pass(es), last row 11",
+    ]

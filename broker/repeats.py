@@ -1,0 +1,89 @@
+"""Can replaying a dead letter still be a no-op? Only while its consumer remembers the event.
+
+A consumer makes a repeat harmless with its inbox (`processed_events`, the email service's sent
+mails), and retention deletes those rows `RETENTION_INBOX_DAYS` after they were written
+(docs/operations.md, "Retention"). The row of an event handled at all was written after the
+event happened, so while the event is younger than the retention, the row is still there if the
+event was handled. `dead_letters replay` asks this module before it replays anything.
+
+The retention is read as the consuming service itself reads it (its own
+`<SERVICE>_RETENTION_INBOX_DAYS`, then `RETENTION_INBOX_DAYS`, then the default), through its
+Settings class, without needing the rest of its settings.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from services.common.settings import RetentionSettings, ServiceSettings
+from services.common.topology import Service, Topology
+from services.email.settings import Settings as EmailSettings
+from services.inventory.settings import Settings as InventorySettings
+from services.orders.settings import Settings as OrdersSettings
+
+SETTINGS: dict[Service, type[ServiceSettings]] = {
+    Service.ORDERS: OrdersSettings,
+    Service.INVENTORY: InventorySettings,
+    Service.EMAIL: EmailSettings,
+}
+
+
+def inbox_days(service: Service) -> float:
+    """`service`'s inbox retention in days (0: kept for ever)."""
+    return SETTINGS[service].knob_group("retention", RetentionSettings).inbox_days
+
+
+def event_time(body: bytes) -> datetime | None:
+    """When the event in a dead letter happened: the envelope's `time`, whether the body is the
+    envelope (an event queue's dead letter) or a Celery task carrying it as its argument (a task
+    queue's). None for a body that is neither: no consumer can handle it, so a repeat changes
+    nothing."""
+    try:
+        found = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(found, list) and found and isinstance(found[0], list) and found[0]:
+        found = found[0][0]  # Celery's message body: [args, kwargs, embed]; args = [envelope]
+    text = found.get("time") if isinstance(found, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class InboxRetention:
+    """The inbox retention of whichever service consumes a queue, against the events' age."""
+
+    def __init__(
+        self, topology: Topology, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._owners = {q.name: q.owner for q in topology.queues}
+        self._now = now
+        self._days: dict[Service, float] = {}
+
+    def days(self, service: Service) -> float:
+        """`service`'s inbox retention in days (0: kept for ever), read once."""
+        if service not in self._days:
+            self._days[service] = inbox_days(service)
+        return self._days[service]
+
+    def too_old(self, origin_queue: str | None, body: bytes) -> bool:
+        """Is this dead letter's event older than its consumer's inbox retention?"""
+        owner = self._owners.get(origin_queue or "")
+        moment = event_time(body)
+        if owner is None or moment is None:
+            return False
+        days = self.days(owner)
+        return days > 0 and self._now() - moment > timedelta(days=days)
+
+    def describe(self, dead_letter_queue: str) -> str:
+        """`inventory's inbox retention (30 days)`, for the queue a DLQ belongs to."""
+        owner = self._owners.get(dead_letter_queue.removesuffix(".dlq"))
+        if owner is None:
+            return "the consumer's inbox retention"
+        return f"{owner.value}'s inbox retention ({self.days(owner):g} days)"
