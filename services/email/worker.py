@@ -14,11 +14,12 @@ from services.email.bootstrap import bootstrap
 from services.email.mails import MAILS_BY_EVENT
 from services.email.send import send_order_mails
 from services.email.settings import Settings
+from services.email.store import sent_mails_expiry
 
 # Every event that causes a mail goes to the one handler (the templates differ per event).
 HANDLERS: dict[str, Handler] = dict.fromkeys(MAILS_BY_EVENT, send_order_mails)
 
-worker = ServiceWorker(Settings(), bootstrap, HANDLERS)
+worker = ServiceWorker(Settings(), bootstrap, HANDLERS, inbox=sent_mails_expiry())
 app = worker.app
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ derives the tasks and routes from the table below) and runs the expiry job that 
 
 from __future__ import annotations
 
+from services.common.inbox_retention import inbox_expiry
 from services.common.topology import STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED
 from services.common.worker.service import Every, Handler, ServiceWorker
 from services.orders.bootstrap import bootstrap
 from services.orders.decide import confirm_order, record_stock_released, reject_order
 from services.orders.expire import expire_pending_orders
+from services.orders.models import ProcessedEvent
 from services.orders.settings import Settings
 
 HANDLERS: dict[str, Handler] = {
@@ -27,6 +29,7 @@ worker = ServiceWorker(
     bootstrap,
     HANDLERS,
     periodic={"expire-pending-orders": Every(settings.expiry_check_seconds, expire_pending_orders)},
+    inbox=inbox_expiry(ProcessedEvent),
 )
 app = worker.app
 

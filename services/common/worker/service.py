@@ -32,10 +32,12 @@ from sqlalchemy.exc import OperationalError
 
 from services.common.lazy import Lazy
 from services.common.observability.workers import observe_celery
+from services.common.retention import Expiry
 from services.common.topology import EVENT_SUBSCRIPTIONS, Service, task_queue
 from services.common.worker.app import create_worker_app, worker_argv
 from services.common.worker.attempt import EventHandler
 from services.common.worker.errors import TransientError
+from services.common.worker.inbox_pruning import install_inbox_pruning
 from services.common.worker.ingress import install_event_ingress
 from services.common.worker.observed import TaskMetrics
 from services.common.worker.settings import WorkerSettings
@@ -99,7 +101,10 @@ class ServiceWorker(Generic[SettingsT]):
         handlers: Mapping[str, Handler],
         *,
         periodic: Mapping[str, Every] | None = None,
+        inbox: Expiry | None = None,
     ) -> None:
+        """`inbox`: the rows of the service's inbox that retention prunes (its processed events,
+        or for email the mails it sent); the worker prunes them while it runs."""
         self.service = settings.service
         check_handlers(self.service, handlers)
         self.settings = settings
@@ -108,6 +113,8 @@ class ServiceWorker(Generic[SettingsT]):
         self.routes = self._register_event_tasks(handlers)
         self._install_ingress()
         self._register_periodic(periodic or {})
+        if inbox is not None:
+            install_inbox_pruning(self.app, inbox, settings.database_url, settings.retention)
 
     def main(self) -> None:
         """Run the worker process (`python -m services.<name>.worker`)."""

@@ -48,5 +48,8 @@ class RetryPolicy(Knobs):
 
 
 class WorkerSettings(ServiceSettings):
+    # Each service names its own (and its default file): the handlers' database, whose inbox the
+    # worker also prunes (services/common/worker/inbox_pruning.py).
+    database_url: str = Field(description="any SQLAlchemy URL")
     worker: WorkerTuning = WorkerTuning()
     retry: RetryPolicy = RetryPolicy()

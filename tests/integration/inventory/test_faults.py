@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import insert
+
+from services.common.db import table_of
 from services.common.topology import (
     EMAIL_EVENTS_QUEUE,
     INVENTORY_EVENTS_QUEUE,
+    ORDER_PLACED,
     Service,
     task_queue,
 )
+from services.inventory.models import ProcessedEvent
 from tests.support.broker import TestBroker, loads, x_death_reason
 from tests.support.factories import order_placed_event
 from tests.support.inventory import (
     WORKER_READY,
     handled,
+    inbox_count,
     inventory_worker,
     make_inventory_db,
     outcome,
@@ -183,3 +190,38 @@ def test_sigterm_with_prefetched_messages_loses_nothing(broker: TestBroker, tmp_
     assert "duplicate event" not in log
     assert broker.ready(TASKS_DLQ) == 0
     assert broker.ready(f"{INVENTORY_EVENTS_QUEUE}.dlq") == 0
+
+
+def test_a_running_worker_prunes_its_inbox_past_the_retention(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    """The worker process runs its inbox's retention (inbox_pruning.py): records of events
+    handled longer ago than RETENTION_INBOX_DAYS go, newer ones and the events it handles stay."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    db = make_inventory_db(url, {"MUG-BLUE": 100})
+    now = datetime.now(UTC)
+    old = [
+        {"consumer": "inventory", "event_id": f"old-{n}", "event_type": ORDER_PLACED}
+        | {"processed_at": now - timedelta(days=40)}
+        for n in range(3)
+    ]
+    recent = {"consumer": "inventory", "event_id": "recent", "event_type": ORDER_PLACED}
+    with db.transaction() as session:
+        session.execute(insert(table_of(ProcessedEvent)), [*old, recent | {"processed_at": now}])
+    event = order_placed_event(lines=[("MUG-BLUE", 1, "8.50")])
+    env = {
+        "INVENTORY_DATABASE_URL": url,
+        "INVENTORY_RETENTION_INBOX_DAYS": "30",
+        "INVENTORY_RETENTION_PRUNE_INTERVAL_SECONDS": "0.2",
+    }
+    with running(inventory_worker(tmp_path, env)) as (worker,):
+        worker.wait_for_log(WORKER_READY, timeout=90)
+        broker.publish_event(event)
+        worker.wait_for_log(handled(event, "reserved MUG-BLUE x1"))
+        wait_until(
+            lambda: inbox_count(db, "old-0") + inbox_count(db, "old-2") == 0,
+            timeout=30,
+            message="the records older than 30 days pruned",
+        )
+    assert inbox_count(db, "recent") == 1
+    assert inbox_count(db, event.id) == 1
