@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every installed package at the version the project was tested with (see `make lock`).
 LOCK := constraints.txt
 
-.PHONY: up scenario reset test bench reliability install lock env broker provision databases check-topology docs clean cluster-up cluster-down
+.PHONY: up scenario reset test bench reliability install lock env broker provision databases check-topology docs generate clean cluster-up cluster-down
 
 # `make up ONLY="orders-api smtp-sink"` starts only those; the rest can be started later with
 # `.venv/bin/python -m runner start NAME`.
@@ -83,11 +83,16 @@ reset: install env  ## demo stock available again; scenario poison events left i
 	$(BIN)/python -m scenario --clean
 
 databases: install env  ## create every service's schema and seed the demo data (idempotent)
-	$(BIN)/python -m services.orders.manage init
-	$(BIN)/python -m services.inventory.manage init
-	$(BIN)/python -m services.email.manage init
+	$(BIN)/python -m runner databases
 
 docs: install  ## regenerate the generated parts of docs/ (schemas, catalogue, AsyncAPI, topology)
+	$(BIN)/python -m broker.generated_docs
+
+# Procfile, compose, Prometheus's targets, the PostgreSQL databases and .env.example list the
+# services and their processes: all written from services/common/registry.py.
+generate: install  ## rewrite every generated file: the registry's lists, then the docs
+	$(BIN)/python -m deploy.generate
+	$(BIN)/python -m deploy.configuration
 	$(BIN)/python -m broker.generated_docs
 
 check-topology: install env  ## report drift between the broker and the definition

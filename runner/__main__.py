@@ -3,6 +3,7 @@
 python -m runner [up] [--only NAME ...]     every process (or only these) in the foreground
 python -m runner status                     each process: RUNNING (pid, uptime), STOPPED, EXITED
 python -m runner stop|start|restart NAME    one process (or several, or `all`); the rest run on
+python -m runner databases                  every service's schema and demo data (idempotent)
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from runner.config import DEFAULT_RUN_DIR, ROOT, RunDir
 from runner.control import COMMANDS, control
+from runner.databases import init_databases
 from runner.up import up
 
 STOP_GRACE_SECONDS = 20
@@ -39,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
         default=STOP_GRACE_SECONDS,
         help="seconds between SIGTERM and SIGKILL when a process stops",
     )
+    commands.add_parser("databases", help="every service's schema and demo data (idempotent)")
     for name, help in COMMANDS.items():
         ctl = commands.add_parser(name, parents=[common], help=help)
         ctl.add_argument("names", nargs="*" if name == "status" else "+", metavar="NAME")
@@ -48,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv or ["up"])
+    if args.command == "databases":
+        return init_databases()
     run = RunDir(args.run_dir.resolve())
     if args.command == "up":
         return up(args.procfile, run, args.only, args.stop_grace, args.ready_timeout)

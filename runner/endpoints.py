@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pika
 
 from broker.flower import FlowerSettings
 from broker.settings import ProvisionSettings
+from services.common.registry import PROCESSES, Kind, Process, Service
 from services.common.topology import MONITOR, user_name
-from services.email.settings import Settings as EmailSettings
 from services.email.sink.config import SinkSettings
-from services.inventory.settings import Settings as InventorySettings
 from services.orders.settings import Settings as OrdersSettings
 
 RABBITMQ_METRICS_PORT = 15692  # rabbitmq_prometheus, enabled by broker/ensure-rabbitmq.sh
@@ -41,7 +43,6 @@ class Endpoints:
         sink = SinkSettings()
         flower = FlowerSettings()
         broker = provision.broker
-        inventory, email = InventorySettings(), EmailSettings()
         return cls(
             api_url=f"http://{orders.http_host}:{orders.http_port}",
             management_url=broker.management_url,
@@ -56,14 +57,7 @@ class Endpoints:
             vhost=broker.vhost,
             metrics_host=orders.metrics.host,
             metrics_ports={
-                "orders-api": orders.api_metrics_port,
-                "orders-relay": orders.relay.metrics_port,
-                "orders-worker": orders.worker.metrics_port,
-                "orders-beat": orders.beat_metrics_port,
-                "inventory-worker": inventory.worker.metrics_port,
-                "inventory-relay": inventory.relay.metrics_port,
-                "email-worker": email.worker.metrics_port,
-                "smtp-sink": sink.metrics_port,
+                **{p.name: _metrics_port(p, sink) for p in PROCESSES if p.kind is not Kind.TOOL},
                 "flower": flower.port,
             },
         )
@@ -80,3 +74,24 @@ class Endpoints:
             credentials=pika.PlainCredentials(self.monitor_user, self.monitor_password),
             connection_attempts=1,
         )
+
+
+@functools.cache
+def _settings(service: Service) -> Any:
+    """A service's Settings, as its processes read them (each service has `settings.Settings`)."""
+    return importlib.import_module(f"services.{service}.settings").Settings()
+
+
+def _metrics_port(process: Process, sink: SinkSettings) -> int:
+    """The /metrics port `process` serves on, from the setting each kind reads it from."""
+    assert process.service is not None
+    if process.kind is Kind.SINK:
+        return sink.metrics_port
+    settings = _settings(process.service)
+    port = {
+        Kind.API: lambda: settings.api_metrics_port,
+        Kind.BEAT: lambda: settings.beat_metrics_port,
+        Kind.RELAY: lambda: settings.relay.metrics_port,
+        Kind.WORKER: lambda: settings.worker.metrics_port,
+    }[process.kind]()
+    return int(port)

@@ -18,7 +18,8 @@ import pika
 import pika.exceptions
 
 from runner.endpoints import Endpoints
-from services.common.topology import EVENT_SUBSCRIPTIONS, Service, task_queue
+from services.common.registry import PROCESSES, Kind, Process, Service
+from services.common.topology import EVENT_SUBSCRIPTIONS, task_queue
 
 Probe = Callable[[Endpoints], str | None]  # None when ready, else what is missing
 
@@ -64,14 +65,20 @@ def _worker(service: Service) -> Probe:
     return lambda ep: _consumers(ep, queues)
 
 
-PROBES: dict[str, Probe] = {
-    "orders-api": lambda ep: _http_ok(f"{ep.api_url}/ready"),
-    "inventory-worker": _worker(Service.INVENTORY),
-    "email-worker": _worker(Service.EMAIL),
-    "orders-worker": _worker(Service.ORDERS),
-    "smtp-sink": lambda ep: _port_open(ep.smtp_host, ep.smtp_port),
-    "flower": lambda ep: _port_open(*_host_port(ep.flower_url)),
-}
+def _probe(process: Process) -> Probe | None:
+    """How to tell `process` is ready, by its kind; None: it has no probe (a relay, beat)."""
+    if process.kind is Kind.API:
+        return lambda ep: _http_ok(f"{ep.api_url}/ready")
+    if process.kind is Kind.WORKER and process.service is not None:
+        return _worker(process.service)
+    if process.kind is Kind.SINK:
+        return lambda ep: _port_open(ep.smtp_host, ep.smtp_port)
+    if process.kind is Kind.TOOL:
+        return lambda ep: _port_open(*_host_port(ep.flower_url))
+    return None
+
+
+PROBES: dict[str, Probe] = {p.name: probe for p in PROCESSES if (probe := _probe(p)) is not None}
 
 
 def wait_until_ready(names: list[str], timeout: float) -> list[str]:

@@ -35,7 +35,7 @@ class Settings(WorkerSettings):
         default="shopflow", description="Message-IDs are <event id>.<template>@this"
     )
 
-    worker: WorkerTuning = WorkerTuning(metrics_port=9107)  # docs/observability.md, "Ports"
+    worker: WorkerTuning = WorkerTuning.of(Service.EMAIL)
 
     # SMTP servers restart: transient failures (4xx, unreachable) retry longer than the other
     # services' (at least ~9 minutes before a dead letter), unless RETRY_* / EMAIL_RETRY_* say.

@@ -24,5 +24,5 @@ class Settings(WorkerSettings, RelaySettings):
         default="sqlite:///var/inventory.db", description="any SQLAlchemy URL"
     )
     # The orders relay and worker have 47301, 9102 and 9103 (docs/observability.md, "Ports").
-    relay: RelayTuning = RelayTuning(wake_port=47302, metrics_port=9106)
-    worker: WorkerTuning = WorkerTuning(metrics_port=9105)
+    relay: RelayTuning = RelayTuning.of(Service.INVENTORY)
+    worker: WorkerTuning = WorkerTuning.of(Service.INVENTORY)

@@ -8,10 +8,11 @@ from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings
 
-from services.common.outbox.settings import RelaySettings
+from services.common.outbox.settings import RelaySettings, RelayTuning
+from services.common.registry import Kind, metrics_port
 from services.common.settings import service_config
 from services.common.topology import STOREFRONT, Service, user_name
-from services.common.worker.settings import WorkerSettings
+from services.common.worker.settings import WorkerSettings, WorkerTuning
 
 
 class Settings(WorkerSettings, RelaySettings):
@@ -61,7 +62,10 @@ class Settings(WorkerSettings, RelaySettings):
     )
     # Metrics on a port of their own, not on the public API (docs/observability.md, "Ports").
     api_metrics_port: int = Field(
-        default=9101, ge=0, le=65535, description="the API's /metrics port (0: any free port)"
+        default=metrics_port(Service.ORDERS, Kind.API),
+        ge=0,
+        le=65535,
+        description="the API's /metrics port (0: any free port)",
     )
 
     # Order lifecycle (the worker and beat): an order still PENDING this long after it was placed
@@ -73,8 +77,13 @@ class Settings(WorkerSettings, RelaySettings):
         default=10.0, gt=0, description="how often beat asks for the expiry check"
     )
     beat_metrics_port: int = Field(
-        default=9104, ge=0, le=65535, description="beat's /metrics port (0: any free port)"
+        default=metrics_port(Service.ORDERS, Kind.BEAT),
+        ge=0,
+        le=65535,
+        description="beat's /metrics port (0: any free port)",
     )
+    relay: RelayTuning = RelayTuning.of(Service.ORDERS)
+    worker: WorkerTuning = WorkerTuning.of(Service.ORDERS)
 
     @field_validator("place_rate_limit")
     @classmethod

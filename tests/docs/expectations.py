@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.common.registry import PROCESSES as REGISTERED
 from services.common.topology import EMAIL_EVENTS_QUEUE, INVENTORY_EVENTS_QUEUE
 
 # A placeholder of the docs, and where a reader finds its value: in an earlier command's output.
@@ -27,17 +28,7 @@ PLACEHOLDERS = {
     "<message-id>": r"(?m)^- (\S+) type=",  # dead_letters show
     "<file>": r"(?m)^File: (\S+)\.eml$",  # services.email.sink show
 }
-PROCESSES = (
-    "orders-api",
-    "orders-relay",
-    "orders-worker",
-    "orders-beat",
-    "inventory-worker",
-    "inventory-relay",
-    "email-worker",
-    "smtp-sink",
-    "flower",
-)
+PROCESSES = tuple(p.name for p in REGISTERED)
 NOT_RUNNING = r"(STOPPED|EXITED|FATAL|STARTING|BACKOFF|STOPPING)"
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from broker.local_node import LocalNode
 from services.common import topology
+from services.common.registry import PROCESSES, Kind, Service
 from services.common.settings import BrokerSettings
 from tests.reliability.harness import FaultRun, RunConfig
 from tests.support.broker import TestBroker
@@ -38,8 +39,8 @@ _RABBIT = (
 _ADVANCED_CONFIG = f"[{_RABBIT}, {SAMPLES_EVERY_SECOND}].\n"
 _SETTINGS = (STATISTICS_EVERY_HALF_SECOND,)
 # Two of each: a node's loss moves both instances' connections, and the relays' lease passes.
-DOUBLED = ("orders-relay", "inventory-relay", "orders-worker", "inventory-worker", "email-worker")
-SERVICES = ("orders", "inventory", "email")
+DOUBLED = tuple(p.name for p in PROCESSES if p.kind in (Kind.RELAY, Kind.WORKER))
+SERVICES = tuple(service.value for service in Service)
 
 
 @dataclass(frozen=True)

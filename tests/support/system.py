@@ -16,41 +16,28 @@ from pathlib import Path
 import httpx
 from honcho.environ import parse_procfile
 
+from services.common.registry import PROCESSES, Kind, Process, Service, runs
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 from tests.support.processes import PYTHON, REPO_ROOT, ServiceProcess
 
-# What each Procfile process prints once it is ready.
-READY_LOG = {
-    "orders-relay": r"lease .* acquired",
-    "inventory-relay": r"lease .* acquired",
-    "orders-worker": r"orders@\S+ ready\.",
-    "inventory-worker": r"inventory@\S+ ready\.",
-    "email-worker": r"email@\S+ ready\.",
-    "smtp-sink": r"listening",
-    "orders-beat": r"celery beat .* is starting",
-}
+
+def _ready_log(process: Process) -> str | None:
+    """What a process prints once it is ready, by its kind (the API is asked for /ready)."""
+    return {
+        Kind.RELAY: r"lease .* acquired",
+        Kind.WORKER: rf"{process.service}@\S+ ready\.",
+        Kind.SINK: r"listening",
+        Kind.BEAT: r"celery beat .* is starting",
+    }.get(process.kind)
+
+
+# Every table below comes from the registry (services/common/registry.py).
+READY_LOG = {p.name: log for p in PROCESSES if (log := _ready_log(p)) is not None}
 # The setting that names each process's /metrics port (docs/observability.md, "Ports").
-METRICS_PORT_SETTINGS = {
-    "orders-api": "ORDERS_API_METRICS_PORT",
-    "orders-relay": "ORDERS_RELAY_METRICS_PORT",
-    "orders-worker": "ORDERS_WORKER_METRICS_PORT",
-    "orders-beat": "ORDERS_BEAT_METRICS_PORT",
-    "inventory-worker": "INVENTORY_WORKER_METRICS_PORT",
-    "inventory-relay": "INVENTORY_RELAY_METRICS_PORT",
-    "email-worker": "EMAIL_WORKER_METRICS_PORT",
-    "smtp-sink": "EMAIL_SINK_METRICS_PORT",
-}
-DEFAULT_PROCESSES = (
-    "orders-api",
-    "orders-relay",
-    "orders-worker",
-    "orders-beat",
-    "inventory-worker",
-    "inventory-relay",
-    "email-worker",
-    "smtp-sink",
-)
+METRICS_PORT_SETTINGS = {p.name: p.metrics_port_variable for p in PROCESSES if p.kind != Kind.TOOL}
+# Every process of the system but Flower (a tool to look at it, started by the tests that need it).
+DEFAULT_PROCESSES = tuple(p.name for p in PROCESSES if p.kind != Kind.TOOL)
 
 
 def procfile_commands() -> dict[str, list[str]]:
@@ -128,11 +115,10 @@ class System:
 
 
 def _init_databases(env: dict[str, str], tmp: Path) -> None:
-    for module in ("services.orders.manage", "services.inventory.manage", "services.email.manage"):
-        proc = ServiceProcess(f"init-{module}", [PYTHON, "-m", module, "init"], tmp, env=env)
-        proc.start()
-        assert proc.proc is not None
-        assert proc.proc.wait(timeout=120) == 0, proc.log()
+    proc = ServiceProcess("init-databases", [PYTHON, "-m", "runner", "databases"], tmp, env=env)
+    proc.start()
+    assert proc.proc is not None
+    assert proc.proc.wait(timeout=120) == 0, proc.log()
 
 
 @contextmanager
@@ -143,18 +129,15 @@ def running_system(
 ) -> Iterator[System]:
     available = procfile_commands()
     env = {
-        "ORDERS_DATABASE_URL": f"sqlite:///{tmp}/orders.db",
-        "INVENTORY_DATABASE_URL": f"sqlite:///{tmp}/inventory.db",
-        "EMAIL_DATABASE_URL": f"sqlite:///{tmp}/email.db",
         "ORDERS_HTTP_PORT": str(free_port()),
-        "ORDERS_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
-        "INVENTORY_RELAY_WAKE_PORT": str(free_port(socket.SOCK_DGRAM)),
         "EMAIL_SINK_DIR": str(tmp / "mail"),
         "ORDERS_EXPIRY_CHECK_SECONDS": "1",
-        "ORDERS_WORKER_CONCURRENCY": "2",
-        "INVENTORY_WORKER_CONCURRENCY": "2",
-        "EMAIL_WORKER_CONCURRENCY": "2",
+        "WORKER_CONCURRENCY": "2",
     }
+    for service in Service:
+        env[f"{service.upper()}_DATABASE_URL"] = f"sqlite:///{tmp}/{service}.db"
+        if runs(service, Kind.RELAY):
+            env[f"{service.upper()}_RELAY_WAKE_PORT"] = str(free_port(socket.SOCK_DGRAM))
     env.update({setting: str(free_port()) for setting in METRICS_PORT_SETTINGS.values()})
     sink_port = free_port()
     env["EMAIL_SINK_PORT"] = str(sink_port)

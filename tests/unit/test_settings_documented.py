@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.common.configuration import DOC, every_variable, render
+from deploy.configuration import DOC, every_variable, render
 from services.common.settings import ServiceSettings
 from services.email.settings import Settings as EmailSettings
 from services.inventory.settings import Settings as InventorySettings
@@ -24,7 +24,7 @@ def example() -> dict[str, str]:
 
 
 def test_the_configuration_reference_is_current() -> None:
-    assert DOC.read_text() == render(), "run: python -m services.common.configuration"
+    assert DOC.read_text() == render(), "run: python -m deploy.configuration"
 
 
 def test_env_example_is_short() -> None:

@@ -7,12 +7,12 @@ from types import ModuleType
 
 import pytest
 
-from services.common.topology import EVENT_SUBSCRIPTIONS, Service, task_queue
+from services.common.topology import EVENT_SUBSCRIPTIONS, WORKER_SERVICES, Service, task_queue
 from services.common.worker.app import node_name, worker_argv
 from services.common.worker.ingress import EventIngress
 from services.common.worker.service import ServiceWorker
 
-SERVICES = [Service.ORDERS, Service.INVENTORY, Service.EMAIL]
+SERVICES = list(WORKER_SERVICES)
 
 
 def worker_module(service: Service) -> ModuleType:

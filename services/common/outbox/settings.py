@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from services.common.registry import Kind, Service, metrics_port, relay_wake_port
 from services.common.settings import Knobs, ServiceSettings
 
 
@@ -29,12 +30,20 @@ class RelayTuning(Knobs):
         default=10.0, ge=1, description="a relay killed -9 is replaced after this many seconds"
     )
     wake_host: str = Field(default="127.0.0.1", description="UDP wake-up address of the relay")
+    # Each service's own from the registry (`RelayTuning.of`); these are the first relay's.
     wake_port: int = Field(
         default=47301, ge=0, le=65535, description="UDP wake-up port (0: poll only)"
     )
     metrics_port: int = Field(
         default=9102, ge=0, le=65535, description="the relay's /metrics port (0: any free port)"
     )
+
+    @classmethod
+    def of(cls, service: Service) -> RelayTuning:
+        """The defaults of `service`'s relay: its ports from the registry."""
+        return cls(
+            wake_port=relay_wake_port(service), metrics_port=metrics_port(service, Kind.RELAY)
+        )
 
 
 class RelaySettings(ServiceSettings):

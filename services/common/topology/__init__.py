@@ -16,6 +16,7 @@ One concept per module:
 
 from __future__ import annotations
 
+from services.common.registry import Service
 from services.common.topology.builder import build
 from services.common.topology.model import (
     Binding,
@@ -33,7 +34,6 @@ from services.common.topology.names import (
     FLOWER,
     MONITOR,
     STOREFRONT,
-    Service,
     dead_letter_exchange,
     task_queue,
     unroutable,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.common.registry import Service
 from services.common.topology.model import (
     Binding,
     Exchange,
@@ -20,7 +21,6 @@ from services.common.topology.names import (
     FLOWER,
     MONITOR,
     STOREFRONT,
-    Service,
     dead_letter_exchange,
     task_queue,
     unroutable,

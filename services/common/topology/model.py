@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from services.common.topology.names import Service, user_name
+from services.common.registry import Service
+from services.common.topology.names import user_name
 
 
 class QueueType(StrEnum):

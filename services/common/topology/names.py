@@ -9,19 +9,13 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from services.common.registry import Service
 
 DEFAULT_VHOST = "shop"
 
 MONITOR = "monitor"  # the read-only login for people (management UI)
 FLOWER = "flower"  # Flower: reads Celery task events, may ask workers for their state
 STOREFRONT = "storefront"  # the orders API's live updates: reads some order events, nothing else
-
-
-class Service(StrEnum):
-    ORDERS = "orders"
-    INVENTORY = "inventory"
-    EMAIL = "email"
 
 
 def user_name(vhost: str, service: Service | str) -> str:

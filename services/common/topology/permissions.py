@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 
+from services.common.registry import Service
 from services.common.topology.model import Permissions, TopicPermission
-from services.common.topology.names import Service, task_queue
+from services.common.topology.names import task_queue
 from services.common.topology.routing import (
     EVENT_PUBLICATIONS,
     EVENT_SUBSCRIPTIONS,

@@ -7,7 +7,8 @@ is `<service>.<source exchange>` (e.g. `inventory.orders`).
 
 from __future__ import annotations
 
-from services.common.topology.names import Service, unroutable
+from services.common.registry import Service
+from services.common.topology.names import unroutable
 
 ORDERS_EXCHANGE = "orders"
 ORDERS_UNROUTABLE_QUEUE = unroutable(ORDERS_EXCHANGE)

@@ -6,10 +6,11 @@ Shared variables `WORKER_*` and `RETRY_*` apply to every worker; `<SERVICE>_WORK
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from services.common.registry import Kind, Service, metrics_port
 from services.common.settings import Knobs, ServiceSettings
 
 
@@ -30,10 +31,15 @@ class WorkerTuning(Knobs):
     prefetch_multiplier: int = Field(
         default=4, ge=1, description="unacked events (and retries) each pool slot may hold"
     )
-    # The orders worker's; inventory and email set their own (docs/observability.md, "Ports").
+    # Each service's own from the registry (`WorkerTuning.of`); this is the orders worker's.
     metrics_port: int = Field(
         default=9103, ge=0, le=65535, description="the worker's /metrics port (0: any free port)"
     )
+
+    @classmethod
+    def of(cls, service: Service, **defaults: Any) -> WorkerTuning:
+        """The defaults of `service`'s worker: its /metrics port from the registry."""
+        return cls(metrics_port=metrics_port(service, Kind.WORKER), **defaults)
 
 
 class RetryPolicy(Knobs):

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.registry import Kind, Service, metrics_port
 from services.common.settings import ENV_FILE
 
 
@@ -17,7 +18,10 @@ class SinkSettings(BaseSettings):
     port: int = Field(default=1025, ge=0, le=65535, description="the sink's SMTP port")
     dir: Path = Field(default=Path("var/mail"), description="where it stores each mail (.eml)")
     metrics_port: int = Field(
-        default=9108, ge=0, le=65535, description="the sink's /metrics port (0: any free port)"
+        default=metrics_port(Service.EMAIL, Kind.SINK),
+        ge=0,
+        le=65535,
+        description="the sink's /metrics port (0: any free port)",
     )
     # test modes
     refuse: str | None = Field(
