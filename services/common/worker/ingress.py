@@ -67,10 +67,17 @@ class EventIngress(bootsteps.ConsumerStep):
         self._metrics = {q: IngressMetrics(q, types) for q, types in self.routes.items()}
 
     def start(self, parent: Any) -> None:
+        """A channel of our own and its consumers, not consuming yet: a delivery that arrived
+        before the event loop runs would find a prefork pool that cannot take work yet."""
         if parent.hub is None:
             raise RuntimeError("the event ingress needs Celery's event loop (pool threads/prefork)")
         self._pool, self._hub = parent.pool, parent.hub
-        super().start(parent)  # a channel of our own, then get_consumers, then consume
+        self.consumers = self.get_consumers(parent.connection.channel())
+
+    def register_with_event_loop(self, parent: Any, hub: Any) -> None:
+        """The loop starts (and starts again after a reconnect): now take events."""
+        for consumer in self.consumers or ():
+            consumer.consume()
 
     def get_consumers(self, channel: Any) -> list[Consumer]:
         self._channel = channel
