@@ -1,7 +1,8 @@
 """Which mails an event produces, and rendering them from the template files.
 
-Each mail kind is three files in `templates/`: `<name>.subject.j2`, `<name>.txt.j2` (the plain
-text part) and `<name>.html.j2` (the HTML part, autoescaped).
+Each mail kind is one file in `templates/`, `<name>.j2`, with three blocks: `subject`, `text` (the
+plain-text part; both turn autoescaping off for themselves) and `html` (the HTML part,
+autoescaped). One file per kind: a new mail is one template and one line in MAILS_BY_EVENT.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from services.common.events import Envelope
 from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECTED
@@ -47,17 +48,22 @@ def format_money(amount: Decimal, currency: str) -> str:
 
 
 class MailRenderer:
+    """Renders a mail kind's one template file, `templates/<kind>.j2`, block by block: `subject`,
+    `text` (the plain-text part) and `html` (the HTML part, autoescaped inside the file)."""
+
+    PARTS = ("subject", "text", "html")
+
     def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
         self._env = Environment(
             loader=FileSystemLoader(template_dir),
-            autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
+            autoescape=True,  # the subject and text blocks turn it off for themselves
             undefined=StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
             lstrip_blocks=True,
         )
         self._env.filters["money"] = format_money
-        self._compiled: dict[str, tuple[Template, Template, Template]] = {}
+        self._compiled: dict[str, Template] = {}
 
     def render(self, template: str, envelope: Envelope[Any]) -> RenderedMail:
         data = envelope.data
@@ -66,24 +72,24 @@ class MailRenderer:
         recipient = getattr(data, "customer_email", None)
         if not isinstance(recipient, str):
             raise TypeError(f"{envelope.type} names no customer_email to send {template} to")
-        context = {"order": data, "event": envelope}
-        subject, text, html = self._templates(template)
+        compiled = self._template(template)
+        context = compiled.new_context({"order": data, "event": envelope})
+        subject, text, html = ("".join(compiled.blocks[part](context)) for part in self.PARTS)
         return RenderedMail(
             template=template,
             recipient=recipient,
-            # one line, whatever the template's whitespace
-            subject=" ".join(subject.render(context).split()),
-            text=text.render(context),
-            html=html.render(context),
+            subject=" ".join(subject.split()),  # one line, whatever the template's whitespace
+            text=text,
+            html=html,
         )
 
-    def _templates(self, template: str) -> tuple[Template, Template, Template]:
-        """The three compiled templates of a mail kind, looked up once."""
+    def _template(self, template: str) -> Template:
+        """A mail kind's compiled template, looked up once; it must have the three blocks."""
         found = self._compiled.get(template)
         if found is None:
-            subject, text, html = (
-                self._env.get_template(f"{template}.{part}.j2")
-                for part in ("subject", "txt", "html")
-            )
-            found = self._compiled[template] = (subject, text, html)
+            found = self._env.get_template(f"{template}.j2")
+            missing = [part for part in self.PARTS if part not in found.blocks]
+            if missing:
+                raise LookupError(f"templates/{template}.j2 has no block {', '.join(missing)}")
+            self._compiled[template] = found
         return found
