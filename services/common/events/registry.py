@@ -2,29 +2,42 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from services.common.events.envelope import Envelope, EventData
-from services.common.events.inventory import StockRejected, StockReleased, StockReserved
-from services.common.events.orders import OrderConfirmed, OrderExpired, OrderPlaced, OrderRejected
+from services.common.registry import Service
 
-EVENT_MODELS: dict[str, type[EventData]] = {
-    model.event_type: model
-    for model in (
-        OrderPlaced,
-        OrderConfirmed,
-        OrderRejected,
-        OrderExpired,
-        StockReserved,
-        StockRejected,
-        StockReleased,
-    )
-}
 
+def _contracts() -> dict[str, type[EventData]]:
+    """Every event contract. A service's contracts are the `EventData` subclasses (with an
+    `event_type`) of `services/common/events/<service>.py`, the producer's module: each one is
+    imported here, so a new service's contracts are a new module, nothing more."""
+    package = Path(__file__).parent
+    modules = {m.name for m in pkgutil.iter_modules([str(package)])}
+    found: dict[str, type[EventData]] = {}
+    for service in Service:
+        if service.value not in modules:
+            continue
+        module = importlib.import_module(f"{__package__}.{service.value}")
+        for model in vars(module).values():  # in the order the module defines them
+            if (
+                isinstance(model, type)
+                and issubclass(model, EventData)
+                and model.__module__ == module.__name__
+                and isinstance(getattr(model, "event_type", None), str)
+            ):
+                found[model.event_type] = model
+    return found
+
+
+EVENT_MODELS: dict[str, type[EventData]] = _contracts()
 
 # Each event type's envelope model, parametrized once (pydantic looks a parametrization up on
 # every `Envelope[model]`).
