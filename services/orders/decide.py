@@ -33,8 +33,8 @@ from services.common.events import (
     OrderConfirmed,
     OrderLine,
     OrderRejected,
+    OrderUpdated,
     StockRejected,
-    StockReleased,
     StockReserved,
 )
 from services.common.inbox import first_delivery
@@ -59,7 +59,7 @@ class Outcome(StrEnum):
 
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
-    RECORDED = "recorded"  # written to the timeline, status unchanged (stock.released)
+    RECORDED = "recorded"  # written to the timeline, status unchanged (stock.released...)
     STALE = "stale"  # the order had already left PENDING: timeline entry only
     UNKNOWN_ORDER = "unknown order"  # no such order: logged only
     DUPLICATE = "duplicate"  # already processed: nothing at all
@@ -110,8 +110,11 @@ def reject_order(event: Envelope[StockRejected], db: Database) -> Outcome:
     return _handle(event, db, _reject)
 
 
-def record_stock_released(event: Envelope[StockReleased], db: Database) -> Outcome:
-    return _handle(event, db, _record_release)
+def note_on_timeline(event: Envelope[Any], db: Database) -> Outcome:
+    """Another service's event that concerns an order without deciding it (stock released, a
+    shipment): its `timeline_note` becomes a step of the order's timeline, and `order.updated`
+    tells the live pages."""
+    return _handle(event, db, _note)
 
 
 def _handle(event: Envelope[Any], db: Database, step: Step) -> Outcome:
@@ -198,17 +201,16 @@ def _decided(
     add_event(session, OutboxMessage, envelope, aggregate_id=order_id)
 
 
-def _record_release(
-    session: Session, order: _Order, event: Envelope[StockReleased], now: datetime
-) -> Outcome:
-    status = order.status
-    released = ", ".join(f"{ln.sku} x{ln.quantity}" for ln in event.data.lines) or "nothing"
-    note(
+def _note(session: Session, order: _Order, event: Envelope[Any], now: datetime) -> Outcome:
+    what = event.data.timeline_note()
+    if not what:
+        raise PermanentError(f"{event.type} says nothing for an order's timeline")
+    note(session, order.id, at=now, status=order.status, what=what, event_id=event.id)
+    updated = OrderUpdated(order_id=order.id, step=what[:500])
+    add_event(
         session,
-        order.id,
-        at=now,
-        status=status,
-        what=f"stock released: {released}",
-        event_id=event.id,
+        OutboxMessage,
+        Envelope.wrap(updated, correlation_id=event.correlationid),
+        aggregate_id=order.id,
     )
     return Outcome.RECORDED

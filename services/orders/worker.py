@@ -12,7 +12,7 @@ from services.common.inbox_retention import inbox_expiry
 from services.common.topology import STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED
 from services.common.worker.service import Every, Handler, ServiceWorker
 from services.orders.bootstrap import bootstrap
-from services.orders.decide import confirm_order, record_stock_released, reject_order
+from services.orders.decide import confirm_order, note_on_timeline, reject_order
 from services.orders.expire import expire_pending_orders
 from services.orders.models import ProcessedEvent
 from services.orders.settings import Settings
@@ -20,7 +20,7 @@ from services.orders.settings import Settings
 HANDLERS: dict[str, Handler] = {
     STOCK_RESERVED: confirm_order,
     STOCK_REJECTED: reject_order,
-    STOCK_RELEASED: record_stock_released,
+    STOCK_RELEASED: note_on_timeline,
 }
 
 settings = Settings()

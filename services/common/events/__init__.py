@@ -14,6 +14,7 @@ from services.common.events.orders import (
     OrderLine,
     OrderPlaced,
     OrderRejected,
+    OrderUpdated,
 )
 from services.common.events.registry import EVENT_MODELS, InvalidEvent, parse_event
 
@@ -27,6 +28,7 @@ __all__ = [
     "OrderLine",
     "OrderPlaced",
     "OrderRejected",
+    "OrderUpdated",
     "ReservedLine",
     "Shortage",
     "StockRejected",

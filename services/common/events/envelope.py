@@ -22,6 +22,11 @@ class EventData(BaseModel):
     schema_version: ClassVar[int] = 1
     source: ClassVar[str]  # CloudEvents `source`: the producing service, e.g. "/shopflow/orders"
 
+    def timeline_note(self) -> str | None:
+        """What the event means for its order, as one line of the order's timeline, for an event
+        orders records as it is (docs/orders.md); None for the others."""
+        return None
+
 
 DataT = TypeVar("DataT", bound=EventData)
 

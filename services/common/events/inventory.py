@@ -59,3 +59,7 @@ class StockReleased(EventData):
 
     order_id: str = Field(min_length=1, max_length=64)
     lines: tuple[ReservedLine, ...] = Field(max_length=100)
+
+    def timeline_note(self) -> str:
+        released = ", ".join(f"{line.sku} x{line.quantity}" for line in self.lines) or "nothing"
+        return f"stock released: {released}"

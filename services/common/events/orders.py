@@ -9,7 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 
 from services.common.events.envelope import EventData
 from services.common.events.money import Currency, Money
-from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACED, ORDER_REJECTED
+from services.common.topology import (
+    ORDER_CONFIRMED,
+    ORDER_EXPIRED,
+    ORDER_PLACED,
+    ORDER_REJECTED,
+    ORDER_UPDATED,
+)
 
 SKU_PATTERN = r"^[A-Z0-9]{2,10}(-[A-Z0-9]{1,10}){0,3}$"
 ORDERS_SOURCE = "/shopflow/orders"
@@ -88,3 +94,17 @@ class OrderExpired(EventData):
 
     order_id: str = Field(min_length=1, max_length=64)
     customer_email: EmailAddress
+
+
+class OrderUpdated(EventData):
+    """A step was added to the order's timeline because of another service's event (stock
+    released, a shipment); its status did not change. The storefront's live pages follow it."""
+
+    event_type: ClassVar[str] = ORDER_UPDATED
+    schema_version: ClassVar[int] = 1
+    source: ClassVar[str] = ORDERS_SOURCE
+
+    order_id: str = Field(min_length=1, max_length=64)
+    step: str = Field(
+        min_length=1, max_length=500, description="the step, as the timeline shows it"
+    )

@@ -17,6 +17,7 @@ ORDER_PLACED = "order.placed"
 ORDER_CONFIRMED = "order.confirmed"
 ORDER_REJECTED = "order.rejected"
 ORDER_EXPIRED = "order.expired"
+ORDER_UPDATED = "order.updated"
 
 INVENTORY_EXCHANGE = "inventory"
 STOCK_RESERVED = "stock.reserved"
@@ -29,7 +30,7 @@ ORDERS_EVENTS_QUEUE = "orders.inventory"
 
 # Every event exchange and the routing keys (= event types) that may be published on it.
 EVENT_EXCHANGES: dict[str, tuple[str, ...]] = {
-    ORDERS_EXCHANGE: (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED),
+    ORDERS_EXCHANGE: (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED, ORDER_UPDATED),
     INVENTORY_EXCHANGE: (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED),
 }
 
@@ -52,12 +53,15 @@ EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
     Service.INVENTORY: ((INVENTORY_EXCHANGE, r"^stock\.[a-z_]+$"),),
 }
 
-# What the orders API's live updates read (docs/storefront.md): the events that end PENDING.
-# Not a service's event queue: each API process binds an exclusive, server-named queue of its own
-# with these keys, which lives as long as its connection. order.placed is not among them: the
-# page of an order opens after its first step is committed.
+# What the orders API's live updates read (docs/storefront.md): the events that end PENDING, and
+# `order.updated`, which orders publishes when it adds a step to an order's timeline because of
+# another service's event (a release of stock, a shipment): each is published after the step it
+# announces was committed, so a page that reads the timeline on it finds the step. Not a
+# service's event queue: each API process binds an exclusive, server-named queue of its own with
+# these keys, which lives as long as its connection. order.placed is not among them: the page of
+# an order opens after its first step is committed.
 LIVE_EXCHANGE = ORDERS_EXCHANGE
-LIVE_ROUTING_KEYS: tuple[str, ...] = (ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED)
+LIVE_ROUTING_KEYS: tuple[str, ...] = (ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED, ORDER_UPDATED)
 
 # Services that run a Celery worker (and so own a private task queue).
 WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)

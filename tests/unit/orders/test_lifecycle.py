@@ -1,4 +1,4 @@
-"""confirm_order / reject_order / record_stock_released on a real SQLite database."""
+"""confirm_order / reject_order / note_on_timeline on a real SQLite database."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 
 from services.common.db import Database
 from services.common.events import OrderConfirmed, OrderRejected, parse_event
-from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECTED
+from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECTED, ORDER_UPDATED
 from services.common.worker.errors import PermanentError
-from services.orders.decide import Outcome, confirm_order, record_stock_released, reject_order
+from services.orders.decide import Outcome, confirm_order, note_on_timeline, reject_order
 from services.orders.expire import expire_order
 from services.orders.models import ProcessedEvent
 from services.orders.read import get_order
@@ -154,14 +154,21 @@ def test_stock_released_is_recorded_without_a_status_change(db: Database) -> Non
     expire_order(db, order.id, 300)
     event = stock_released(order)
 
-    assert record_stock_released(event, db) is Outcome.RECORDED
+    assert note_on_timeline(event, db) is Outcome.RECORDED
 
     view = get_order(order.id, db)
     assert view.status is OrderStatus.EXPIRED
     assert [(e.what, e.status) for e in view.timeline if e.event_id == event.id] == [
         ("stock released: MUG-BLUE x2, TEE-M x1", OrderStatus.EXPIRED)
     ]
-    assert record_stock_released(event, db) is Outcome.DUPLICATE
+    # the live pages learn of the new step from orders' own event, published after its commit
+    [updated] = [row for row in outbox_rows(db) if row.event_type == ORDER_UPDATED]
+    assert json.loads(updated.payload)["data"] == {
+        "order_id": order.id,
+        "step": "stock released: MUG-BLUE x2, TEE-M x1",
+    }
+    assert note_on_timeline(event, db) is Outcome.DUPLICATE
+    assert events_of(db, order.id).count(ORDER_UPDATED) == 1
 
 
 def test_a_reservation_that_does_not_match_the_order_dead_letters_and_writes_nothing(
