@@ -10,6 +10,29 @@ from __future__ import annotations
 from services.common.registry import Service
 from services.common.topology.names import unroutable
 
+__all__ = [
+    "EMAIL_EVENTS_QUEUE",
+    "EVENT_EXCHANGES",
+    "EVENT_PUBLICATIONS",
+    "EVENT_SUBSCRIPTIONS",
+    "INVENTORY_EVENTS_QUEUE",
+    "INVENTORY_EXCHANGE",
+    "LIVE_EXCHANGE",
+    "LIVE_ROUTING_KEYS",
+    "ORDERS_EVENTS_QUEUE",
+    "ORDERS_EXCHANGE",
+    "ORDERS_UNROUTABLE_QUEUE",
+    "ORDER_CONFIRMED",
+    "ORDER_EXPIRED",
+    "ORDER_PLACED",
+    "ORDER_REJECTED",
+    "ORDER_UPDATED",
+    "STOCK_REJECTED",
+    "STOCK_RELEASED",
+    "STOCK_RESERVED",
+    "WORKER_SERVICES",
+]
+
 ORDERS_EXCHANGE = "orders"
 ORDERS_UNROUTABLE_QUEUE = unroutable(ORDERS_EXCHANGE)
 
