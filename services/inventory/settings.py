@@ -23,6 +23,6 @@ class Settings(WorkerSettings, RelaySettings):
     database_url: str = Field(
         default="sqlite:///var/inventory.db", description="any SQLAlchemy URL"
     )
-    # The orders relay and worker have 47301, 9102 and 9103 (docs/observability.md, "Ports").
+    # Their ports come from the registry (services/common/registry.py).
     relay: RelayTuning = RelayTuning.of(Service.INVENTORY)
     worker: WorkerTuning = WorkerTuning.of(Service.INVENTORY)
