@@ -10,6 +10,7 @@ import hmac
 import math
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -76,19 +77,20 @@ class PlaceOrderLimit:
     the front of a list (docs/benchmarks.md).
     """
 
-    def __init__(self, rule: str) -> None:
+    def __init__(self, rule: str, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._windows = [
             _Window(_describe(item), item.amount, float(item.get_expiry()))
             for item in parse_many(rule)
         ]
         self._longest = max(window.seconds for window in self._windows)
         self._clients: dict[str, list[deque[float]]] = {}
-        self._swept = time.monotonic()
+        self._swept = clock()
 
     def hit(self, client: str) -> None:
         """Count one request of `client`; raise `TooManyRequests` if it is over a limit (then
         it counts in no window)."""
-        now = time.monotonic()
+        now = self._clock()
         if now - self._swept > self._longest:
             self._forget_idle_clients(now)
         times = self._clients.get(client)
