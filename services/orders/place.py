@@ -11,9 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import cache
 from typing import TypedDict
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, String, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,9 +44,16 @@ ACCEPTED = "order accepted"  # the first step of every order's timeline
 PLACED_ENVELOPE = Envelope[OrderPlaced]
 
 _product = table_of(Product).c
-_PRICES = select(_product.sku, _product.name, _product.unit_price, _product.currency).where(
-    _product.sku.in_(bindparam("skus", expanding=True))
-)
+
+
+@cache  # one per count of distinct SKUs in an order: at most 100 (the request model's limit)
+def _prices(count: int) -> Select[str, str, Decimal, str]:
+    """The catalogue rows of `count` SKUs, bound as `sku0`, `sku1`, ...: a statement per count
+    rather than one "expanding" IN, which SQLAlchemy renders anew for every execution."""
+    skus = [bindparam(f"sku{i}", type_=String) for i in range(count)]
+    return select(_product.sku, _product.name, _product.unit_price, _product.currency).where(
+        _product.sku.in_(skus)
+    )
 
 
 class _OrderRow(TypedDict):
@@ -172,7 +180,8 @@ def _earlier_placement(session: Session, cmd: PlaceOrder) -> Placement | None:
 
 def _priced_lines(conn: Connection, cmd: PlaceOrder) -> dict[str, _Product]:
     skus = [ln.sku for ln in cmd.lines]
-    rows = conn.execute(_PRICES, {"skus": sorted(set(skus))})
+    distinct = sorted(set(skus))
+    rows = conn.execute(_prices(len(distinct)), {f"sku{i}": sku for i, sku in enumerate(distinct)})
     products = {sku: _Product(name, price, currency) for sku, name, price, currency in rows}
     problems: list[FieldProblem] = []
     seen: set[str] = set()
