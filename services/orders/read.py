@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -114,40 +115,40 @@ def order_view(order: Order, events: Sequence[RecordedEvent]) -> OrderView:
         for h in order.history
     ]
     for event in events:
-        timeline.append(
-            TimelineEntry(
-                at=event.created_at, what=f"{event.event_type} recorded", event_id=event.event_id
-            )
-        )
-        if event.published_at is not None:
-            timeline.append(
-                TimelineEntry(
-                    at=event.published_at,
-                    what=f"{event.event_type} published",
-                    event_id=event.event_id,
-                )
-            )
+        timeline += event_entries(event)
     timeline.sort(key=lambda entry: entry.at)
     return OrderView(
         id=order.id,
         status=order.status,
         customer_email=order.customer_email,
         currency=order.currency,
-        lines=[
-            LineView(
-                sku=line.sku,
-                name=line.name,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                line_total=line.unit_price * line.quantity,
-            )
-            for line in order.lines
-        ],
+        lines=[line_view(ln.sku, ln.name, ln.quantity, ln.unit_price) for ln in order.lines],
         total=order.total,
         created_at=order.created_at,
         updated_at=order.updated_at,
         timeline=timeline,
     )
+
+
+def line_view(sku: str, name: str, quantity: int, unit_price: Decimal) -> LineView:
+    return LineView(
+        sku=sku,
+        name=name,
+        quantity=quantity,
+        unit_price=unit_price,
+        line_total=unit_price * quantity,
+    )
+
+
+def event_entries(event: RecordedEvent) -> list[TimelineEntry]:
+    """What the timeline shows of one of our events: recorded, and published once it is."""
+    what = event.event_type
+    entries = [TimelineEntry(at=event.created_at, what=f"{what} recorded", event_id=event.event_id)]
+    if event.published_at is not None:
+        entries.append(
+            TimelineEntry(at=event.published_at, what=f"{what} published", event_id=event.event_id)
+        )
+    return entries
 
 
 def load_view(session: Session, order_id: str) -> OrderView:

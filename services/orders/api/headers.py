@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -31,11 +30,15 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers that predate it
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+_NAMES = frozenset(name for name, _ in _RAW_HEADERS)
 
 
 class SecurityHeaders:
     """Pure ASGI middleware (it must not buffer the event streams): sets `SECURITY_HEADERS` on
-    every HTTP answer, errors included."""
+    every HTTP answer, errors included, replacing any the app set. They are added as raw
+    headers built once, not one by one through `MutableHeaders`, which scans the answer's
+    headers for each name (this runs on every answer)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -47,9 +50,8 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers[name] = value
+                kept = [h for h in message.get("headers", ()) if h[0].lower() not in _NAMES]
+                message["headers"] = kept + _RAW_HEADERS
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

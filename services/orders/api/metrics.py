@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.observability.metrics import (
@@ -30,9 +30,35 @@ ORDERS = "/orders"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+class _Series:
+    """The labelled children of one method and route, looked up once: `labels()` validates and
+    hashes its values under a lock on each call, and every request needed three."""
+
+    def __init__(self, method: str, route: str) -> None:
+        self.method, self.route = method, route
+        self.in_progress: Gauge = HTTP_IN_PROGRESS.labels(method, route)
+        self.duration: Histogram = HTTP_DURATION.labels(method, route)
+        self._requests: dict[int, Counter] = {}
+
+    def requests(self, status: int) -> Counter:
+        counter = self._requests.get(status)
+        if counter is None:
+            counter = self._requests[status] = HTTP_REQUESTS.labels(
+                self.method, self.route, str(status)
+            )
+        return counter
+
+
 class HttpMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._series: dict[tuple[str, str], _Series] = {}  # methods and route templates: few
+
+    def _of(self, method: str, route: str) -> _Series:
+        series = self._series.get((method, route))
+        if series is None:
+            series = self._series[(method, route)] = _Series(method, route)
+        return series
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +73,7 @@ class HttpMetrics:
             answer.saw(message)
             if message["type"] == "http.response.start":
                 # Routed by now: Starlette puts the route in the scope before calling it.
-                streaming = HTTP_IN_PROGRESS.labels(method, _route(scope))
+                streaming = self._of(method, _route(scope)).in_progress
                 streaming.inc()
             await send(message)
 
@@ -57,9 +83,9 @@ class HttpMetrics:
         finally:
             if streaming is not None:
                 streaming.dec()
-            route = _route(scope)
-            HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(method, route, str(answer.status)).inc()
+            series = self._of(method, _route(scope))
+            series.duration.observe(time.perf_counter() - started)
+            series.requests(answer.status).inc()
             answer.count_order()
 
 

@@ -1,5 +1,6 @@
 """Concurrency of the lifecycle handlers on SQLite and PostgreSQL: two workers with the same
-event, and a confirm racing the expiry. Exactly one wins; nothing is written twice."""
+event, and a confirm racing the expiry; and two requests placing with one Idempotency-Key.
+Exactly one wins; nothing is written twice."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from sqlalchemy import func, select
 
 from services.common.db import Database
 from services.common.topology import ORDER_CONFIRMED, ORDER_EXPIRED, ORDER_PLACED
+from services.orders.commands import PlaceOrder, RequestedLine
 from services.orders.decide import Outcome, confirm_order, reject_order
 from services.orders.expire import expire_pending_orders
-from services.orders.models import OrderHistory
+from services.orders.models import Order, OrderHistory
+from services.orders.place import Placement, place_order
 from services.orders.read import get_order
 from services.orders.status import OrderStatus
 from tests.support.orders import events_of, place, race, stock_rejected, stock_reserved
@@ -69,3 +72,23 @@ def test_confirm_racing_the_expiry_exactly_one_wins_per_order(db: Database) -> N
         assert status in (OrderStatus.CONFIRMED, OrderStatus.EXPIRED)
         won = ORDER_CONFIRMED if status is OrderStatus.CONFIRMED else ORDER_EXPIRED
         assert events_of(db, order.id) == [ORDER_PLACED, won]
+
+
+def test_two_requests_with_one_idempotency_key_place_one_order(db: Database) -> None:
+    # On PostgreSQL the loser meets the winner's key row and is answered as a replay; on SQLite
+    # `BEGIN IMMEDIATE` makes it find the key when it reads.
+    for attempt in range(5):
+        command = PlaceOrder(
+            customer_email="ada@example.com",
+            lines=(RequestedLine("MUG-BLUE", 1),),
+            currency="EUR",
+            idempotency_key=f"twin-{attempt}",
+        )
+        placements = race(*[lambda c=command: place_order(c, db) for _ in range(3)])
+        done = [p for p in placements if isinstance(p, Placement)]
+        assert len(done) == 3
+        assert sorted(p.created for p in done) == [False, False, True]
+        [order_id] = {p.order.id for p in done}
+        assert events_of(db, order_id) == [ORDER_PLACED]
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) == 5

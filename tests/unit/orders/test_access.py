@@ -83,6 +83,57 @@ def test_every_limit_of_a_rule_applies() -> None:
     assert 1 <= over.value.retry_after <= 2
 
 
+class Clock:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_window_moves_with_the_oldest_request() -> None:
+    clock = Clock()
+    limit = PlaceOrderLimit("2/minute", clock)
+    limit.hit("c")
+    clock.now += 40
+    limit.hit("c")
+    clock.now += 10
+    with pytest.raises(TooManyRequests) as over:
+        limit.hit("c")
+    assert over.value.retry_after == 10  # the first request leaves the window 60 s after it
+    clock.now += 10
+    limit.hit("c")  # it has left: one place is free again
+    with pytest.raises(TooManyRequests) as over:
+        limit.hit("c")
+    assert over.value.retry_after == 40  # the second, placed at +40 s
+
+
+def test_a_refused_request_is_counted_in_no_window() -> None:
+    clock = Clock()
+    limit = PlaceOrderLimit("3/minute;1/2 seconds", clock)
+    limit.hit("c")
+    for _ in range(5):  # each refused by "1 per 2 seconds"
+        with pytest.raises(TooManyRequests):
+            limit.hit("c")
+    clock.now += 2
+    limit.hit("c")
+    clock.now += 2
+    limit.hit("c")  # the third of the minute: the refused ones took no place
+
+
+def test_clients_gone_quiet_are_forgotten() -> None:
+    clock = Clock()
+    limit = PlaceOrderLimit("2/minute;1/second", clock)
+    limit.hit("gone")
+    clock.now += 30
+    limit.hit("active")
+    clock.now += 31  # past the longest window since the last sweep: the next hit sweeps
+    limit.hit("active")
+    assert limit.clients == {"active"}
+
+
 @pytest.mark.parametrize(
     ("unset", "named"),
     [
