@@ -117,7 +117,8 @@ def table_of(model: type[object]) -> Table:
 
 
 @functools.cache
-def _insert_into(table: Table) -> Insert:
+def insert_statement(table: Table) -> Insert:
+    """`INSERT INTO table`, built once: run it with each row's values."""
     return insert(table)
 
 
@@ -144,7 +145,7 @@ def insert_rows(session: Session, rows: Sequence[object]) -> None:
     if rows:
         table = table_of(type(rows[0]))
         session.connection().execute(
-            _insert_into(table),
+            insert_statement(table),
             [
                 {c.key: state.dict[c.key] for c in table.columns if c.key in state.dict}
                 for state in map(inspect, rows)

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from services.common.db import Database, table_of
+from services.common.db import Database, insert_statement, table_of
 from services.common.events import Envelope
 from services.common.observability.messaging import capture
 from services.common.outbox.relay_sql import RelaySql
@@ -32,7 +32,7 @@ class OutboundMessage:
     trace_context: str | None = None  # the writer's, as stored (observability/messaging.py)
 
 
-def _commit_order_lock(session: Session, table: type[OutboxMixin]) -> None:
+def _commit_order_lock(connection: Connection, table: type[OutboxMixin]) -> None:
     """On PostgreSQL, serialize outbox writers from id allocation to commit.
 
     A sequence hands out ids at INSERT time, so two concurrent transactions could commit ids 8
@@ -40,9 +40,13 @@ def _commit_order_lock(session: Session, table: type[OutboxMixin]) -> None:
     transaction-level advisory lock (released at commit) around the insert makes id order equal
     commit order. SQLite needs nothing: `BEGIN IMMEDIATE` already serializes writers.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         key = zlib.crc32(table.__tablename__.encode())  # type: ignore[attr-defined]
-        session.execute(select(func.pg_advisory_xact_lock(key)))
+        connection.execute(_ADVISORY_LOCK, {"key": key})
+
+
+# Built once and run on the session's connection (services/common/db.py says why).
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 
 
 def add_event(
@@ -52,13 +56,15 @@ def add_event(
 
     Returns the row's `created_at`, so a caller can show the row without reading it back.
     """
-    _commit_order_lock(session, table)
+    connection = session.connection()
+    _commit_order_lock(connection, table)
     created_at = datetime.now(UTC)
     # A Core insert into the table (the ORM's bulk-insert path costs several times the CPU);
-    # the explicit flush keeps what autoflush did: the caller's pending rows go first.
-    session.flush()
-    session.execute(
-        insert(table_of(table)),
+    # a flush first keeps what autoflush did: the caller's pending ORM rows go before it.
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    connection.execute(
+        insert_statement(table_of(table)),
         {
             "event_id": envelope.id,
             "event_type": envelope.type,
