@@ -96,7 +96,8 @@ def _settings(s: Sizes) -> list[str]:
         f"{capacity.CONNECTIONS} paced keep-alive connections, every service on SQLite "
         f"(`{STAGE}`); then as many on PostgreSQL, a throwaway database per service "
         f"(`{PG_STAGE}`), its first ramp from the SQLite run's first capacity / "
-        f"{capacity.STEP_FACTOR}^3",
+        f"{capacity.STEP_FACTOR}^3 (a ramp failing before it sustains a step starts again that "
+        "much lower, not below the first rate)",
         *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
     ]
 
