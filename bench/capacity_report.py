@@ -1,9 +1,12 @@
-"""Stage 8's rows: the capacity, the CPU per settled order beside its floor, each process's share.
+"""Stage 8's rows: the capacity, the CPU per settled order beside its floor, each process's share;
+once for the run on SQLite (stage `STAGE`) and once for the run on PostgreSQL (`PG_STAGE`), whose
+figures are also paired with the SQLite run's.
 
 The floor is what an order would cost if each of its parts cost no more than its baseline in the
 same run: one bare FastAPI POST (stage 4) plus one Celery no-op task (stage 2) per hand-off an
 order needs. An order that settles is handed to a worker four times: `order.placed` to inventory
-and to email, `stock.reserved` to orders, `order.confirmed` to email.
+and to email, `stock.reserved` to orders, `order.confirmed` to email. The floor has no database
+in it, so it is the same for both runs.
 """
 
 from __future__ import annotations
@@ -12,12 +15,18 @@ import math
 import os
 
 from bench.capacity import P99_LIMIT_MS, CapacityResult
+from bench.pg_databases import METER
+from bench.pg_locks import KINDS
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
 
 HAND_OFFS_PER_ORDER = 4
 CPU_GOAL = 20.0  # CPU per settled order, at most this many no-op tasks
-STAGE = "8 capacity"
+STAGE = "8 capacity"  # every service on SQLite
+PG_STAGE = "8 capacity PostgreSQL"  # every service on a PostgreSQL database of its own
+SQLITE = "SQLite, same run"
+RATE = f"settled orders/s (settle p99 <= {P99_LIMIT_MS:.0f} ms, no errors)"
+CPU = "CPU per settled order, all processes"
 
 
 def floor_cpu(bare_post_ms: Spread, noop_task_ms: Spread) -> Spread:
@@ -32,69 +41,103 @@ def floor_cpu(bare_post_ms: Spread, noop_task_ms: Spread) -> Spread:
     )
 
 
+def floor_rate_of(floor: Spread) -> Spread:
+    """What every core settles at the floor's CPU per order."""
+    return Spread.of([(os.cpu_count() or 1) * 1000 / floor.median] if floor.runs else [])
+
+
 def capacity_rows(
     report: Report, res: CapacityResult, bare_post_ms: Spread, noop_task_ms: Spread
 ) -> None:
+    """The SQLite run's rows."""
+    floor = floor_cpu(bare_post_ms, noop_task_ms)
+    rate, floor_rate = res.spread("rate"), floor_rate_of(floor)
+    report.add(Row(STAGE, RATE, "orders/s", rate, "floor rate", ratio(rate, floor_rate)))
+    cores = os.cpu_count() or 1
+    report.add(Row(STAGE, f"floor rate ({cores} cores / floor CPU)", "orders/s", floor_rate))
+    _cpu_rows(report, STAGE, res, floor, noop_task_ms)
+    _process_rows(report, STAGE, res)
+    _latency_rows(report, STAGE, res)
+    report.notes += res.ladders()
+
+
+def pg_capacity_rows(
+    report: Report,
+    pg: CapacityResult,
+    sqlite: CapacityResult,
+    bare_post_ms: Spread,
+    noop_task_ms: Spread,
+) -> None:
+    """The PostgreSQL run's rows: those of the SQLite run, the rate and the CPU also paired with
+    the SQLite run's, and the database server's CPU, which SQLite spends inside the processes."""
     add = report.add
     floor = floor_cpu(bare_post_ms, noop_task_ms)
-    cores = os.cpu_count() or 1
-    floor_rate = Spread.of([cores * 1000 / floor.median] if floor.runs else [])
-    rate, cpu = res.spread("rate"), res.spread("cpu_ms")
-    limit = f"settle p99 <= {P99_LIMIT_MS:.0f} ms, no errors"
+    rate, cpu = pg.spread("rate"), pg.spread("cpu_ms")
+    add(Row(PG_STAGE, RATE, "orders/s", rate, "floor rate", ratio(rate, floor_rate_of(floor))))
+    add(Row(PG_STAGE, RATE, "orders/s", rate, SQLITE, ratio(rate, sqlite.spread("rate"))))
+    _cpu_rows(report, PG_STAGE, pg, floor, noop_task_ms)
+    add(Row(PG_STAGE, CPU, "ms", cpu, SQLITE, ratio(cpu, sqlite.spread("cpu_ms"))))
+    server = pg.spread(f"other:{METER}")
+    measure = "PostgreSQL backends' CPU per settled order (the server's processes)"
+    share = "all processes (ratio: backends / processes)"
+    add(Row(PG_STAGE, measure, "ms", server, share, ratio(server, cpu)))
+    whole = pg.spread("cpu_ms_and_other")
+    measure = f"{CPU} and the PostgreSQL backends"
     add(
         Row(
-            STAGE,
-            f"settled orders/s ({limit})",
-            "orders/s",
-            rate,
-            "floor rate",
-            ratio(rate, floor_rate),
+            PG_STAGE,
+            measure,
+            "ms",
+            whole,
+            f"{SQLITE}: all processes",
+            ratio(whole, sqlite.spread("cpu_ms")),
         )
     )
-    add(Row(STAGE, f"floor rate ({cores} cores / floor CPU)", "orders/s", floor_rate))
+    _process_rows(report, PG_STAGE, pg)
+    _latency_rows(report, PG_STAGE, pg)
+    report.notes += pg.ladders()
+
+
+def lock_note(label: str, shares: dict[tuple[str, str], float]) -> str:
+    """One line for the notes: per service, the share of its busy backends that waited for a row
+    lock and for the outbox's advisory lock, over every step of every ramp."""
+    services = dict.fromkeys(svc for svc, _ in shares)
+    parts = [
+        f"{svc} " + " / ".join(_share(shares.get((svc, kind), math.nan)) for kind in KINDS)
+        for svc in services
+    ]
+    what = " / ".join(f"{kind} lock" for kind in KINDS)
+    return f"{label}: share of busy backends waiting for a {what}, all steps: " + ", ".join(parts)
+
+
+def _share(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+def _cpu_rows(
+    report: Report, stage: str, res: CapacityResult, floor: Spread, noop_task_ms: Spread
+) -> None:
+    cpu = res.spread("cpu_ms")
     r = ratio(cpu, noop_task_ms)
-    add(
-        Row(
-            STAGE,
-            "CPU per settled order, all processes",
-            "ms",
-            cpu,
-            "no-op CPU per task (ratio: ours / no-op)",
-            r,
-            f"<= {CPU_GOAL:.0f}",
-            None if math.isnan(r) else r <= CPU_GOAL,
-        )
+    paired = "no-op CPU per task (ratio: ours / no-op)"
+    goal = f"<= {CPU_GOAL:.0f}"
+    report.add(
+        Row(stage, CPU, "ms", cpu, paired, r, goal, None if math.isnan(r) else r <= CPU_GOAL)
     )
-    add(
-        Row(
-            STAGE,
-            f"floor: bare POST + {HAND_OFFS_PER_ORDER} no-op hand-offs",
-            "ms",
-            floor,
-            "ours / floor",
-            ratio(cpu, floor),
-        )
-    )
+    measure = f"floor: bare POST + {HAND_OFFS_PER_ORDER} no-op hand-offs"
+    report.add(Row(stage, measure, "ms", floor, "ours / floor", ratio(cpu, floor)))
+
+
+def _process_rows(report: Report, stage: str, res: CapacityResult) -> None:
+    cpu = res.spread("cpu_ms")
     for name in res.processes():
         share = res.spread(f"cpu:{name}")
-        add(
-            Row(
-                f"{STAGE}, per process",
-                f"{name} CPU per order",
-                "ms",
-                share,
-                "share",
-                ratio(share, cpu),
-            )
-        )
+        measure = f"{name} CPU per order"
+        report.add(Row(f"{stage}, per process", measure, "ms", share, "share", ratio(share, cpu)))
+
+
+def _latency_rows(report: Report, stage: str, res: CapacityResult) -> None:
     for what, label in (("settle", "status and both mails"), ("confirmed", "CONFIRMED")):
         for pct in ("p50", "p99"):
-            add(
-                Row(
-                    STAGE,
-                    f"at capacity: POST returned -> {label} {pct}",
-                    "ms",
-                    res.spread(f"{what}_{pct}"),
-                )
-            )
-    report.notes += res.ladders()
+            measure = f"at capacity: POST returned -> {label} {pct}"
+            report.add(Row(stage, measure, "ms", res.spread(f"{what}_{pct}")))

@@ -1,5 +1,5 @@
 """Read-only looks into the services' databases while they run: SQLite files (WAL: readers never
-block) or PostgreSQL (the `workers` stage)."""
+block) or PostgreSQL (the capacity and `workers` stages)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-PEEK_APPLICATION = "shopflow-bench-peek"  # its own backends are not the services' (pg_workers)
+PEEK_APPLICATION = "shopflow-bench-peek"  # its backends are not the services' (pg_databases)
 
 
 class Peek:
@@ -44,8 +44,10 @@ class Peek:
         self.conn.close()
 
 
-def epoch(stored: str | None) -> float:
-    """A naive-UTC datetime as SQLAlchemy stores it in SQLite -> Unix time."""
+def epoch(stored: str | datetime | None) -> float:
+    """A stored UTC datetime -> Unix time: as SQLAlchemy writes it into SQLite (ISO text), or as
+    psycopg reads it from PostgreSQL (naive for a column without a time zone, which holds UTC)."""
     if stored is None:
         return float("nan")
-    return datetime.fromisoformat(stored).replace(tzinfo=UTC).timestamp()
+    at = datetime.fromisoformat(stored) if isinstance(stored, str) else stored
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()

@@ -1,4 +1,4 @@
-"""How often the services' PostgreSQL backends wait for a lock (the `workers` stage).
+"""How often the services' PostgreSQL backends wait for a lock (the capacity and `workers` stages).
 
 Sampled from `pg_stat_activity` every 50 ms while a fan-out runs: per service, the backends in a
 statement (`active`) and those of them waiting for a lock, by kind: a row another transaction
@@ -58,3 +58,7 @@ class LockWatch(threading.Thread):
         """Waiting for `kind` / active backends over every sample; nan if none was ever active."""
         active = self.active[service]
         return self.waiting[service, kind] / active if active else math.nan
+
+    def shares(self) -> dict[tuple[str, str], float]:
+        """(service, kind) -> `share(service, kind)`, for every service and kind."""
+        return {key: self.share(*key) for key in self.waiting}

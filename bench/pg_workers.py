@@ -1,12 +1,9 @@
 """Stage 10, worker processes: the fan-out with every service on PostgreSQL, one worker process
 per service against two, the runs alternating between the two.
 
-Each service's database is a throwaway PostgreSQL database (tests/support/pgdb.py: 127.0.0.1:5432,
-dropped afterwards), given to the processes through `<SERVICE>_DATABASE_URL` as to any
-deployment. PostgreSQL's own CPU per event is the CPU of the server processes (backends) serving
-those databases, from `/proc` (the server is local; its shared background processes are left
-out, and so is the CPU of a backend that closed during the drain). How often those backends wait
-for a lock is sampled meanwhile (`pg_locks.py`).
+Each service's database is a throwaway PostgreSQL database (`pg_databases.py`). PostgreSQL's own
+CPU per event is the CPU of the server processes (backends) serving those databases, from `/proc`.
+How often those backends wait for a lock is sampled meanwhile (`pg_locks.py`).
 
 The backlog is published once every worker process is ready (`prefilled=False`), so that the
 first process to start does not drain alone while the second one starts.
@@ -15,19 +12,13 @@ first process to start does not drain alone while the second one starts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
-from sqlalchemy.engine import make_url
-
 from bench import fanout, procs
-from bench.dbpeek import PEEK_APPLICATION
+from bench.pg_databases import METER, service_databases
 from bench.pg_locks import KINDS, LockWatch
 from bench.vhost import BenchVhost
-from services.common.topology import Service
-from tests.support.pgdb import ADMIN_DSN, throwaway_database
 
 PROCESSES = (1, 2)
 
@@ -47,26 +38,16 @@ def worker_processes(
 ) -> WorkersResult:
     """Each number of processes in `PROCESSES`, `runs` runs each, alternating."""
     results = WorkersResult({k: fanout.FanoutResult(n) for k in PROCESSES})
-    with ExitStack() as stack:
-        env = {
-            f"{svc.value.upper()}_DATABASE_URL": stack.enter_context(
-                throwaway_database(f"bench_{svc.value}")
-            )
-            for svc in Service
-        }
-        databases = {
-            svc.value: make_url(env[f"{svc.value.upper()}_DATABASE_URL"]).database or ""
-            for svc in Service
-        }
-        sys_ = stack.enter_context(procs.system(tmp / "workers-pg", env))
+    with service_databases("bench") as dbs, procs.system(tmp / "workers-pg", dbs.env) as sys_:
         for run in range(1, runs + 1):
             for k in PROCESSES:
                 progress(f"stage 10: PostgreSQL fan-out of {n}, {k} process(es) each, run {run}")
-                meters = {"postgresql": lambda: backends_cpu(list(databases.values()))}
-                locks = LockWatch({svc: databases[svc] for svc in fanout.WORKERS})
+                locks = LockWatch({svc: dbs.names[svc] for svc in fanout.WORKERS})
                 locks.start()
                 try:
-                    res = fanout.fanout(vh, sys_, n, 1, processes=k, prefilled=False, meters=meters)
+                    with dbs.backends_cpu() as backends:
+                        meters: fanout.Meters = {METER: backends}
+                        res = fanout.fanout(vh, sys_, n, 1, k, prefilled=False, meters=meters)
                 finally:
                     locks.finish()
                 results.fanouts[k].merge(res)
@@ -75,14 +56,3 @@ def worker_processes(
                         shares = results.lock_share.setdefault(k, {})
                         shares.setdefault(f"{svc}.{kind}", []).append(locks.share(svc, kind))
     return results
-
-
-def backends_cpu(databases: list[str]) -> float:
-    """CPU seconds used so far by the PostgreSQL backends connected to `databases` (the bench's
-    own looks excluded)."""
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND application_name <> %s",
-            (databases, PEEK_APPLICATION),
-        ).fetchall()
-    return sum(procs.cpu_seconds(int(pid)) for (pid,) in rows)

@@ -5,13 +5,13 @@ other's row with the ratio other / baseline."""
 from __future__ import annotations
 
 from bench.fanout import WORKERS
+from bench.pg_databases import METER
 from bench.pg_workers import WorkersResult
 from bench.queues import QueueSizes, QueuesResult
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
 from services.common.topology import QueueType
 
-PG = "postgresql"  # the meter pg_workers gives the fan-out
 Stages = tuple[tuple[str, str], str]  # (the baseline's stage, its label in "paired with"), other's
 
 
@@ -49,7 +49,7 @@ def workers_rows(report: Report, res: WorkersResult) -> None:
         _pair(report, stages, f"{svc} events", "ev/s", (one.spread(svc), two.spread(svc)))
         cpu = (Spread.of(one.cpu_ms[svc]), Spread.of(two.cpu_ms[svc]))
         _pair(report, stages, f"{svc} workers' CPU per event (summed)", "ms", cpu)
-    pg = (Spread.of(one.other_cpu_ms.get(PG, [])), Spread.of(two.other_cpu_ms.get(PG, [])))
+    pg = (Spread.of(one.other_cpu_ms.get(METER, [])), Spread.of(two.other_cpu_ms.get(METER, [])))
     _pair(report, stages, "PostgreSQL backends' CPU per event (both services)", "ms", pg)
     for svc in WORKERS:
         for kind, what in (("row", "a row lock"), ("advisory", "the outbox's advisory lock")):

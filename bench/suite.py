@@ -9,7 +9,9 @@ from pathlib import Path
 
 from bench import capacity, ceilings, fanout, http_api, latency, pg_workers, procs, relay_drain
 from bench import stage_rows as rows
-from bench.capacity_report import capacity_rows
+from bench.capacity_report import PG_STAGE, STAGE, capacity_rows, lock_note, pg_capacity_rows
+from bench.pg_databases import METER, server_description, service_databases
+from bench.pg_locks import LockWatch
 from bench.queues import QueueSizes, queue_types
 from bench.report import Report
 from bench.scaleout_report import queues_rows, scaleout_settings, workers_rows
@@ -49,6 +51,8 @@ def run_suite(
     vh: BenchVhost, tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]
 ) -> None:
     report.settings += _settings(s)
+    if {"capacity", "workers"} & s.only:
+        report.machine.append(f"{server_description()}, a throwaway database per service")
     broker = _broker(vh, s, report, progress) if s.only & set(DEFAULT_STAGES) else None
     noop_cpu = bare_cpu = NOT_RUN
     if broker is not None:
@@ -61,10 +65,7 @@ def run_suite(
         if "saga" in s.only:
             _saga(vh, tmp, s, report, progress, broker)
     if "capacity" in s.only:
-        with procs.system(tmp / "capacity") as sys_:
-            progress(f"stage 8: capacity, {s.capacity_runs} ramp(s) of paced clients")
-            res = capacity.capacity(sys_, s.capacity_runs, s.capacity_step, progress)
-        capacity_rows(report, res, bare_cpu, noop_cpu)
+        _capacity(tmp, s, report, progress, bare_cpu, noop_cpu)
     if "queues" in s.only:
         queues_rows(report, queue_types(tmp / "queues", s.queues, progress))
     if "workers" in s.only:
@@ -92,9 +93,48 @@ def _settings(s: Sizes) -> list[str]:
         f"orders/s for {s.saga_duration:.0f} s per run",
         f"capacity: {s.capacity_runs} ramp(s) of {s.capacity_step:.0f} s steps from "
         f"{capacity.FIRST_RATE:.0f} orders/s, x{capacity.STEP_FACTOR} per step, "
-        f"{capacity.CONNECTIONS} paced keep-alive connections",
+        f"{capacity.CONNECTIONS} paced keep-alive connections, every service on SQLite "
+        f"(`{STAGE}`); then as many on PostgreSQL, a throwaway database per service "
+        f"(`{PG_STAGE}`), its first ramp from the SQLite run's first capacity / "
+        f"{capacity.STEP_FACTOR}^3 (a ramp failing before it sustains a step starts again that "
+        "much lower, not below the first rate)",
         *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
     ]
+
+
+def _capacity(
+    tmp: Path,
+    s: Sizes,
+    report: Report,
+    progress: Callable[[str], None],
+    bare_cpu: Spread,
+    noop_cpu: Spread,
+) -> None:
+    """Stage 8 on SQLite, then on PostgreSQL. The PostgreSQL ramps start near the SQLite capacity
+    (as the SQLite run's later ramps do), which keeps the stage's second run short."""
+    runs, step = s.capacity_runs, s.capacity_step
+    with procs.system(tmp / "capacity") as sys_:
+        progress(f"stage 8: capacity on SQLite, {runs} ramp(s) of paced clients")
+        sqlite = capacity.capacity(sys_, runs, step, progress)
+    capacity_rows(report, sqlite, bare_cpu, noop_cpu)
+    first = sqlite.later_start()
+    with (
+        service_databases("bench") as dbs,
+        procs.system(tmp / "capacity-pg", dbs.env) as sys_,
+        dbs.backends_cpu() as backends,
+    ):
+        progress(f"stage 8: capacity on PostgreSQL, {runs} ramp(s), from {first:.0f} orders/s")
+        meters: fanout.Meters = {METER: backends}
+        label = "capacity PostgreSQL"
+        locks = LockWatch(dbs.names)
+        locks.start()
+        try:
+            pg = capacity.capacity(sys_, runs, step, progress, first, meters, label)
+        finally:
+            locks.finish()
+    pg_capacity_rows(report, pg, sqlite, bare_cpu, noop_cpu)
+    report.notes.append(note := lock_note(label, locks.shares()))
+    progress(note)
 
 
 def _broker(

@@ -7,10 +7,11 @@ import pytest
 
 from bench.__main__ import parse, sizes_from
 from bench.fanout import FanoutResult, instances
+from bench.pg_databases import METER
 from bench.pg_workers import WorkersResult
 from bench.queues import QueueSizes, QueuesResult
 from bench.report import Report
-from bench.scaleout_report import PG, queues_rows, workers_rows
+from bench.scaleout_report import queues_rows, workers_rows
 from bench.suite import DEFAULT_STAGES, OPT_IN_STAGES
 from services.common.topology import QueueType
 
@@ -43,7 +44,7 @@ def test_two_worker_processes_are_paired_with_one_over_merged_runs() -> None:
     for rate in (100.0, 120.0, 110.0):
         run = FanoutResult(100, {"inventory": [rate], "email": [rate / 2]})
         run.cpu_ms = {"inventory": [3.0], "email": [4.0]}
-        run.other_cpu_ms = {PG: [2.0]}
+        run.other_cpu_ms = {METER: [2.0]}
         one.merge(run)
         doubled = FanoutResult(100, {"inventory": [rate * 1.5], "email": [rate]})
         doubled.cpu_ms, doubled.other_cpu_ms = run.cpu_ms, run.other_cpu_ms
