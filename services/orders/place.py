@@ -1,8 +1,9 @@
 """Placing an order: price it from the catalogue, store it with its `order.placed` outbox row.
 
 Statements built once, not ORM objects and flushes: every POST /orders runs them. The catalogue
-is read with one table SELECT, the rows are plain values inserted through `rows.TableInsert`,
-and the answer is built from the same values (docs/benchmarks.md).
+is read with one table SELECT, the rows are plain values inserted through `TableInsert`
+(services/common/table_insert.py), and the answer is built from the same values
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database, table_of
 from services.common.events import Envelope, OrderLine, OrderPlaced
 from services.common.outbox import add_event
+from services.common.table_insert import TableInsert
 from services.orders.commands import PlaceOrder
 from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder
 from services.orders.models import IdempotencyKey, Order, OrderHistory, OutboxMessage, Product
@@ -33,7 +35,6 @@ from services.orders.read import (
     line_view,
     load_view,
 )
-from services.orders.rows import TableInsert
 from services.orders.status import OrderStatus
 
 ACCEPTED = "order accepted"  # the first step of every order's timeline

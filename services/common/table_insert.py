@@ -2,8 +2,9 @@
 
 `Connection.execute` of a table `insert()` looks the statement up in the compile cache, builds
 and processes its parameters through a generic path, and keeps the result's primary-key
-bookkeeping, for every row: several times what the database itself spends on a small INSERT,
-and POST /orders runs three of them (docs/benchmarks.md). Here the statement is compiled once per
+bookkeeping, for every row: several times what the database itself spends on a small INSERT.
+POST /orders runs four of them, and every event a service publishes one, its outbox row
+(docs/benchmarks.md). Here the statement is compiled once per
 dialect (the SQL text, the order of its parameters, each column's bind processor, all from
 SQLAlchemy's own compiler and types), and each call only converts the row's values and hands
 them to `exec_driver_sql`, which keeps the connection's transaction and its execute events (and
