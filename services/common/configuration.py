@@ -99,9 +99,14 @@ def sections() -> dict[str, list[Variable]]:
     """Heading -> variables, in the order docs/configuration.md shows them."""
     from broker.cluster.settings import ClusterSettings
     from broker.flower import FlowerSettings
-    from broker.settings import ProvisionSettings
+    from broker.settings import ProvisionSettings, ReplayLogin
     from services.common.outbox.settings import RelayTuning
-    from services.common.settings import LogSettings, MetricsSettings, RetentionSettings
+    from services.common.settings import (
+        EventLogSettings,
+        LogSettings,
+        MetricsSettings,
+        RetentionSettings,
+    )
     from services.common.worker.settings import RetryPolicy, WorkerTuning
     from services.email.settings import Settings as EmailSettings
     from services.email.sink.config import SinkSettings
@@ -110,8 +115,12 @@ def sections() -> dict[str, list[Variable]]:
 
     return {
         "The broker (every process)": settings_variables(BrokerSettings, "BROKER_"),
-        "The vhost tool and Flower": settings_variables(ProvisionSettings, "BROKER_")
-        + settings_variables(FlowerSettings, "FLOWER_"),
+        "The vhost tool, Flower and the replay tool": settings_variables(
+            ProvisionSettings, "BROKER_"
+        )
+        + settings_variables(FlowerSettings, "FLOWER_")
+        + settings_variables(ReplayLogin, "BROKER_"),
+        "The event logs (the vhost tool)": settings_variables(EventLogSettings, "EVENT_LOG_"),
         "Every process": knob_variables(LogSettings) + knob_variables(MetricsSettings),
         "Every worker": knob_variables(WorkerTuning) + knob_variables(RetryPolicy),
         "Every relay": knob_variables(RelayTuning),

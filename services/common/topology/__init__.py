@@ -11,7 +11,11 @@ One concept per module:
 - `permissions`: each login's rights, derived from the routing tables;
 - `policies`: dead-lettering and alternate exchanges, and what quorum queues add to them;
 - `model`: the dataclasses a topology is made of;
-- `builder`: `build(vhost, queue_type)`, the whole topology of one vhost.
+- `builder`: `build(vhost, queue_type, log_retention)`, the whole topology of one vhost.
+
+The event logs (one stream per event exchange, docs/event-log.md) are `Topology.streams`, not
+`Topology.queues`: the queues are of BROKER_QUEUE_TYPE, consumed or drained by people, purged
+and migrated; a stream is none of those.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ from services.common.topology.builder import build
 from services.common.topology.model import (
     Binding,
     Exchange,
+    LogRetention,
     Permissions,
     Policy,
     Queue,
     QueueType,
+    Stream,
     TopicPermission,
     Topology,
     UserSpec,
@@ -32,9 +38,11 @@ from services.common.topology.names import (
     DEFAULT_VHOST,
     FLOWER,
     MONITOR,
+    REPLAY,
     STOREFRONT,
     Service,
     dead_letter_exchange,
+    event_log,
     task_queue,
     unroutable,
     user_name,
@@ -42,10 +50,11 @@ from services.common.topology.names import (
 from services.common.topology.permissions import (
     SERVER_NAMED_QUEUE,
     celery_internals,
+    replay_permissions,
     service_permissions,
     storefront_permissions,
 )
-from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES
+from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES, max_age
 from services.common.topology.routing import (
     EMAIL_EVENTS_QUEUE,
     EVENT_EXCHANGES,
@@ -62,6 +71,8 @@ from services.common.topology.routing import (
     ORDERS_EVENTS_QUEUE,
     ORDERS_EXCHANGE,
     ORDERS_UNROUTABLE_QUEUE,
+    REPLAY_EXCHANGE,
+    REPLAY_MARKER_EXCHANGE,
     STOCK_REJECTED,
     STOCK_RELEASED,
     STOCK_RESERVED,
@@ -88,6 +99,9 @@ __all__ = [
     "ORDER_EXPIRED",
     "ORDER_PLACED",
     "ORDER_REJECTED",
+    "REPLAY",
+    "REPLAY_EXCHANGE",
+    "REPLAY_MARKER_EXCHANGE",
     "SERVER_NAMED_QUEUE",
     "STOCK_REJECTED",
     "STOCK_RELEASED",
@@ -97,17 +111,22 @@ __all__ = [
     "WORKER_SERVICES",
     "Binding",
     "Exchange",
+    "LogRetention",
     "Permissions",
     "Policy",
     "Queue",
     "QueueType",
     "Service",
+    "Stream",
     "TopicPermission",
     "Topology",
     "UserSpec",
     "build",
     "celery_internals",
     "dead_letter_exchange",
+    "event_log",
+    "max_age",
+    "replay_permissions",
     "service_permissions",
     "storefront_permissions",
     "task_queue",

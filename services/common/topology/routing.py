@@ -58,5 +58,12 @@ EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
 LIVE_EXCHANGE = ORDERS_EXCHANGE
 LIVE_ROUTING_KEYS: tuple[str, ...] = (ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED)
 
+# The event log's replays (docs/event-log.md). A replay reaches exactly one event queue through
+# REPLAY_EXCHANGE (direct, each event queue bound with its own name); the replay tool ends each
+# read of an event log at a marker it writes through REPLAY_MARKER_EXCHANGE (direct, each log
+# bound with its own name). Only the replay login may publish to either.
+REPLAY_EXCHANGE = "replay"
+REPLAY_MARKER_EXCHANGE = "replay.markers"
+
 # Services that run a Celery worker (and so own a private task queue).
 WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)
