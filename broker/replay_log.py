@@ -11,7 +11,10 @@ which only the replay login may write to and only the logs are bound to.
 
 A stream consumer needs a prefetch (`basic.qos`) and manual acks; each delivery carries its
 offset in the header `x-stream-offset` (docs/event-log.md says why AMQP rather than the stream
-protocol).
+protocol). A stream refuses `basic.reject` and `basic.nack` by closing the whole connection (540
+NOT_IMPLEMENTED), and pika's blocking channel rejects, when it cancels a consumer, every delivery
+it has not handed out yet: so a consumer here ends by closing its channel (which ends its
+consumer on the broker) without that cancel (`_close`).
 """
 
 from __future__ import annotations
@@ -96,8 +99,7 @@ class AmqpEventLog:
                     raise LogStalled(f"{stream}: the replay's marker did not come back")
                 self._connection.process_data_events(time_limit=0.2)
         finally:
-            if channel.is_open:
-                channel.close()
+            self._close(channel)
         return found[0]
 
     def read(self, stream: str, start: int | datetime) -> Iterator[Delivery]:
@@ -115,13 +117,24 @@ class AmqpEventLog:
                     channel.basic_ack(method.delivery_tag, multiple=True)
                     unacked = 0
         finally:
-            if channel.is_open:
-                channel.close()
+            self._close(channel)
 
     def _consumer(self) -> BlockingChannel:
         channel = self._connection.channel()
         channel.basic_qos(prefetch_count=PREFETCH)
         return channel
+
+    def _close(self, channel: BlockingChannel) -> None:
+        """Close a consumer's channel without pika's client-side cancel (see the module's doc):
+        pika's own channel, under the blocking one, cancels and closes in one go, and drops
+        what still arrives instead of rejecting it."""
+        if channel.is_closed:
+            return
+        underlying = channel._impl  # pika's asynchronous channel
+        if underlying.is_open:
+            underlying.close()
+        while not channel.is_closed:
+            self._connection.process_data_events(time_limit=0.1)
 
     def _publish_marker(self, stream: str, marker_id: str) -> None:
         props = pika.BasicProperties(
