@@ -7,7 +7,8 @@ where the log ends (`end_of`), or at a time of its own in the past."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import shlex
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -95,6 +96,36 @@ def test_a_range_by_time_keeps_the_events_of_that_time(broker: TestBroker) -> No
     until = (now - timedelta(days=9.75)).isoformat()
     assert replay(["--service", "inventory", "--since", since, "--until", until]) == 0
     assert received(broker) == nothing({t.INVENTORY_EVENTS_QUEUE: [inside.id]})
+
+
+DOCUMENTED_HOUR = (
+    ".venv/bin/python -m broker.replay --service inventory --since 2026-05-01T08:00:00+02:00 "
+    "--until 2026-05-01T09:00:00+02:00 --dry-run"
+)
+
+
+@pytest.mark.documents(DOCUMENTED_HOUR)
+def test_a_documented_time_range_keeps_the_events_of_that_hour(
+    broker: TestBroker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As docs/event-log.md writes it, run on that day at noon (the tool is given that `now`:
+    on the real date those events would be older than inventory's inbox retention)."""
+    zone = timezone(timedelta(hours=2))
+
+    def at(hour: int, minute: int) -> Envelope[Any]:
+        return Envelope.wrap(order_placed(), time=datetime(2026, 5, 1, hour, minute, tzinfo=zone))
+
+    events = [at(7, 59), at(8, 0), at(8, 59), at(9, 0)]
+    publish(broker, *events)
+    argv = shlex.split(DOCUMENTED_HOUR)[3:]
+    assert replay(argv, now=datetime(2026, 5, 1, 12, 0, tzinfo=zone)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[3] for line in lines if line.startswith("orders.log@")] == [
+        events[1].id,
+        events[2].id,
+    ]
+    assert lines[-1].startswith("dry run: would replay 2 event(s) into inventory.orders")
+    assert received(broker) == nothing()
 
 
 def test_types_narrow_the_replay(broker: TestBroker) -> None:
