@@ -138,9 +138,11 @@ def main(argv: list[str] | None = None, now: datetime | None = None) -> int:
     except BadRequest as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValidationError as exc:  # settings: BROKER_REPLAY_PASSWORD is missing
-        names = ", ".join("BROKER_" + "_".join(map(str, e["loc"])).upper() for e in exc.errors())
-        print(f"error: setting {names} is missing: add it to .env (.env.example)", file=sys.stderr)
+    except ValidationError as exc:  # settings: BROKER_REPLAY_PASSWORD missing, say
+        for err in exc.errors(include_url=False):
+            loc = [str(part) for part in err["loc"] if part != "broker"]
+            name = "BROKER_" + "_".join(loc).upper()
+            print(f"error: setting {name}: {err['msg']}; see .env.example", file=sys.stderr)
         return 1
     except (Unavailable, LogStalled) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -48,6 +48,7 @@ class Spool:
             }
         ).encode()
         properties = b"".join(entry.properties.encode())
+        self._file.seek(0, 2)  # at the end, whatever a reading left
         self._file.write(_LENGTHS.pack(len(place), len(properties), len(entry.body)))
         self._file.write(place + properties + entry.body)
         self.count += 1
@@ -72,4 +73,3 @@ class Spool:
                 properties,
                 body,
             )
-        self._file.seek(0, 2)  # further entries go at the end
