@@ -18,6 +18,7 @@ import pika
 from services.common.topology import (
     FLOWER,
     MONITOR,
+    REPLAY,
     STOREFRONT,
     QueueType,
     Service,
@@ -26,7 +27,7 @@ from services.common.topology import (
     user_name,
 )
 
-LOGINS = (*Service, MONITOR, FLOWER, STOREFRONT)
+LOGINS = (*Service, MONITOR, FLOWER, STOREFRONT, REPLAY)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def set_environment(vhost: str) -> dict[str, str]:
     os.environ["BROKER_VHOST"] = vhost
     os.environ["BROKER_MONITOR_PASSWORD"] = passwords[MONITOR]
     os.environ["BROKER_FLOWER_PASSWORD"] = passwords[FLOWER]
+    os.environ["BROKER_REPLAY_PASSWORD"] = passwords[REPLAY]
     for svc in Service:
         os.environ[f"{svc.value.upper()}_BROKER_PASSWORD"] = passwords[svc]
     os.environ["ORDERS_STOREFRONT_BROKER_PASSWORD"] = passwords[STOREFRONT]
@@ -115,7 +117,7 @@ def sibling_vhost(queue_type: QueueType) -> Iterator[BenchVhost]:
 
 
 def _password_variable(who: str) -> str:
-    if who in (MONITOR, FLOWER):
+    if who in (MONITOR, FLOWER, REPLAY):
         return f"BROKER_{who.upper()}_PASSWORD"
     if who == STOREFRONT:
         return "ORDERS_STOREFRONT_BROKER_PASSWORD"

@@ -48,7 +48,7 @@ def _consumers(event_type: str) -> str:
     ]
     return (
         ", ".join(found)
-        or f"— (no consumer yet: kept in `{t.unroutable(_exchange_of(event_type))}`)"
+        or f"— (no consumer yet: kept in `{t.event_log(_exchange_of(event_type))}`)"
     )
 
 

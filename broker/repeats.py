@@ -1,14 +1,16 @@
-"""Can replaying a dead letter still be a no-op? Only while its consumer remembers the event.
+"""Can replaying an event still be a no-op? Only while its consumer remembers the event.
 
 A consumer makes a repeat harmless with its inbox (`processed_events`, the email service's sent
 mails), and retention deletes those rows `RETENTION_INBOX_DAYS` after they were written
 (docs/operations.md, "Retention"). The row of an event handled at all was written after the
 event happened, so while the event is younger than the retention, the row is still there if the
-event was handled. `dead_letters replay` asks this module before it replays anything.
+event was handled. `dead_letters replay` and `python -m broker.replay` (the event log) ask this
+module before they replay anything.
 
 The retention is read as the consuming service itself reads it (its own
 `<SERVICE>_RETENTION_INBOX_DAYS`, then `RETENTION_INBOX_DAYS`, then the default), through its
-Settings class, without needing the rest of its settings.
+Settings class (`services/<service>/settings.py`, found by the service's name, so a service
+added later needs nothing here), without needing the rest of its settings.
 """
 
 from __future__ import annotations
@@ -17,22 +19,13 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from services.common.settings import RetentionSettings, ServiceSettings
+from services.common.settings import RetentionSettings, settings_class
 from services.common.topology import Service, Topology
-from services.email.settings import Settings as EmailSettings
-from services.inventory.settings import Settings as InventorySettings
-from services.orders.settings import Settings as OrdersSettings
-
-SETTINGS: dict[Service, type[ServiceSettings]] = {
-    Service.ORDERS: OrdersSettings,
-    Service.INVENTORY: InventorySettings,
-    Service.EMAIL: EmailSettings,
-}
 
 
 def inbox_days(service: Service) -> float:
     """`service`'s inbox retention in days (0: kept for ever)."""
-    return SETTINGS[service].knob_group("retention", RetentionSettings).inbox_days
+    return settings_class(service).knob_group("retention", RetentionSettings).inbox_days
 
 
 def event_time(body: bytes) -> datetime | None:
@@ -74,9 +67,13 @@ class InboxRetention:
 
     def too_old(self, origin_queue: str | None, body: bytes) -> bool:
         """Is this dead letter's event older than its consumer's inbox retention?"""
-        owner = self._owners.get(origin_queue or "")
         moment = event_time(body)
-        if owner is None or moment is None:
+        return moment is not None and self.forgotten(origin_queue, moment)
+
+    def forgotten(self, queue: str | None, moment: datetime) -> bool:
+        """Is an event of `moment` older than the inbox retention of `queue`'s consumer?"""
+        owner = self._owners.get(queue or "")
+        if owner is None:
             return False
         days = self.days(owner)
         return days > 0 and self._now() - moment > timedelta(days=days)

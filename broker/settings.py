@@ -1,12 +1,13 @@
-"""Settings of the vhost tool: the admin login it provisions with, and the passwords it sets."""
+"""Settings of the vhost tool: the admin login it provisions with, the passwords it sets and the
+event logs' retention; and the replay tool's login."""
 
 from __future__ import annotations
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import ENV_FILE, BrokerSettings, ServiceSettings
-from services.common.topology import FLOWER, STOREFRONT, UserSpec
+from services.common.settings import ENV_FILE, BrokerSettings, EventLogSettings, ServiceSettings
+from services.common.topology import FLOWER, REPLAY, STOREFRONT, UserSpec
 from services.orders.settings import StorefrontPassword
 
 
@@ -25,17 +26,32 @@ class AdminLogin(BaseSettings):
     )
 
 
+class ReplayLogin(BaseSettings):
+    """BROKER_REPLAY_PASSWORD: the login `<vhost>-replay` that `python -m broker.replay` uses
+    (docs/event-log.md), and the broker. The vhost tool sets that password."""
+
+    model_config = SettingsConfigDict(env_prefix="BROKER_", env_file=ENV_FILE, extra="ignore")
+
+    replay_password: SecretStr = Field(
+        description="password of `<vhost>-replay`, the event log's replay tool"
+    )
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+
 class ProvisionSettings(AdminLogin):
     """The admin login, plus BROKER_MONITOR_PASSWORD (the read-only login for the management
     UI), BROKER_FLOWER_PASSWORD (Flower's broker login). Service passwords are read from
-    `<SERVICE>_BROKER_PASSWORD`, and the orders API's live-updates login from
-    ORDERS_STOREFRONT_BROKER_PASSWORD: the same variables the services read."""
+    `<SERVICE>_BROKER_PASSWORD`, the orders API's live-updates login from
+    ORDERS_STOREFRONT_BROKER_PASSWORD (the same variables the services read), and the replay
+    login's from BROKER_REPLAY_PASSWORD (`ReplayLogin`, the same the replay tool reads). The event
+    logs' retention comes from EVENT_LOG_*."""
 
     monitor_password: SecretStr = Field(
         description="password of `<vhost>-monitor`, the read-only login for people"
     )
     flower_password: SecretStr = Field(description="password of `<vhost>-flower`, Flower's login")
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    event_log: EventLogSettings = Field(default_factory=EventLogSettings)
 
     def password_of(self, user: UserSpec) -> SecretStr:
         if user.service is not None:
@@ -44,4 +60,6 @@ class ProvisionSettings(AdminLogin):
             return self.flower_password
         if user.role == STOREFRONT:
             return StorefrontPassword().storefront_broker_password
+        if user.role == REPLAY:
+            return ReplayLogin().replay_password
         return self.monitor_password

@@ -5,6 +5,8 @@ Written by `python -m broker.generated_docs`; a unit test fails when the page is
 
 from __future__ import annotations
 
+import re
+
 from services.common import topology as t
 
 
@@ -18,6 +20,8 @@ def mermaid(top: t.Topology) -> list[str]:
         lines.append(f'  {_id("x_" + ex.name)}{{{{"{ex.name}<br/><i>{ex.type} exchange</i>"}}}}')
     for q in top.queues:
         lines.append(f'  {_id("q_" + q.name)}[("{q.name}")]')
+    for s in top.streams:
+        lines.append(f'  {_id("q_" + s.name)}[["{s.name}<br/><i>stream</i>"]]')
     for b in top.bindings:
         label = b.routing_key or "(all)"
         lines.append(f'  {_id("x_" + b.exchange)} -- "{label}" --> {_id("q_" + b.queue)}')
@@ -45,6 +49,8 @@ def tables(top: t.Topology) -> list[str]:
         "",
         *_queues(top),
         "",
+        *_streams(top),
+        "",
         *_bindings(top),
         "",
         *_policies(top),
@@ -62,15 +68,31 @@ def _exchanges(top: t.Topology) -> list[str]:
         "| exchange | type | published to by | alternate exchange |",
         "|---|---|---|---|",
     ]
+    replay = {t.REPLAY_EXCHANGE, t.REPLAY_MARKER_EXCHANGE}
     for ex in top.exchanges:
         owner = (
             ex.owner.value
             if ex.owner
+            else f"the replay tool (`{t.user_name(top.vhost, t.REPLAY)}`)"
+            if ex.name in replay
             else "the broker (dead letters)"
             if ex.name.endswith(".dlx")
             else "the broker (unroutable)"
         )
         out.append(f"| `{ex.name}` | {ex.type} | {owner} | {_cell(ex.alternate or '')} |")
+    return out
+
+
+def _streams(top: t.Topology) -> list[str]:
+    out = [
+        "### Event logs (streams, whatever the queue type)",
+        "",
+        "| stream | keeps the events of | read by |",
+        "|---|---|---|",
+    ]
+    for s in top.streams:
+        who = f"the replay tool (`{t.user_name(top.vhost, t.REPLAY)}`)"
+        out.append(f"| `{s.name}` | `{s.exchange}` | {who} |")
     return out
 
 
@@ -119,8 +141,9 @@ def _quorum_policies(top: t.Topology) -> list[str]:
         "| policy | pattern | definition |",
         "|---|---|---|",
     ]
+    streams = {s.name for s in quorum.streams}  # their policies do not change with the type
     for p in quorum.policies:
-        if p.apply_to == "queues":
+        if p.apply_to == "queues" and not any(re.fullmatch(p.pattern, n) for n in streams):
             definition = ", ".join(f"{k}=`{v}`" for k, v in p.definition.items())
             out.append(f"| `{p.name}` | {_cell(p.pattern)} | {definition} |")
     return out

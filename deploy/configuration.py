@@ -8,7 +8,6 @@ checks that each value it states is the default stated here.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,17 +20,19 @@ from pydantic_settings import BaseSettings
 
 from broker.cluster.settings import ClusterSettings
 from broker.flower import FlowerSettings
-from broker.settings import ProvisionSettings
+from broker.settings import ProvisionSettings, ReplayLogin
 from services.common.outbox.settings import RelayTuning
 from services.common.registry import Service
 from services.common.settings import (
     BrokerSettings,
+    EventLogSettings,
     Knobs,
     LogSettings,
     MetricsSettings,
     RetentionSettings,
     ServiceSettings,
     env_prefix,
+    settings_class,
 )
 from services.common.worker.settings import RetryPolicy, WorkerTuning
 from services.email.sink.config import SinkSettings
@@ -111,23 +112,21 @@ def service_variables(cls: type[ServiceSettings]) -> list[Variable]:
     return found
 
 
-def service_settings(service: Service) -> type[ServiceSettings]:
-    """A service's Settings class: `services/<name>/settings.py` has one, named `Settings`."""
-    found: type[ServiceSettings] = importlib.import_module(f"services.{service}.settings").Settings
-    return found
-
-
 def sections() -> dict[str, list[Variable]]:
     """Heading -> variables, in the order docs/configuration.md shows them."""
     return {
         "The broker (every process)": settings_variables(BrokerSettings, "BROKER_"),
-        "The vhost tool and Flower": settings_variables(ProvisionSettings, "BROKER_")
-        + settings_variables(FlowerSettings, "FLOWER_"),
+        "The vhost tool, Flower and the replay tool": settings_variables(
+            ProvisionSettings, "BROKER_"
+        )
+        + settings_variables(FlowerSettings, "FLOWER_")
+        + settings_variables(ReplayLogin, "BROKER_"),
+        "The event logs (the vhost tool)": settings_variables(EventLogSettings, "EVENT_LOG_"),
         "Every process": knob_variables(LogSettings) + knob_variables(MetricsSettings),
         "Every worker": knob_variables(WorkerTuning) + knob_variables(RetryPolicy),
         "Every relay": knob_variables(RelayTuning),
         "Retention (every relay and worker)": knob_variables(RetentionSettings),
-        **{service.value: service_variables(service_settings(service)) for service in Service},
+        **{service.value: service_variables(settings_class(service)) for service in Service},
         "The development SMTP sink": settings_variables(SinkSettings, "EMAIL_SINK_"),
         "The local 3-node cluster (python -m broker.cluster)": settings_variables(
             ClusterSettings, "BROKER_CLUSTER_"

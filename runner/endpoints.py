@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import pika
 from broker.flower import FlowerSettings
 from broker.settings import ProvisionSettings
 from services.common.registry import PROCESSES, Kind, Process, Service
+from services.common.settings import settings_class
 from services.common.topology import MONITOR, user_name
 from services.email.sink.config import SinkSettings
 from services.orders.settings import Settings as OrdersSettings
@@ -78,8 +78,8 @@ class Endpoints:
 
 @functools.cache
 def _settings(service: Service) -> Any:
-    """A service's Settings, as its processes read them (each service has `settings.Settings`)."""
-    return importlib.import_module(f"services.{service}.settings").Settings()
+    """A service's Settings, as its processes read them."""
+    return settings_class(service)()
 
 
 def _metrics_port(process: Process, sink: SinkSettings) -> int:

@@ -15,16 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from services.common.topology import FLOWER, MONITOR, STOREFRONT, Service, user_name
+from services.common.topology import FLOWER, MONITOR, REPLAY, STOREFRONT, Service, user_name
 
 TEST_VHOST = f"test-{secrets.token_hex(5)}"
-_PASSWORDS = {svc: secrets.token_urlsafe(16) for svc in [*Service, MONITOR, FLOWER, STOREFRONT]}
+_PASSWORDS = {
+    who: secrets.token_urlsafe(16) for who in [*Service, MONITOR, FLOWER, STOREFRONT, REPLAY]
+}
 OPERATOR_TOKEN = secrets.token_urlsafe(24)
 
 os.environ["SHOPFLOW_ENV_FILE"] = "/nonexistent/shopflow-tests.env"
 os.environ["BROKER_VHOST"] = TEST_VHOST
 os.environ["BROKER_MONITOR_PASSWORD"] = _PASSWORDS[MONITOR]
 os.environ["BROKER_FLOWER_PASSWORD"] = _PASSWORDS[FLOWER]
+os.environ["BROKER_REPLAY_PASSWORD"] = _PASSWORDS[REPLAY]
 for _svc in Service:
     os.environ[f"{_svc.value.upper()}_BROKER_PASSWORD"] = _PASSWORDS[_svc]
 os.environ["ORDERS_STOREFRONT_BROKER_PASSWORD"] = _PASSWORDS[STOREFRONT]

@@ -43,7 +43,9 @@ def run(
     overrides BROKER_QUEUE_TYPE (tests provisioning a vhost of each type)."""
     settings = ProvisionSettings()
     vhost = vhost or settings.broker.vhost
-    topology = topo.build(vhost, queue_type or settings.broker.queue_type)
+    topology = topo.build(
+        vhost, queue_type or settings.broker.queue_type, settings.event_log.retention
+    )
     if command == "show":
         out(json.dumps(asdict(topology), indent=2, default=str))
         return 0

@@ -4,6 +4,11 @@ may hold messages, so it is reported for a person to deal with, never deleted.
 A queue of the other type blocks `apply` altogether: the definition's policies are written for
 one type, and a queue of the other type would skip them (and with them its dead-lettering). Its
 type cannot change in place; `python -m broker.provision migrate` moves it, messages included.
+
+The event logs are streams whatever BROKER_QUEUE_TYPE says, and `migrate` never touches them. A
+log that exists as another type is reported for a person (it cannot become a stream in place);
+it does not block `apply`, because its policy has only retention keys, which leave the queues'
+dead-lettering alone.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from functools import partial
 from typing import Any
 
 from broker.provision.plan import Broker, Change
-from services.common.topology import Queue, Topology
+from services.common.topology import Queue, Stream, Topology
 
 MIGRATE = "python -m broker.provision migrate"
 HOLDING_SUFFIX = ".migrating"  # where `migrate` keeps a queue's messages while it recreates it
@@ -25,7 +30,12 @@ def plan_queues(broker: Broker, topology: Topology) -> list[Change]:
         for q in topology.queues
         if (change := _queue_change(broker, topology, q, have.get(q.name))) is not None
     ]
-    known = {q.name for q in topology.queues}
+    changes += [
+        change
+        for stream in topology.streams
+        if (change := _stream_change(broker, stream, have.get(stream.name))) is not None
+    ]
+    known = {q.name for q in topology.queues} | {s.name for s in topology.streams}
     for name, cur in have.items():
         if _is_stray(name, cur, known):
             changes.append(Change(f"unexpected queue {name}", _stray_detail(name, known), None))
@@ -61,6 +71,23 @@ def _queue_change(
         f"queue {q.name} differs",
         f"is durable={cur['durable']} auto_delete={cur['auto_delete']}: drain and delete it, "
         "then apply again",
+        None,
+    )
+
+
+def _stream_change(broker: Broker, stream: Stream, cur: dict[str, Any] | None) -> Change | None:
+    if cur is None:
+        body = {"durable": True, "auto_delete": False, "arguments": Stream.ARGUMENTS}
+        return Change(
+            f"create stream {stream.name}",
+            f"the event log of {stream.exchange}",
+            partial(broker.api.put, broker.path("queues", broker.vhost, stream.name), body),
+        )
+    if queue_type(cur) == "stream":
+        return None
+    return Change(
+        f"event log {stream.name} is a {queue_type(cur)} queue, not a stream",
+        "move what it holds elsewhere, delete it by hand, then apply again",
         None,
     )
 

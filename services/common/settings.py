@@ -14,6 +14,7 @@ docs/configuration.md lists every setting with its default.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
@@ -35,7 +36,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from services.common.topology import DEFAULT_VHOST, QueueType, Service, user_name
+from services.common.topology import DEFAULT_VHOST, LogRetention, QueueType, Service, user_name
 
 # The test suite points this elsewhere so that a developer's .env never leaks into tests.
 ENV_FILE = os.environ.get("SHOPFLOW_ENV_FILE", ".env")
@@ -103,6 +104,31 @@ class BrokerSettings(BaseSettings):
         """The URL for kombu/Celery: with several nodes, their URLs joined by `;`, which kombu
         reads as failover alternates (Celery's `broker_failover_strategy`, round-robin)."""
         return ";".join(self.amqp_urls(user, password))
+
+
+class EventLogSettings(BaseSettings):
+    """How long the event logs keep events (docs/event-log.md). Env: EVENT_LOG_MAX_AGE_DAYS,
+    EVENT_LOG_MAX_BYTES. The vhost tool puts them in each log's policy; `apply` changes a running
+    log's retention in place."""
+
+    model_config = SettingsConfigDict(env_prefix="EVENT_LOG_", env_file=ENV_FILE, extra="ignore")
+
+    max_age_days: float = Field(
+        default=LogRetention().max_age_days,
+        ge=0,
+        description="each event log keeps events this many days (whole segments; 0: no age "
+        "limit); a service that joins later can catch up this far back",
+    )
+    max_bytes: int = Field(
+        default=LogRetention().max_bytes,
+        ge=0,
+        description="and at most this many bytes per log, the oldest segments going first "
+        "(0: no size limit)",
+    )
+
+    @property
+    def retention(self) -> LogRetention:
+        return LogRetention(max_age_days=self.max_age_days, max_bytes=self.max_bytes)
 
 
 def _parse_nodes(value: str) -> list[tuple[str, int]]:
@@ -316,3 +342,12 @@ class PasswordOnly(BaseSettings):
     model_config = SettingsConfigDict(env_file=ENV_FILE, extra="ignore")
 
     broker_password: SecretStr
+
+
+def settings_class(service: Service) -> type[ServiceSettings]:
+    """The Settings class of `service`: `services/<service>/settings.py` has one, named
+    `Settings` (services/common/registry.py lists the services). Looked up by name when asked,
+    for the tools that treat every service alike (the configuration reference, the replay and
+    dead-letter tools, the local runner)."""
+    found: type[ServiceSettings] = importlib.import_module(f"services.{service}.settings").Settings
+    return found

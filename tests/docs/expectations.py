@@ -61,6 +61,7 @@ BODY = '{"customer_email": "ada@example.com", "lines": [{"sku": "MUG-BLUE", "qua
 POST = "curl -si http://127.0.0.1:8000/orders -H 'Content-Type: application/json'"
 RUNNER = ".venv/bin/python -m runner"
 DEAD_LETTERS = ".venv/bin/python -m broker.dead_letters"
+REPLAY = ".venv/bin/python -m broker.replay --service inventory"
 
 EXPECTED: dict[str, Expect] = {
     # README.md: What you should see
@@ -180,6 +181,24 @@ EXPECTED: dict[str, Expect] = {
     ),
     ".venv/bin/python -m services.email.manage init # create sent_emails (make databases does "
     "this)": Expect(shows=(r"^schema ready in sqlite:///var/email\.db$",)),
+    # docs/event-log.md
+    f"{REPLAY} --since 1h --dry-run # one line per event it would send": Expect(
+        shows=(
+            r"^orders\.log: read (nothing|offsets \d+-\d+); skipped ",
+            r"^orders\.log@\d+  \S+  order\.(placed|expired)  \S+  -> inventory\.orders$",
+            r"^dry run: would replay \d+ event\(s\) into inventory\.orders \(.*\); nothing sent$",
+        )
+    ),
+    f"{REPLAY} --since 1h --type order.placed # sends them: each a no-op for inventory": Expect(
+        shows=(r"^replayed \d+ event\(s\) into inventory\.orders \(order\.placed \d+\)$",)
+    ),
+    f"{REPLAY} --since-offset 999999999 2>&1 # refused: past the end, exit status 2": Expect(
+        shows=(
+            r"^error: --since-offset 999999999 is past the end of orders\.log, which ends at "
+            r"offset \d+$",
+        ),
+        status=2,
+    ),
     # docs/inventory.md
     ".venv/bin/python -m services.inventory.cli stock": Expect(
         shows=(r"^SKU +ON HAND +RESERVED +AVAILABLE$", r"^BOTTLE-STEEL +3 +0 +3$")

@@ -159,7 +159,7 @@ def test_the_foreground_runs_start_what_they_name() -> None:
     for command in commands_of("test_the_foreground_runs_start_what_they_name"):
         text = command.command
         if text.startswith("make "):
-            [text] = [line for line in make_dry_run(text) if " -m runner " in line]
+            [text] = [line for line in make_dry_run(text) if " -m runner up" in line]
         argv = shlex.split(text)
         assert argv[:3] == [".venv/bin/python", "-m", "runner"], command
         args = runner_parser().parse_args(argv[3:])

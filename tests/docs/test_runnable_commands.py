@@ -122,12 +122,14 @@ class Reader:
             return int(declared.method.message_count)
 
     def queue_types(self) -> set[str]:
+        """The types of the vhost's durable queues, the event logs (streams) left out."""
         env = self.clone.dotenv()
         with ManagementClient(
             env["BROKER_MANAGEMENT_URL"], env["BROKER_ADMIN_USER"], env["BROKER_ADMIN_PASSWORD"]
         ) as api:
-            queues = api.get(api.path("queues", self.clone.vhost) + "?columns=type,durable")
-        return {q["type"] for q in queues or [] if q["durable"]}
+            queues = api.get(api.path("queues", self.clone.vhost) + "?columns=name,type,durable")
+        logs = {s.name for s in t.build(self.clone.vhost).streams}
+        return {q["type"] for q in queues or [] if q["durable"] and q["name"] not in logs}
 
 
 def inventory_waits(reader: Reader, _since: float) -> bool:

@@ -89,4 +89,5 @@ def test_no_transient_queue_is_shared_and_no_channel_has_a_global_prefetch(
         (c["user"], c["name"]) for c in channels if c.get("global_prefetch_count", 0) != 0
     ]
     assert global_prefetch == [], "channels with a global prefetch (denied by RabbitMQ 4.3)"
-    assert {q["name"] for q in queues if q["durable"]} == {q.name for q in b.topology.queues}
+    declared = {q.name for q in b.topology.queues} | {s.name for s in b.topology.streams}
+    assert {q["name"] for q in queues if q["durable"]} == declared

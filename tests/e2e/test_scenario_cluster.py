@@ -81,7 +81,9 @@ def test_every_queue_is_a_quorum_queue_on_every_node_and_check_is_clean(
     assert checked.returncode == 0, checked.stdout
     with cluster.management() as api:
         found = api.get(api.path("queues", VHOST) + "?columns=name,durable,type,members") or []
-    queues = [q for q in found if q["durable"]]  # not the workers' own pidbox queues
+    logs = {s.name for s in t.build(VHOST).streams}  # streams whatever the queue type
+    assert {q["type"] for q in found if q["name"] in logs} == {"stream"}
+    queues = [q for q in found if q["durable"] and q["name"] not in logs]  # nor pidbox queues
     assert {q["name"] for q in queues} == {q.name for q in t.build(VHOST).queues}
     every = sorted(n.name for n in cluster.nodes)
     assert {(q["type"], tuple(sorted(q["members"]))) for q in queues} == {("quorum", tuple(every))}

@@ -1,6 +1,8 @@
 """Changing the queue type of a vhost that holds messages: `check` names each queue of the other
 type, `apply` refuses and changes nothing, and `migrate` rebuilds the queues with every message
-(and its headers: a dead letter keeps its x-death), also when an earlier run stopped half-way."""
+(and its headers: a dead letter keeps its x-death), also when an earlier run stopped half-way.
+The event logs are streams whatever the queue type: `migrate` leaves them, and what they hold,
+alone."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from broker.provision import run as provision
 from broker.provision.migrate import move_messages
 from services.common import topology as t
 from tests.support.broker import TestBroker, x_death_reason
+from tests.support.event_log import logged
 from tests.support.polling import wait_until
 from tests.support.quorum import provisioned_vhost
 
@@ -65,6 +68,20 @@ def fill(broker: TestBroker, tag: str) -> dict[str, list[str]]:
 
 
 def types(broker: TestBroker) -> dict[str, str]:
+    """The type of every queue of the vhost but the event logs (`stream_types`)."""
+    return {
+        name: kind
+        for name, kind in every_type(broker).items()
+        if name not in {s.name for s in broker.topology.streams}
+    }
+
+
+def stream_types(broker: TestBroker) -> dict[str, str]:
+    found = every_type(broker)
+    return {s.name: found[s.name] for s in broker.topology.streams}
+
+
+def every_type(broker: TestBroker) -> dict[str, str]:
     with broker.management() as api:
         queues = api.get(api.path("queues", broker.vhost) + "?columns=name,type") or []
     return {q["name"]: q["type"] for q in queues}
@@ -115,9 +132,13 @@ def test_migrate_refuses_while_a_queue_to_rebuild_is_consumed(classic: TestBroke
 
 def test_migrate_keeps_every_waiting_message_in_order(classic: TestBroker) -> None:
     expected = fill(classic, "classic")
+    log = "orders.log"
+    assert [d.properties.message_id for d in logged(classic, log)] == expected["email.orders"]
     code, lines = run("migrate", classic, QUORUM)
     assert code == 0, lines
     assert set(types(classic).values()) == {"quorum"}
+    assert set(stream_types(classic).values()) == {"stream"}  # untouched, and what they hold
+    assert [d.properties.message_id for d in logged(classic, log)] == expected["email.orders"]
     assert not any(name.endswith(".migrating") for name in types(classic))
     assert run("check", classic, QUORUM) == (0, [f"vhost {classic.vhost}: in sync"])
     assert_holds(classic, expected)

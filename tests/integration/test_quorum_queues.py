@@ -59,8 +59,10 @@ def test_the_env_file_alone_makes_a_quorum_vhost_that_check_finds_in_sync(
         assert checked.stdout.strip().endswith(f"vhost {vhost}: in sync")
         with broker.management() as api:
             queues = api.get(api.path("queues", vhost) + "?columns=name,type") or []
-        assert {q["name"] for q in queues} == {q.name for q in broker.topology.queues}
-        assert {q["type"] for q in queues} == {"quorum"}
+        logs = {s.name for s in broker.topology.streams}  # streams whatever the queue type
+        assert {q["name"] for q in queues} == {q.name for q in broker.topology.queues} | logs
+        assert {q["type"] for q in queues if q["name"] not in logs} == {"quorum"}
+        assert {q["type"] for q in queues if q["name"] in logs} == {"stream"}
     finally:
         with broker.management() as api:
             api.delete_vhost(vhost)

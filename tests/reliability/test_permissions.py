@@ -8,7 +8,6 @@ vhost, so the cases are derived at collection time from the `shop` definition.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,7 +18,7 @@ from pika.adapters.blocking_connection import BlockingChannel
 from pydantic import SecretStr
 
 from services.common import topology as t
-from services.common.settings import ServiceSettings
+from services.common.settings import ServiceSettings, settings_class
 from tests.reliability.fuzz_probes import (
     EXCHANGES,
     QUEUES,
@@ -146,7 +145,7 @@ def test_topic_permissions_refuse_keys_outside_the_publication_pattern(
     refused(test_broker, who, publish(exchange, key))
 
 
-@pytest.mark.parametrize("who", [*t.Service, t.MONITOR, t.FLOWER])
+@pytest.mark.parametrize("who", [*t.Service, t.MONITOR, t.FLOWER, t.REPLAY])
 def test_nobody_declares_deletes_or_taps(test_broker: TestBroker, who: str) -> None:
     """Configure on the topology is the vhost tool's alone; a server-named queue would be a tap."""
     mine = f"{who}.rogue"
@@ -159,7 +158,7 @@ def test_nobody_declares_deletes_or_taps(test_broker: TestBroker, who: str) -> N
         refused(test_broker, who, lambda ch, e=exchange: ch.exchange_delete(e))  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("who", [*t.Service, t.MONITOR, t.FLOWER])
+@pytest.mark.parametrize("who", [*t.Service, t.MONITOR, t.FLOWER, t.REPLAY])
 def test_nobody_binds_a_queue_to_an_event_exchange(test_broker: TestBroker, who: str) -> None:
     """Binding needs write on the queue and read on the exchange: no login can route another
     service's events (or its own exchange's whole stream) into a queue it reads."""
@@ -245,12 +244,73 @@ def test_the_storefront_publishes_nothing(test_broker: TestBroker) -> None:
         refused(test_broker, t.STOREFRONT, publish(exchange, t.ORDER_CONFIRMED))
 
 
+# ---- the event log's replay tool: reads the logs, writes the replay exchanges, nothing else --
+
+LOGS = [t.event_log(exchange) for exchange in t.EVENT_EXCHANGES]
+EVENT_QUEUES = [q for subs in t.EVENT_SUBSCRIPTIONS.values() for q, _, _ in subs]
+
+
+def read_log(stream: str) -> Probe:
+    """A stream consumer as the replay tool is one (from `next`: nothing arrives meanwhile)."""
+
+    def probe(ch: BlockingChannel) -> None:
+        ch.basic_qos(prefetch_count=10)
+        ch.basic_consume(stream, lambda *_: None, arguments={"x-stream-offset": "next"})
+
+    return probe
+
+
+@pytest.mark.parametrize("stream", LOGS)
+def test_the_replay_login_reads_the_logs_and_marks_them(clean: TestBroker, stream: str) -> None:
+    assert outcome(clean, t.REPLAY, read_log(stream)) is None
+    assert outcome(clean, t.REPLAY, publish(t.REPLAY_MARKER_EXCHANGE, stream)) is None
+
+
+@pytest.mark.parametrize("queue", EVENT_QUEUES)
+def test_the_replay_login_publishes_to_one_event_queue_through_the_replay_exchange(
+    clean: TestBroker, queue: str
+) -> None:
+    assert outcome(clean, t.REPLAY, publish(t.REPLAY_EXCHANGE, queue)) is None
+    assert clean.ready(queue) == 1
+    assert all(clean.ready(q) == 0 for q in EVENT_QUEUES if q != queue)
+
+
+def test_the_replay_login_publishes_to_no_other_exchange(test_broker: TestBroker) -> None:
+    """Not the event exchanges (that would reach every subscriber), nor any other."""
+    replays = {t.REPLAY_EXCHANGE, t.REPLAY_MARKER_EXCHANGE}
+    for exchange in ["", "amq.topic", "celeryev", *sorted(set(EXCHANGES) - replays)]:
+        key = next(iter(t.EVENT_EXCHANGES.get(exchange, ())), t.INVENTORY_EVENTS_QUEUE)
+        refused(test_broker, t.REPLAY, publish(exchange, key))
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+def test_the_replay_login_reads_no_queue_of_the_topology(
+    test_broker: TestBroker, queue: str
+) -> None:
+    refused(test_broker, t.REPLAY, lambda ch: ch.basic_get(queue))
+    refused(test_broker, t.REPLAY, lambda ch: ch.queue_purge(queue))
+    refused(test_broker, t.REPLAY, lambda ch: ch.basic_consume(queue, lambda *_: None))
+
+
+@pytest.mark.parametrize("stream", LOGS)
+def test_the_replay_login_neither_deletes_nor_feeds_a_log(
+    test_broker: TestBroker, stream: str
+) -> None:
+    refused(test_broker, t.REPLAY, lambda ch: ch.queue_delete(stream))
+    refused(test_broker, t.REPLAY, lambda ch: ch.queue_bind(stream, t.REPLAY_EXCHANGE, stream))
+
+
+@pytest.mark.parametrize("who", [*t.Service, t.FLOWER, t.STOREFRONT])
+def test_no_other_login_reads_a_log(test_broker: TestBroker, who: str) -> None:
+    for stream in LOGS:
+        refused(test_broker, who, read_log(stream))
+
+
 # ---- nobody logs in as guest -----------------------------------------------------------------
 
 
 def service_settings(who: t.Service) -> ServiceSettings:
-    settings_class = importlib.import_module(f"services.{who}.settings").Settings
-    settings: ServiceSettings = settings_class()
+    settings: ServiceSettings = settings_class(who)()
     return settings
 
 

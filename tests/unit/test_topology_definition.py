@@ -20,7 +20,7 @@ TOP = t.build("shop", t.QueueType.CLASSIC)
 
 def test_every_binding_names_defined_objects() -> None:
     exchanges = {e.name for e in TOP.exchanges}
-    queues = {q.name for q in TOP.queues}
+    queues = {q.name for q in TOP.queues} | {s.name for s in TOP.streams}
     for b in TOP.bindings:
         assert b.exchange in exchanges
         assert b.queue in queues
@@ -42,6 +42,7 @@ def test_every_consumed_queue_has_its_own_dead_letter_queue() -> None:
 
 def test_policies_match_exactly_one_object_each() -> None:
     names = [q.name for q in TOP.queues] + [e.name for e in TOP.exchanges]
+    names += [s.name for s in TOP.streams]
     for p in TOP.policies:
         assert p.apply_to in {"queues", "exchanges"}  # what RabbitMQ 3.10 understands
         assert len([n for n in names if re.fullmatch(p.pattern, n)]) <= 2  # queue + same-name ex
@@ -175,3 +176,102 @@ def test_no_limit_is_spelled_for_the_broker(
         definition = body["definition"]
         assert isinstance(definition, dict)
         assert definition.get("delivery-limit") == expected
+
+
+# ---- the event logs and their replays (docs/event-log.md) ------------------------------------
+
+
+@pytest.mark.parametrize("top", [TOP, QUORUM], ids=["classic", "quorum"])
+def test_every_event_exchange_has_a_stream_bound_with_each_of_its_event_types(
+    top: t.Topology,
+) -> None:
+    assert [(s.name, s.exchange) for s in top.streams] == [
+        (f"{exchange}.log", exchange) for exchange in t.EVENT_EXCHANGES
+    ]
+    for exchange, types in t.EVENT_EXCHANGES.items():
+        stream = top.stream_of(exchange).name
+        assert {b.routing_key for b in top.bindings_of(stream) if b.exchange == exchange} == set(
+            types
+        )  # no `#`: a key that is no event type still goes to `<exchange>.unroutable`
+        assert t.Binding(t.REPLAY_MARKER_EXCHANGE, stream, stream) in top.bindings
+    assert t.Stream.ARGUMENTS == {"x-queue-type": "stream"}  # whatever the queue type
+    assert not {s.name for s in top.streams} & {q.name for q in top.queues}
+
+
+def test_the_replay_exchange_reaches_each_event_queue_alone() -> None:
+    queues = [q for subs in t.EVENT_SUBSCRIPTIONS.values() for q, _, _ in subs]
+    replayed = [b for b in TOP.bindings if b.exchange == t.REPLAY_EXCHANGE]
+    assert sorted((b.queue, b.routing_key) for b in replayed) == sorted((q, q) for q in queues)
+    marked = [b for b in TOP.bindings if b.exchange == t.REPLAY_MARKER_EXCHANGE]
+    assert {b.queue for b in marked} == {s.name for s in TOP.streams}
+    kinds = {e.name: e.type for e in TOP.exchanges}
+    assert (kinds[t.REPLAY_EXCHANGE], kinds[t.REPLAY_MARKER_EXCHANGE]) == ("direct", "direct")
+
+
+@pytest.mark.parametrize("top", [TOP, QUORUM], ids=["classic", "quorum"])
+def test_a_stream_follows_its_retention_policy_and_no_other(top: t.Topology) -> None:
+    for stream in top.streams:
+        [policy] = [p for p in top.policies if re.fullmatch(p.pattern, stream.name)]
+        assert policy.name == f"event-log.{stream.name}"
+        assert policy.apply_to == "queues"  # 3.10 has no `streams`; `queues` covers them on 4.x
+        assert policy.definition == {"max-age": "30D", "max-length-bytes": 5_000_000_000}
+    for q in top.queues:  # and no queue follows a stream's policy
+        assert not any(
+            re.fullmatch(p.pattern, q.name) for p in top.policies if p.name.startswith("event-log")
+        )
+
+
+@pytest.mark.parametrize(
+    ("days", "spelled"),
+    [(30, "30D"), (0.5, "12h"), (1 / 24 / 4, "15m"), (1.5 / 86_400, "2s"), (1e-9, "1s")],
+)
+def test_the_log_age_is_spelled_as_rabbitmq_reads_it(days: float, spelled: str) -> None:
+    assert t.max_age(days) == spelled
+
+
+def test_the_retention_is_passed_in_and_zero_means_no_limit() -> None:
+    week = t.build("shop", log_retention=t.LogRetention(max_age_days=7, max_bytes=0))
+    assert {p.name: p.definition for p in week.policies if p.name.startswith("event-log")} == {
+        f"event-log.{s.name}": {"max-age": "7D"} for s in week.streams
+    }
+    unlimited = t.build("shop", log_retention=t.LogRetention(max_age_days=0, max_bytes=0))
+    assert not [p for p in unlimited.policies if p.name.startswith("event-log")]
+
+
+def test_the_vhost_tool_reads_the_log_retention_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EVENT_LOG_MAX_AGE_DAYS", "2")
+    monkeypatch.setenv("EVENT_LOG_MAX_BYTES", "1000000")
+    lines: list[str] = []
+    assert provision("show", "shop", out=lines.append) == 0
+    policies = json.loads("\n".join(lines))["policies"]
+    assert {p["name"]: p["definition"] for p in policies if p["name"].startswith("event-log")} == {
+        "event-log.orders.log": {"max-age": "2D", "max-length-bytes": 1_000_000},
+        "event-log.inventory.log": {"max-age": "2D", "max-length-bytes": 1_000_000},
+    }
+
+
+@pytest.mark.parametrize(
+    ("kind", "resource", "allowed"),
+    [
+        ("read", "orders.log", True),
+        ("read", "inventory.log", True),
+        ("write", t.REPLAY_EXCHANGE, True),
+        ("write", t.REPLAY_MARKER_EXCHANGE, True),
+        ("read", t.INVENTORY_EVENTS_QUEUE, False),
+        ("read", f"{t.INVENTORY_EVENTS_QUEUE}.dlq", False),
+        ("write", t.ORDERS_EXCHANGE, False),
+        ("write", t.INVENTORY_EXCHANGE, False),
+        ("write", "inventory.tasks", False),
+        ("write", "amq.default", False),
+        ("configure", "orders.log", False),
+        ("configure", t.REPLAY_EXCHANGE, False),
+    ],
+)
+def test_the_replay_login_reads_the_logs_and_writes_the_replay_exchanges_only(
+    kind: str, resource: str, allowed: bool
+) -> None:
+    login = TOP.user(t.REPLAY)
+    assert (login.name, login.tags, login.topic_permissions) == ("shop-replay", (), ())
+    assert bool(re.search(getattr(login.permissions, kind), resource)) is allowed

@@ -11,7 +11,11 @@ One concept per module:
 - `permissions`: each login's rights, derived from the routing tables;
 - `policies`: dead-lettering and alternate exchanges, and what quorum queues add to them;
 - `model`: the dataclasses a topology is made of;
-- `builder`: `build(vhost, queue_type)`, the whole topology of one vhost.
+- `builder`: `build(vhost, queue_type, log_retention)`, the whole topology of one vhost.
+
+The event logs (one stream per event exchange, docs/event-log.md) are `Topology.streams`, not
+`Topology.queues`: the queues are of BROKER_QUEUE_TYPE, consumed or drained by people, purged
+and migrated; a stream is none of those.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from services.common.topology.builder import build
 from services.common.topology.model import (
     Binding,
     Exchange,
+    LogRetention,
     Permissions,
     Policy,
     Queue,
     QueueType,
+    Stream,
     TopicPermission,
     Topology,
     UserSpec,
@@ -33,8 +39,10 @@ from services.common.topology.names import (
     DEFAULT_VHOST,
     FLOWER,
     MONITOR,
+    REPLAY,
     STOREFRONT,
     dead_letter_exchange,
+    event_log,
     task_queue,
     unroutable,
     user_name,
@@ -42,10 +50,11 @@ from services.common.topology.names import (
 from services.common.topology.permissions import (
     SERVER_NAMED_QUEUE,
     celery_internals,
+    replay_permissions,
     service_permissions,
     storefront_permissions,
 )
-from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES
+from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES, max_age
 from services.common.topology.routing import *  # noqa: F403  (every name in its __all__)
 from services.common.topology.routing import __all__ as _routing_names
 
@@ -55,22 +64,28 @@ __all__ = [
     "DELIVERY_LIMIT",
     "FLOWER",
     "MONITOR",
+    "REPLAY",
     "SERVER_NAMED_QUEUE",
     "STOREFRONT",
     "UNLIMITED_DELIVERIES",
     "Binding",
     "Exchange",
+    "LogRetention",
     "Permissions",
     "Policy",
     "Queue",
     "QueueType",
     "Service",
+    "Stream",
     "TopicPermission",
     "Topology",
     "UserSpec",
     "build",
     "celery_internals",
     "dead_letter_exchange",
+    "event_log",
+    "max_age",
+    "replay_permissions",
     "service_permissions",
     "storefront_permissions",
     "task_queue",

@@ -11,8 +11,10 @@ from services.common.registry import Service
 from services.common.topology.model import (
     Binding,
     Exchange,
+    LogRetention,
     Queue,
     QueueType,
+    Stream,
     Topology,
     UserSpec,
 )
@@ -20,8 +22,10 @@ from services.common.topology.names import (
     DEFAULT_VHOST,
     FLOWER,
     MONITOR,
+    REPLAY,
     STOREFRONT,
     dead_letter_exchange,
+    event_log,
     task_queue,
     unroutable,
     user_name,
@@ -29,15 +33,25 @@ from services.common.topology.names import (
 from services.common.topology.permissions import (
     flower_permissions,
     monitor_permissions,
+    replay_permissions,
     service_permissions,
     storefront_permissions,
 )
-from services.common.topology.policies import exchange_policies, queue_policies
+from services.common.topology.policies import (
+    exchange_policies,
+    queue_policies,
+    stream_policies,
+)
 from services.common.topology.routing import (
+    EVENT_EXCHANGES,
     EVENT_PUBLICATIONS,
     EVENT_SUBSCRIPTIONS,
+    REPLAY_EXCHANGE,
+    REPLAY_MARKER_EXCHANGE,
     WORKER_SERVICES,
 )
+
+DEFAULT_LOG_RETENTION = LogRetention()
 
 
 @dataclass(frozen=True)
@@ -56,24 +70,34 @@ class _Objects:
         )
 
 
-def build(vhost: str = DEFAULT_VHOST, queue_type: QueueType = QueueType.CLASSIC) -> Topology:
+def build(
+    vhost: str = DEFAULT_VHOST,
+    queue_type: QueueType = QueueType.CLASSIC,
+    log_retention: LogRetention = DEFAULT_LOG_RETENTION,
+) -> Topology:
     """The whole topology of `vhost`, every queue of type `queue_type` (which also decides
-    what the queues' policies say: `policies.py`).
+    what the queues' policies say: `policies.py`), the event logs kept for `log_retention`.
 
-    The queue type is a setting like any other (`BrokerSettings.queue_type`, `BROKER_QUEUE_TYPE`,
-    from the environment or `.env`): whoever declares or checks queues passes it, since this
-    package reads no environment. The default only suits code that needs just the names.
+    The queue type and the retention are settings like any other (`BROKER_QUEUE_TYPE`,
+    `EVENT_LOG_MAX_AGE_DAYS`..., from the environment or `.env`): whoever declares or checks
+    them passes them, since this package reads no environment. The defaults only suit code that
+    needs just the names.
     """
     objects = _event_exchanges() + _event_queues() + _task_queues()
     objects += _dead_letters(objects.queues)
+    streams = _event_logs()
+    objects += _replay_routes(streams)
     return Topology(
         vhost=vhost,
         queue_type=queue_type,
         exchanges=objects.exchanges,
         queues=objects.queues,
         bindings=objects.bindings,
-        policies=queue_policies(objects.queues, queue_type) + exchange_policies(objects.exchanges),
+        policies=queue_policies(objects.queues, queue_type)
+        + exchange_policies(objects.exchanges)
+        + stream_policies(streams, log_retention),
         users=_service_users(vhost) + _role_users(vhost),
+        streams=streams,
     )
 
 
@@ -131,6 +155,32 @@ def _dead_letters(queues: tuple[Queue, ...]) -> _Objects:
     )
 
 
+def _event_logs() -> tuple[Stream, ...]:
+    """One event log per event exchange."""
+    return tuple(Stream(event_log(exchange), exchange) for exchange in EVENT_EXCHANGES)
+
+
+def _replay_routes(streams: tuple[Stream, ...]) -> _Objects:
+    """What the event logs and their replays need besides the streams themselves.
+
+    Each log is bound to its exchange with every event type of that exchange, one binding per
+    type, rather than with `#`: a routing key that is no event type must still reach no queue,
+    so that the alternate exchange keeps it in `<exchange>.unroutable`. Each log is also bound to
+    the marker exchange with its own name, and each event queue to the replay exchange with its
+    own name: a replay reaches that queue and no other (docs/event-log.md).
+    """
+    event_queues = [queue for subs in EVENT_SUBSCRIPTIONS.values() for queue, _, _ in subs]
+    logged = tuple(
+        Binding(s.exchange, s.name, key) for s in streams for key in EVENT_EXCHANGES[s.exchange]
+    )
+    marked = tuple(Binding(REPLAY_MARKER_EXCHANGE, s.name, s.name) for s in streams)
+    replayed = tuple(Binding(REPLAY_EXCHANGE, queue, queue) for queue in event_queues)
+    return _Objects(
+        exchanges=(Exchange(REPLAY_EXCHANGE, "direct"), Exchange(REPLAY_MARKER_EXCHANGE, "direct")),
+        bindings=logged + marked + replayed,
+    )
+
+
 def _service_users(vhost: str) -> tuple[UserSpec, ...]:
     users = []
     for service in Service:
@@ -140,12 +190,13 @@ def _service_users(vhost: str) -> tuple[UserSpec, ...]:
 
 
 def _role_users(vhost: str) -> tuple[UserSpec, ...]:
-    """The logins that are not a service (`UserSpec.role`): people in the UI, Flower, and the
-    orders API's live updates."""
+    """The logins that are not a service (`UserSpec.role`): people in the UI, Flower, the
+    orders API's live updates, and the event log's replays."""
     monitor = UserSpec(
         user_name(vhost, MONITOR), ("monitoring",), monitor_permissions(), role=MONITOR
     )
     flower = UserSpec(user_name(vhost, FLOWER), (), flower_permissions(), role=FLOWER)
     live, live_topics = storefront_permissions()
     storefront = UserSpec(user_name(vhost, STOREFRONT), (), live, live_topics, role=STOREFRONT)
-    return monitor, flower, storefront
+    replay = UserSpec(user_name(vhost, REPLAY), (), replay_permissions(), role=REPLAY)
+    return monitor, flower, storefront, replay

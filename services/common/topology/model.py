@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from services.common.registry import Service
 from services.common.topology.names import user_name
@@ -46,6 +47,27 @@ class Queue:
     @property
     def dead_letter_queue(self) -> str:
         return f"{self.name}.dlq"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """An event log: a stream (`x-queue-type: stream`, whatever BROKER_QUEUE_TYPE says) bound to
+    one event exchange, which the broker fills and only the replay tool reads."""
+
+    name: str
+    exchange: str  # the event exchange whose events it keeps
+
+    ARGUMENTS: ClassVar[dict[str, str]] = {"x-queue-type": "stream"}
+
+
+@dataclass(frozen=True)
+class LogRetention:
+    """How long the event logs keep events: until they are older than `max_age_days` or a log
+    holds more than `max_bytes`, whichever comes first (0: no such limit). The vhost tool passes
+    the settings' values (EVENT_LOG_MAX_AGE_DAYS, EVENT_LOG_MAX_BYTES); these are their defaults."""
+
+    max_age_days: float = 30.0
+    max_bytes: int = 5_000_000_000
 
 
 @dataclass(frozen=True)
@@ -90,6 +112,7 @@ class Topology:
     bindings: tuple[Binding, ...]
     policies: tuple[Policy, ...]
     users: tuple[UserSpec, ...] = field(default=())
+    streams: tuple[Stream, ...] = field(default=())  # the event logs: not among `queues`
 
     def queue(self, name: str) -> Queue:
         return next(q for q in self.queues if q.name == name)
@@ -99,6 +122,10 @@ class Topology:
         """What every queue is declared with. The rest (dead-lettering, limits, leader
         placement) is in policies, which can change without redeclaring the queue."""
         return self.queue_type.arguments
+
+    def stream_of(self, exchange: str) -> Stream:
+        """The event log of an event exchange."""
+        return next(s for s in self.streams if s.exchange == exchange)
 
     def bindings_of(self, queue: str) -> tuple[Binding, ...]:
         return tuple(b for b in self.bindings if b.queue == queue)

@@ -4,7 +4,8 @@
 - its private Celery task queue is `<service>.tasks`, behind the direct exchange `<service>.tasks`;
 - every queue of a service dead-letters through the service's DLX `<service>.dlx`, with the routing
   key set to the queue's own name, into `<queue>.dlq` (see `Queue.dead_letter_queue`);
-- an event exchange's unroutable messages go to `<exchange>.unroutable` (exchange and queue).
+- an event exchange's unroutable messages go to `<exchange>.unroutable` (exchange and queue);
+- an event exchange's events are also kept in its event log, the stream `<exchange>.log`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ DEFAULT_VHOST = "shop"
 MONITOR = "monitor"  # the read-only login for people (management UI)
 FLOWER = "flower"  # Flower: reads Celery task events, may ask workers for their state
 STOREFRONT = "storefront"  # the orders API's live updates: reads some order events, nothing else
+REPLAY = "replay"  # `python -m broker.replay`: reads the event logs, writes the replay exchanges
 
 
 def user_name(vhost: str, service: Service | str) -> str:
@@ -35,3 +37,8 @@ def dead_letter_exchange(service: Service) -> str:
 def unroutable(exchange: str) -> str:
     """The alternate exchange of an event exchange, and the queue behind it."""
     return f"{exchange}.unroutable"
+
+
+def event_log(exchange: str) -> str:
+    """The stream that keeps every event published to an event exchange (docs/event-log.md)."""
+    return f"{exchange}.log"

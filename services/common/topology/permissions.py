@@ -10,12 +10,15 @@ import re
 
 from services.common.registry import Service
 from services.common.topology.model import Permissions, TopicPermission
-from services.common.topology.names import task_queue
+from services.common.topology.names import event_log, task_queue
 from services.common.topology.routing import (
+    EVENT_EXCHANGES,
     EVENT_PUBLICATIONS,
     EVENT_SUBSCRIPTIONS,
     LIVE_EXCHANGE,
     LIVE_ROUTING_KEYS,
+    REPLAY_EXCHANGE,
+    REPLAY_MARKER_EXCHANGE,
     WORKER_SERVICES,
 )
 
@@ -120,3 +123,17 @@ def storefront_permissions() -> tuple[Permissions, tuple[TopicPermission, ...]]:
         TopicPermission(exchange=LIVE_EXCHANGE, write="^$", read=_regex(list(LIVE_ROUTING_KEYS))),
     )
     return permissions, topics
+
+
+def replay_permissions() -> Permissions:
+    """`python -m broker.replay`: consume the event logs (read), publish to the replay exchange,
+    which reaches one event queue per routing key, and to the marker exchange, which reaches only
+    the logs (write). It declares nothing, reads no event queue and publishes to no event
+    exchange: a replay can put an event in front of one consumer again, never in front of every
+    subscriber, and never take one away from a queue.
+    """
+    return Permissions(
+        configure="^$",
+        write=_regex([REPLAY_EXCHANGE, REPLAY_MARKER_EXCHANGE]),
+        read=_regex([event_log(exchange) for exchange in EVENT_EXCHANGES]),
+    )

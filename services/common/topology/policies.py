@@ -25,6 +25,12 @@ times in the management UI ("Get messages" puts it back) would be gone.
 
 Every quorum queue's policy also has `queue-leader-locator: balanced`: a new queue's leader goes
 to the node leading the fewest, not to the node the declaring client happens to use.
+
+Every event log (a stream), `event-log.<stream>`: its retention, `max-age` and
+`max-length-bytes`, the only keys in it, both known to streams on 3.10 and 4.x. `apply-to` is
+`queues`, which covers every queue type on both (`streams` exists only from 3.12 on). Each
+policy's pattern is one name, so no dead-letter or quorum policy ever matches a stream, and no
+stream policy a queue.
 """
 
 from __future__ import annotations
@@ -32,7 +38,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from services.common.topology.model import Exchange, Policy, Queue, QueueType
+from services.common.topology.model import (
+    Exchange,
+    LogRetention,
+    Policy,
+    Queue,
+    QueueType,
+    Stream,
+)
 
 DELIVERY_LIMIT = 20
 # RabbitMQ 4's value for "no limit". RabbitMQ 3 refuses it in a policy and has no default limit,
@@ -72,6 +85,28 @@ def exchange_policies(exchanges: Iterable[Exchange]) -> tuple[Policy, ...]:
         for ex in exchanges
         if ex.alternate
     )
+
+
+def stream_policies(streams: Iterable[Stream], retention: LogRetention) -> tuple[Policy, ...]:
+    """Each event log's retention; none when there is no limit at all (0 and 0)."""
+    definition: dict[str, str | int] = {}
+    if retention.max_age_days > 0:
+        definition["max-age"] = max_age(retention.max_age_days)
+    if retention.max_bytes > 0:
+        definition["max-length-bytes"] = retention.max_bytes
+    if not definition:
+        return ()
+    return tuple(_policy(f"event-log.{s.name}", s.name, definition) for s in streams)
+
+
+def max_age(days: float) -> str:
+    """RabbitMQ's spelling of an age (`30D`, `12h`, `90m`, `45s`): the largest unit that divides
+    it, at least one second."""
+    seconds = max(1, round(days * 86_400))
+    for unit, size in (("D", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _working(q: Queue, quorum: bool) -> dict[str, str | int]:

@@ -27,6 +27,8 @@ __all__ = [
     "ORDER_PLACED",
     "ORDER_REJECTED",
     "ORDER_UPDATED",
+    "REPLAY_EXCHANGE",
+    "REPLAY_MARKER_EXCHANGE",
     "STOCK_REJECTED",
     "STOCK_RELEASED",
     "STOCK_RESERVED",
@@ -85,6 +87,13 @@ EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
 # an order opens after its first step is committed.
 LIVE_EXCHANGE = ORDERS_EXCHANGE
 LIVE_ROUTING_KEYS: tuple[str, ...] = (ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED, ORDER_UPDATED)
+
+# The event log's replays (docs/event-log.md). A replay reaches exactly one event queue through
+# REPLAY_EXCHANGE (direct, each event queue bound with its own name); the replay tool ends each
+# read of an event log at a marker it writes through REPLAY_MARKER_EXCHANGE (direct, each log
+# bound with its own name). Only the replay login may publish to either.
+REPLAY_EXCHANGE = "replay"
+REPLAY_MARKER_EXCHANGE = "replay.markers"
 
 # Services that run a Celery worker (and so own a private task queue).
 WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)
