@@ -140,7 +140,6 @@ def postgres_init() -> str:
 def env_example() -> str:
     parts = {
         "BROKER_PASSWORDS": [f"{_env(s)}_BROKER_PASSWORD={s}-dev-password" for s in Service],
-        "DATABASE_URLS": [f"{_env(s)}_DATABASE_URL=sqlite:///var/{s}.db" for s in Service],
     }
     return _fill(DEPLOY / "env.example.template", parts)
 

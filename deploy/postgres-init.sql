@@ -4,3 +4,4 @@
 CREATE DATABASE orders;
 CREATE DATABASE inventory;
 CREATE DATABASE email;
+CREATE DATABASE shipping;

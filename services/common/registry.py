@@ -24,6 +24,7 @@ class Service(StrEnum):
     ORDERS = "orders"
     INVENTORY = "inventory"
     EMAIL = "email"
+    SHIPPING = "shipping"
 
 
 class Kind(StrEnum):
@@ -71,6 +72,7 @@ PROCESSES: tuple[Process, ...] = (
     *_of(Service.INVENTORY, Kind.WORKER, Kind.RELAY),
     *_of(Service.EMAIL, Kind.WORKER),
     Process("smtp-sink", Kind.SINK, Service.EMAIL, "services.email.sink", ("serve",)),
+    *_of(Service.SHIPPING, Kind.WORKER, Kind.RELAY),
     Process("flower", Kind.TOOL, None, "broker.flower"),
 )
 

@@ -15,13 +15,19 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 
 from services.common.events import Envelope
-from services.common.topology import ORDER_CONFIRMED, ORDER_PLACED, ORDER_REJECTED
+from services.common.topology import (
+    ORDER_CONFIRMED,
+    ORDER_PLACED,
+    ORDER_REJECTED,
+    SHIPMENT_DISPATCHED,
+)
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 
 ORDER_RECEIVED = "order_received"
 ORDER_CONFIRMED_MAIL = "order_confirmed"
 ORDER_REJECTED_MAIL = "order_rejected"
+ORDER_SHIPPED_MAIL = "order_shipped"
 
 # Event type -> the mails it causes. The email queue's bindings (services/common/topology.py)
 # must be exactly these event types; a unit test checks it.
@@ -29,6 +35,7 @@ MAILS_BY_EVENT: dict[str, tuple[str, ...]] = {
     ORDER_PLACED: (ORDER_RECEIVED,),
     ORDER_CONFIRMED: (ORDER_CONFIRMED_MAIL,),
     ORDER_REJECTED: (ORDER_REJECTED_MAIL,),
+    SHIPMENT_DISPATCHED: (ORDER_SHIPPED_MAIL,),
 }
 
 

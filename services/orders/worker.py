@@ -9,7 +9,12 @@ derives the tasks and routes from the table below) and runs the expiry job that 
 from __future__ import annotations
 
 from services.common.inbox_retention import inbox_expiry
-from services.common.topology import STOCK_REJECTED, STOCK_RELEASED, STOCK_RESERVED
+from services.common.topology import (
+    SHIPMENT_DISPATCHED,
+    STOCK_REJECTED,
+    STOCK_RELEASED,
+    STOCK_RESERVED,
+)
 from services.common.worker.service import Every, Handler, ServiceWorker
 from services.orders.bootstrap import bootstrap
 from services.orders.decide import confirm_order, note_on_timeline, reject_order
@@ -21,6 +26,7 @@ HANDLERS: dict[str, Handler] = {
     STOCK_RESERVED: confirm_order,
     STOCK_REJECTED: reject_order,
     STOCK_RELEASED: note_on_timeline,
+    SHIPMENT_DISPATCHED: note_on_timeline,
 }
 
 settings = Settings()

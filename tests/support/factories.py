@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from services.common.events import Envelope, OrderConfirmed, OrderLine, OrderPlaced, OrderRejected
+from services.common.events.shipping import ShipmentDispatched
 
 
 def order_placed(
@@ -62,8 +64,24 @@ def order_rejected_event(
     )
 
 
+def shipment_dispatched_event(
+    confirmed: OrderConfirmed | None = None,
+) -> Envelope[ShipmentDispatched]:
+    confirmed = confirmed or order_confirmed_event().data
+    return Envelope.wrap(
+        ShipmentDispatched(
+            order_id=confirmed.order_id,
+            customer_email=confirmed.customer_email,
+            carrier="Deutsche Post",
+            tracking_number=f"DPO{uuid.uuid4().hex[:10].upper()}",
+            dispatched_at=datetime.now(UTC),
+        )
+    )
+
+
 EVENT_FACTORIES: dict[str, Callable[[], Envelope[Any]]] = {
     "order.placed": order_placed_event,
     "order.confirmed": order_confirmed_event,
     "order.rejected": order_rejected_event,
+    "shipment.dispatched": shipment_dispatched_event,
 }

@@ -14,10 +14,9 @@ from honcho.environ import parse_procfile
 from prometheus_client import Counter, Gauge, Histogram
 
 import services.common.observability.metrics as metrics
-from services.email.settings import Settings as EmailSettings
+from services.common.registry import PROCESSES, Kind
+from services.common.settings import settings_class
 from services.email.sink.config import SinkSettings
-from services.inventory.settings import Settings as InventorySettings
-from services.orders.settings import Settings as OrdersSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOT_IN_COMPOSE = {"smtp-sink"}  # compose runs Mailpit instead
@@ -25,20 +24,25 @@ FLOWER = "flower"  # serves its own /metrics on its web port
 
 
 def default_metrics_ports() -> dict[str, int]:
-    """Each Procfile process's /metrics port, as its settings' defaults say."""
-    orders = OrdersSettings.model_fields
-    inventory = InventorySettings.model_fields
-    email = EmailSettings.model_fields
-    return {
-        "orders-api": orders["api_metrics_port"].default,
-        "orders-relay": orders["relay"].default.metrics_port,
-        "orders-worker": orders["worker"].default.metrics_port,
-        "orders-beat": orders["beat_metrics_port"].default,
-        "inventory-worker": inventory["worker"].default.metrics_port,
-        "inventory-relay": inventory["relay"].default.metrics_port,
-        "email-worker": email["worker"].default.metrics_port,
-        "smtp-sink": SinkSettings.model_fields["metrics_port"].default,
-    }
+    """Each process's /metrics port, as its settings' defaults say (the registry's numbers)."""
+    ports = {}
+    for process in PROCESSES:
+        if process.kind is Kind.TOOL:
+            continue
+        assert process.service is not None
+        fields = settings_class(process.service).model_fields
+        if process.kind is Kind.SINK:
+            fields = SinkSettings.model_fields
+        field, nested = {
+            Kind.API: ("api_metrics_port", False),
+            Kind.BEAT: ("beat_metrics_port", False),
+            Kind.RELAY: ("relay", True),
+            Kind.WORKER: ("worker", True),
+            Kind.SINK: ("metrics_port", False),
+        }[process.kind]
+        default = fields[field].default
+        ports[process.name] = default.metrics_port if nested else default
+    return ports
 
 
 def _yaml(path: str) -> Any:

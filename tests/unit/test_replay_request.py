@@ -37,8 +37,9 @@ def test_a_service_reads_the_logs_of_the_exchanges_it_subscribes_to() -> None:
                 (t.ORDER_REJECTED, t.EMAIL_EVENTS_QUEUE),
             ),
         ),
+        Source("shipping.log", t.SHIPPING_EXCHANGE, ((t.SHIPMENT_DISPATCHED, "email.shipping"),)),
     )
-    _, [orders] = sources_for("orders", [])
+    _, [orders, _shipping] = sources_for("orders", [])
     assert (orders.stream, orders.types) == ("inventory.log", t.EVENT_EXCHANGES["inventory"])
     assert orders.queues_for(t.STOCK_RESERVED) == (t.ORDERS_EVENTS_QUEUE,)
 
@@ -52,7 +53,7 @@ def test_types_narrow_what_is_read() -> None:
 @pytest.mark.parametrize(
     ("service", "types", "says"),
     [
-        ("shipping", [], "unknown service 'shipping': the services that consume events are "),
+        ("billing", [], "unknown service 'billing': the services that consume events are "),
         ("inventory", [t.ORDER_CONFIRMED], "inventory does not consume order.confirmed (it "),
         ("email", ["stock.reserved", t.ORDER_PLACED], "email does not consume stock.reserved "),
     ],
@@ -174,7 +175,7 @@ def test_a_range_that_cannot_be_is_refused(given: dict[str, object], says: str) 
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["--service", "shipping", "--since", "1h"], "unknown service 'shipping'"),
+        (["--service", "billing", "--since", "1h"], "unknown service 'billing'"),
         (["--service", "email", "--since", "1h", "--type", "order.expired"], "does not consume"),
         (["--service", "email", "--since", "2026-06-02T00:00:00Z"], "is in the future"),
         (["--service", "email"], "one of the arguments --since-offset --since is required"),

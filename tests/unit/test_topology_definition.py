@@ -247,8 +247,8 @@ def test_the_vhost_tool_reads_the_log_retention_from_the_environment(
     assert provision("show", "shop", out=lines.append) == 0
     policies = json.loads("\n".join(lines))["policies"]
     assert {p["name"]: p["definition"] for p in policies if p["name"].startswith("event-log")} == {
-        "event-log.orders.log": {"max-age": "2D", "max-length-bytes": 1_000_000},
-        "event-log.inventory.log": {"max-age": "2D", "max-length-bytes": 1_000_000},
+        f"event-log.{exchange}.log": {"max-age": "2D", "max-length-bytes": 1_000_000}
+        for exchange in t.EVENT_EXCHANGES
     }
 
 

@@ -7,7 +7,7 @@ is `<service>.<source exchange>` (e.g. `inventory.orders`).
 
 from __future__ import annotations
 
-from services.common.registry import Service
+from services.common.registry import Kind, Service, runs
 from services.common.topology.names import unroutable
 
 __all__ = [
@@ -29,6 +29,9 @@ __all__ = [
     "ORDER_UPDATED",
     "REPLAY_EXCHANGE",
     "REPLAY_MARKER_EXCHANGE",
+    "SHIPMENT_DISPATCHED",
+    "SHIPPING_EVENTS_QUEUE",
+    "SHIPPING_EXCHANGE",
     "STOCK_REJECTED",
     "STOCK_RELEASED",
     "STOCK_RESERVED",
@@ -49,7 +52,11 @@ STOCK_RESERVED = "stock.reserved"
 STOCK_REJECTED = "stock.rejected"
 STOCK_RELEASED = "stock.released"
 
+SHIPPING_EXCHANGE = "shipping"
+SHIPMENT_DISPATCHED = "shipment.dispatched"
+
 INVENTORY_EVENTS_QUEUE = "inventory.orders"
+SHIPPING_EVENTS_QUEUE = "shipping.orders"
 EMAIL_EVENTS_QUEUE = "email.orders"
 ORDERS_EVENTS_QUEUE = "orders.inventory"
 
@@ -57,6 +64,7 @@ ORDERS_EVENTS_QUEUE = "orders.inventory"
 EVENT_EXCHANGES: dict[str, tuple[str, ...]] = {
     ORDERS_EXCHANGE: (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED, ORDER_EXPIRED, ORDER_UPDATED),
     INVENTORY_EXCHANGE: (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED),
+    SHIPPING_EXCHANGE: (SHIPMENT_DISPATCHED,),
 }
 
 # Which event queues each service consumes, and which routing keys feed them.
@@ -66,16 +74,21 @@ EVENT_SUBSCRIPTIONS: dict[Service, tuple[tuple[str, str, tuple[str, ...]], ...]]
     Service.INVENTORY: ((INVENTORY_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_EXPIRED)),),
     Service.EMAIL: (
         (EMAIL_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_PLACED, ORDER_CONFIRMED, ORDER_REJECTED)),
+        ("email.shipping", SHIPPING_EXCHANGE, (SHIPMENT_DISPATCHED,)),
     ),
     Service.ORDERS: (
         (ORDERS_EVENTS_QUEUE, INVENTORY_EXCHANGE, (STOCK_RESERVED, STOCK_REJECTED, STOCK_RELEASED)),
+        ("orders.shipping", SHIPPING_EXCHANGE, (SHIPMENT_DISPATCHED,)),
     ),
+    # A confirmed order is shipped.
+    Service.SHIPPING: ((SHIPPING_EVENTS_QUEUE, ORDERS_EXCHANGE, (ORDER_CONFIRMED,)),),
 }
 
 # Which exchanges each service publishes events to, and the routing keys it may use there.
 EVENT_PUBLICATIONS: dict[Service, tuple[tuple[str, str], ...]] = {
     Service.ORDERS: ((ORDERS_EXCHANGE, r"^order\.[a-z_]+$"),),
     Service.INVENTORY: ((INVENTORY_EXCHANGE, r"^stock\.[a-z_]+$"),),
+    Service.SHIPPING: ((SHIPPING_EXCHANGE, r"^shipment\.[a-z_]+$"),),
 }
 
 # What the orders API's live updates read (docs/storefront.md): the events that end PENDING, and
@@ -96,4 +109,4 @@ REPLAY_EXCHANGE = "replay"
 REPLAY_MARKER_EXCHANGE = "replay.markers"
 
 # Services that run a Celery worker (and so own a private task queue).
-WORKER_SERVICES: tuple[Service, ...] = (Service.INVENTORY, Service.EMAIL, Service.ORDERS)
+WORKER_SERVICES: tuple[Service, ...] = tuple(s for s in Service if runs(s, Kind.WORKER))

@@ -1,0 +1,1 @@
+"""The shipping service: ships every confirmed order, once (docs/shipping.md)."""
