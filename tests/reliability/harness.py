@@ -32,11 +32,11 @@ from sqlalchemy import select
 
 from services.common.catalogue import DEMO_CATALOGUE
 from services.common.db import Database
-from services.common.topology import WORKER_SERVICES, task_queue
+from services.common.topology import WORKER_SERVICES, Service, task_queue
 from services.email.models import SentEmail, Status
 from services.email.sink.mailbox import Mailbox
 from services.inventory.stock import set_stock
-from tests.support.books import Books, audit, audit_queues, drained
+from tests.support.books import Books, audit, audit_queues, drained, expected_mail_count
 from tests.support.broker import TestBroker
 from tests.support.polling import ConditionTimeout, wait_until
 from tests.support.snapshot import Snapshot, bare
@@ -160,12 +160,14 @@ class FaultRun:
             email_db.dispose()
 
     def snapshot(self) -> Snapshot:
-        dbs = {
-            name: Database(self.system.db_url(name)) for name in ("orders", "inventory", "email")
-        }
+        dbs = {service: Database(self.system.db_url(service)) for service in Service}
         try:
             return Snapshot.take(
-                dbs["orders"], dbs["inventory"], dbs["email"], Mailbox(self.system.mail_dir)
+                dbs[Service.ORDERS],
+                dbs[Service.INVENTORY],
+                dbs[Service.EMAIL],
+                dbs[Service.SHIPPING],
+                Mailbox(self.system.mail_dir),
             )
         finally:
             for db in dbs.values():
@@ -234,7 +236,8 @@ class FaultRun:
         return (
             f"{len(waiting)} of {len(accepted)} orders not in their final status "
             f"(e.g. {[(o.number, snap.statuses.get(str(o.order_id))) for o in waiting[:5]]}), "
-            f"unpublished {snap.unpublished}, mails {snap.mail_count}/{2 * len(accepted)}"
+            f"unpublished {snap.unpublished}, mails {snap.mail_count}/"
+            f"{expected_mail_count(accepted)}"
         )
 
     def _report(self, books: Books) -> None:

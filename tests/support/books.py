@@ -1,8 +1,8 @@
 """The books: after a run with a fault in it, account for every order the API accepted.
 
-Everything is read from where the effects really are: the orders, inventory and email databases
-(outboxes included), the SMTP sink's folder and the broker's queues. Each discrepancy is filed
-under one of three heads:
+Everything is read from where the effects really are: the orders, inventory, email and shipping
+databases (outboxes included), the SMTP sink's folder and the broker's queues. Each discrepancy
+is filed under one of three heads:
 
 - lost: an accepted order, or one of its effects, that never happened;
 - duplicated: an effect that happened more than once;
@@ -21,13 +21,22 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from services.common.topology import STOCK_REJECTED, STOCK_RESERVED
+from services.common.topology import (
+    ORDER_UPDATED,
+    SHIPMENT_DISPATCHED,
+    STOCK_REJECTED,
+    STOCK_RESERVED,
+)
 from tests.support.broker import TestBroker
 from tests.support.snapshot import Snapshot
 from tests.support.traffic import CONFIRMED, REJECTED, PlacedOrder
 
 TERMINAL_EVENTS = ("order.confirmed", "order.rejected")
-SECOND_MAIL = {CONFIRMED: "order_confirmed", REJECTED: "order_rejected"}
+# The mails each outcome sends: a confirmed order is also shipped, and its customer told so.
+MAILS = {
+    CONFIRMED: ("order_received", "order_confirmed", "order_shipped"),
+    REJECTED: ("order_received", "order_rejected"),
+}
 ANSWER = {CONFIRMED: STOCK_RESERVED, REJECTED: STOCK_REJECTED}
 
 
@@ -70,11 +79,11 @@ class Books:
 
 
 def expected_mail_count(placed: list[PlacedOrder]) -> int:
-    return 2 * len(placed)
+    return sum(len(MAILS[o.expected_status]) for o in placed)
 
 
 def drained(snap: Snapshot, placed: list[PlacedOrder]) -> bool:
-    """Every accepted order has its final status, both outboxes are empty and every mail is in."""
+    """Every accepted order has its final status, every outbox is empty and every mail is in."""
     return (
         all(snap.statuses.get(str(o.order_id)) == o.expected_status for o in placed)
         and not any(snap.unpublished.values())
@@ -157,8 +166,9 @@ def _audit_order(
             books.unexpected.append(f"order {order.number}: reserved {reservation}, not {wanted}")
     elif reservation:
         books.unexpected.append(f"order {order.number}: rejected but reserved {reservation}")
+    _audit_shipment(books, snap, order)
     mails = snap.mails.get(order.email, {})
-    expected = {"order_received", SECOND_MAIL[order.expected_status]}
+    expected = set(MAILS[order.expected_status])
     for template in expected:
         ids = mails.get(template, Counter())
         if not ids:
@@ -173,6 +183,24 @@ def _audit_order(
                 books.duplicated.append(f"order {order.number}: {copies} {template} mails")
     for template in mails.keys() - expected:
         books.unexpected.append(f"order {order.number}: unexpected {template} mail")
+
+
+def _audit_shipment(books: Books, snap: Snapshot, order: PlacedOrder) -> None:
+    """A confirmed order is shipped once: one shipment, one shipment.dispatched, and one step
+    for it in the order's timeline (order.updated); a rejected one never."""
+    oid = str(order.order_id)
+    wanted = 1 if order.expected_status == CONFIRMED else 0
+    found = {
+        "shipment": snap.shipments.get(oid, 0),
+        "shipment.dispatched event": snap.dispatched.get(oid, Counter())[SHIPMENT_DISPATCHED],
+        "order.updated event": snap.order_events.get(oid, Counter())[ORDER_UPDATED],
+    }
+    for what, n in found.items():
+        if n < wanted:
+            books.lost.append(f"order {order.number}: no {what}")
+        elif n > wanted:
+            target = books.duplicated if wanted else books.unexpected
+            target.append(f"order {order.number}: {n} {what}(s)")
 
 
 def _audit_answer(books: Books, answers: Counter[str], order: PlacedOrder) -> None:

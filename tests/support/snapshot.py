@@ -1,5 +1,5 @@
 """A snapshot of everything a fault run left behind, read where it really is: the orders,
-inventory and email databases (outboxes included) and the SMTP sink's folder. The books
+inventory, email and shipping databases (outboxes included) and the SMTP sink's folder. The books
 (tests/support/books.py) audit it."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.email.models import Status as EmailStatus
 from services.email.sink.mailbox import Mailbox
 from services.inventory import models as inventory
 from services.orders import models as orders
+from services.shipping import models as shipping
 
 
 def bare(message_id: str) -> str:
@@ -36,12 +37,20 @@ class Snapshot:
     unsent: dict[str, str]  # Message-ID -> status, for sent_emails rows not marked sent
     mails: dict[str, dict[str, Counter[str]]]  # recipient -> template -> Counter(Message-ID)
     mail_count: int
+    shipments: dict[str, int]  # order id -> shipments (the primary key allows one)
+    dispatched: dict[str, Counter[str]]  # order id -> Counter(event type) in the shipping outbox
 
     @classmethod
     def take(
-        cls, orders_db: Database, inventory_db: Database, email_db: Database, mailbox: Mailbox
+        cls,
+        orders_db: Database,
+        inventory_db: Database,
+        email_db: Database,
+        shipping_db: Database,
+        mailbox: Mailbox,
     ) -> Snapshot:
         statuses, order_events, orders_unpublished = _orders_side(orders_db)
+        shipments, dispatched, shipping_unpublished = _shipping_side(shipping_db)
         answers, inventory_unpublished, reservations, stock = _inventory_side(inventory_db)
         with email_db.transaction() as s:
             not_sent = SentEmail.status != EmailStatus.SENT
@@ -54,14 +63,31 @@ class Snapshot:
             template = message_id.split("@")[0].rsplit(".", 1)[-1]
             mails[mail.header("To").strip().lower()][template][message_id] += 1
             count += 1
-        unpublished = {"orders": orders_unpublished, "inventory": inventory_unpublished}
+        unpublished = {
+            "orders": orders_unpublished,
+            "inventory": inventory_unpublished,
+            "shipping": shipping_unpublished,
+        }
         return cls(
-            statuses, order_events, answers, unpublished, reservations, stock, unsent, mails, count
+            statuses,
+            order_events,
+            answers,
+            unpublished,
+            reservations,
+            stock,
+            unsent,
+            mails,
+            count,
+            shipments,
+            dispatched,
         )
 
 
 def _events_by_order(
-    session: Session, table: type[orders.OutboxMessage] | type[inventory.OutboxMessage]
+    session: Session,
+    table: type[orders.OutboxMessage]
+    | type[inventory.OutboxMessage]
+    | type[shipping.OutboxMessage],
 ) -> tuple[dict[str, Counter[str]], int]:
     """Order id -> Counter(event type) of an outbox, and how many of its rows are unpublished."""
     events: dict[str, Counter[str]] = defaultdict(Counter)
@@ -93,3 +119,9 @@ def _inventory_side(
             reservations[r.order_id][r.sku] = r.quantity
         stock = {st.sku: (st.on_hand, st.reserved) for st in s.scalars(select(inventory.Stock))}
         return answers, unpublished, reservations, stock
+
+
+def _shipping_side(db: Database) -> tuple[dict[str, int], dict[str, Counter[str]], int]:
+    with db.transaction() as s:
+        shipments: Counter[str] = Counter(s.scalars(select(shipping.Shipment.order_id)))
+        return dict(shipments), *_events_by_order(s, shipping.OutboxMessage)
