@@ -37,6 +37,7 @@ from scenario.checks import (
     mail_checks,
     poison_checks,
     replay_checks,
+    shipment_checks,
     status_checks,
     stock_checks,
 )
@@ -113,6 +114,7 @@ def run(world: World, args: argparse.Namespace) -> Outcome:
             *replay_checks(orders),
             *stock_checks(orders, before, world.stock()),
             *mail_checks(world, orders, since_ns, deadline),
+            *shipment_checks(world, orders, deadline),
             *poison_checks(world, poison_id, deadline, args.keep_poison),
             drain_check(world, deadline),
         ]

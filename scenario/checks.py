@@ -143,3 +143,27 @@ def drain_check(world: World, deadline: float) -> Check:
         ", ".join(f"{q}={n}" for q, n in busy.items()) or "all 0",
         not busy,
     )
+
+
+def shipment_checks(world: World, orders: list[PlannedOrder], deadline: float) -> list[Check]:
+    """Each confirmed order was shipped exactly once, and no rejected one."""
+    ids = {str(o.order_id): o for o in orders if o.order_id}
+
+    def shipped() -> bool:
+        found = world.shipments(ids)
+        return all(found[oid] >= (o.expected_status == "CONFIRMED") for oid, o in ids.items())
+
+    wait_for(shipped, deadline)
+    found = world.shipments(ids)
+    checks = []
+    for oid, order in ids.items():
+        wanted = 1 if order.expected_status == "CONFIRMED" else 0
+        checks.append(
+            Check(
+                f"shipped: {order.label}",
+                f"{wanted} shipment(s)",
+                f"{found[oid]} shipment(s)",
+                found[oid] == wanted,
+            )
+        )
+    return checks

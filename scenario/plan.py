@@ -47,8 +47,10 @@ class PlannedOrder:
 
     @property
     def expected_mails(self) -> tuple[str, ...]:
-        second = "order_confirmed" if self.expected_status == "CONFIRMED" else "order_rejected"
-        return ("order_received", second)
+        """A confirmed order is also shipped, and its customer told so."""
+        if self.expected_status == "CONFIRMED":
+            return ("order_received", "order_confirmed", "order_shipped")
+        return ("order_received", "order_rejected")
 
 
 def plan_orders(

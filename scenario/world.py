@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pika
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from broker.admin import admin_channel
@@ -33,6 +34,8 @@ from services.email.sink.mailbox import Mailbox
 from services.inventory.settings import Settings as InventorySettings
 from services.inventory.stock import StockLevel, restock, stock_levels
 from services.orders.settings import Settings as OrdersSettings
+from services.shipping.models import Shipment
+from services.shipping.settings import Settings as ShippingSettings
 
 # Every poison event the scenario publishes has a message id starting with this, so that its
 # leftovers (a run cut short) can be told from anybody else's dead letters.
@@ -51,6 +54,7 @@ class World:
     management: ManagementClient
     provision: ProvisionSettings
     inventory_db: Database
+    shipping_db: Database
     mailbox: Mailbox
     topology: t.Topology
 
@@ -77,6 +81,7 @@ class World:
             ),
             provision=provision,
             inventory_db=Database(InventorySettings().database_url),
+            shipping_db=Database(ShippingSettings().database_url),
             mailbox=Mailbox(SinkSettings().dir),
             topology=t.build(broker.vhost, broker.queue_type),
         )
@@ -85,6 +90,7 @@ class World:
         self.api.close()
         self.management.close()
         self.inventory_db.dispose()
+        self.shipping_db.dispose()
 
     def check_ready(self) -> None:
         """Raise NotReady (or BrokerUnavailable) naming the first part that is not there."""
@@ -121,6 +127,14 @@ class World:
 
     def restock(self, quantities: dict[str, int]) -> None:
         restock(self.inventory_db, quantities)
+
+    def shipments(self, order_ids: Iterable[str]) -> Counter[str]:
+        """How many shipments each of these orders has (the shipping database's primary key
+        allows one)."""
+        wanted = list(order_ids)
+        with self.shipping_db.transaction() as session:
+            found = session.scalars(select(Shipment.order_id).where(Shipment.order_id.in_(wanted)))
+            return Counter(found)
 
     def mails_by_recipient(self, since_ns: int = 0) -> dict[str, Counter[str]]:
         """recipient -> Counter(template) of the mails stored since `since_ns` (a wall-clock
