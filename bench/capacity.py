@@ -1,17 +1,17 @@
 """Stage 8: how many orders per second one machine settles, and what each one costs.
 
-Every Procfile process runs (API, both relays, the three workers, beat, the SMTP sink) with the
+Every Procfile process runs (the API, every relay and worker, beat, the SMTP sink) with the
 defaults `make up` uses. Paced clients (bench/loadgen.py's fixed-rate mode: `CONNECTIONS`
 keep-alive connections, each request scheduled at the step's rate and counted from its
 scheduled start, so a server that falls behind cannot hide it) place orders for `STEP_SECONDS`
 at a rate that rises by `STEP_FACTOR` per step. After each step the bench waits until every
-order it placed has *settled*: its final status (CONFIRMED; the stock is plentiful) and both of
-its mails (received, confirmed) marked sent. An order's settle time is the later of those three
-moments minus the POST's answer. A step fails when its settle p99 passes `P99_LIMIT_MS` or it had
-an error (a non-2xx answer, a connection error, an order that did not settle within
-`SETTLE_TIMEOUT`); a failed step is run once more, and the ramp stops when it fails again (unless
-it has sustained nothing yet: `ramp()`). The capacity is the settled rate of the last step
-sustained.
+order it placed has *settled*: its final status (CONFIRMED; the stock is plentiful), and every
+mail of its customer (received, confirmed, and on its way once shipping shipped it) marked sent.
+An order's settle time is the latest of those moments minus the POST's answer. A step fails
+when its settle p99 passes `P99_LIMIT_MS` or it had an error (a non-2xx answer, a connection
+error, an order that did not settle within `SETTLE_TIMEOUT`); a failed step is run once more, and
+the ramp stops when it fails again (unless it has sustained nothing yet: `ramp()`). The capacity
+is the settled rate of the last step sustained.
 
 CPU per settled order: user + system CPU time of every process of the system (from `/proc`,
 children included), from the step's start until its last order settled, divided by its orders.
@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from bench.dbpeek import Peek, epoch
 from bench.fanout import Meters
 from bench.http_api import load
+from bench.order_flow import mails_per_order
 from bench.procs import cpu_seconds, start
 from bench.stats import Spread, percentile
 from tests.support.system import DEFAULT_PROCESSES, System
@@ -50,9 +51,10 @@ P99_LIMIT_MS = 250.0
 SETTLE_TIMEOUT = 30.0
 WARMUP_SECONDS = 2.0
 MAX_RATE = 2_000.0
+MAILS_PER_ORDER = mails_per_order()  # 3: received, confirmed, on its way
 
 _CONFIRMED_SQL = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
-_MAIL_EVENTS_SQL = "SELECT event_id, aggregate_id FROM outbox"
+_MAIL_EVENTS_SQL = "SELECT event_id, aggregate_id FROM outbox"  # orders' and shipping's
 _SENT_SQL = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
 _CONFIRMED_COUNT = "SELECT count(*) FROM orders WHERE status = 'CONFIRMED'"
 _SENT_COUNT = "SELECT count(*) FROM sent_emails WHERE status = 'sent'"
@@ -64,7 +66,7 @@ class Step:
     placed: int  # answered 202
     errors: int  # non-2xx answers, connection errors, orders that never settled
     seconds: float  # the step's sending window
-    settle_ms: list[float]  # per order: POST answered -> status and both mails
+    settle_ms: list[float]  # per order: POST answered -> status and every mail
     confirmed_ms: list[float]  # per order: POST answered -> CONFIRMED
     cpu_ms: dict[str, float]  # per process: CPU ms per settled order
     other_cpu_ms: dict[str, float] = field(default_factory=dict)  # per meter: the same
@@ -169,22 +171,22 @@ def capacity(
 
 
 class Settlement:
-    """Reads the orders and email databases: how many orders are CONFIRMED and mails sent, and
-    when each order of a step settled."""
+    """Reads the orders, shipping and email databases: how many orders are CONFIRMED and mails
+    sent, and when each order of a step settled."""
 
-    def __init__(self, orders: Peek, email: Peek) -> None:
-        self.orders, self.email = orders, email
+    def __init__(self, orders: Peek, shipping: Peek, email: Peek) -> None:
+        self.orders, self.shipping, self.email = orders, shipping, email
         self.confirmed = self.sent = 0  # the counts once the last step settled
 
     @classmethod
     @contextmanager
     def of(cls, sys_: System) -> Iterator[Settlement]:
-        orders, email = Peek(sys_.db_url("orders")), Peek(sys_.db_url("email"))
+        peeks = [Peek(sys_.db_url(s)) for s in ("orders", "shipping", "email")]
         try:
-            yield cls(orders, email)
+            yield cls(*peeks)
         finally:
-            orders.close()
-            email.close()
+            for peek in peeks:
+                peek.close()
 
     def counts(self) -> tuple[int, int]:
         return self.orders.scalar(_CONFIRMED_COUNT), self.email.scalar(_SENT_COUNT)
@@ -203,8 +205,8 @@ class Settlement:
         self.confirmed, self.sent = last
 
     def wait(self, placed: int) -> bool:
-        """Until `placed` more orders are CONFIRMED with both their mails sent."""
-        want = (self.confirmed + placed, self.sent + 2 * placed)
+        """Until `placed` more orders are CONFIRMED with every mail sent."""
+        want = (self.confirmed + placed, self.sent + MAILS_PER_ORDER * placed)
         deadline = time.monotonic() + SETTLE_TIMEOUT
         while time.monotonic() < deadline:
             confirmed, sent = self.counts()
@@ -215,16 +217,21 @@ class Settlement:
         return False
 
     def times(self, answered: dict[str, float]) -> dict[str, list[float]]:
-        """Order id -> [CONFIRMED at, mail sent at, mail sent at] of every settled order."""
+        """Order id -> [CONFIRMED at, and each mail's sent at] of every settled order."""
         times = {
             oid: [epoch(at)] for oid, at in self.orders.rows(_CONFIRMED_SQL) if oid in answered
         }
-        order_of = {e: agg for e, agg in self.orders.rows(_MAIL_EVENTS_SQL) if agg in answered}
+        order_of = {
+            event_id: aggregate
+            for outbox in (self.orders, self.shipping)
+            for event_id, aggregate in outbox.rows(_MAIL_EVENTS_SQL)
+            if aggregate in answered
+        }
         for eid, sent_at in self.email.rows(_SENT_SQL):
             oid = order_of.get(eid)
             if oid in times:
                 times[oid].append(epoch(sent_at))
-        return {oid: t for oid, t in times.items() if len(t) == 3}
+        return {oid: t for oid, t in times.items() if len(t) == 1 + MAILS_PER_ORDER}
 
 
 def _ramp(

@@ -15,12 +15,13 @@ import math
 import os
 
 from bench.capacity import P99_LIMIT_MS, CapacityResult
+from bench.order_flow import hand_offs_per_order
 from bench.pg_databases import METER
 from bench.pg_locks import KINDS
 from bench.report import Report, Row
 from bench.stats import Spread, ratio
 
-HAND_OFFS_PER_ORDER = 4
+HAND_OFFS_PER_ORDER = hand_offs_per_order()  # 7: bench/order_flow.py
 CPU_GOAL = 20.0  # CPU per settled order, at most this many no-op tasks
 STAGE = "8 capacity"  # every service on SQLite
 PG_STAGE = "8 capacity PostgreSQL"  # every service on a PostgreSQL database of its own
@@ -137,7 +138,10 @@ def _process_rows(report: Report, stage: str, res: CapacityResult) -> None:
 
 
 def _latency_rows(report: Report, stage: str, res: CapacityResult) -> None:
-    for what, label in (("settle", "status and both mails"), ("confirmed", "CONFIRMED")):
+    for what, label in (
+        ("settle", "settled (status, shipment, every mail)"),
+        ("confirmed", "CONFIRMED"),
+    ):
         for pct in ("p50", "p99"):
             measure = f"at capacity: POST returned -> {label} {pct}"
             report.add(Row(stage, measure, "ms", res.spread(f"{what}_{pct}")))
