@@ -74,11 +74,15 @@ def test_the_rows_put_the_cpu_per_order_next_to_its_floor_with_the_goal() -> Non
     measures = [row.measure for row in report.rows]
     cpu = measures.index("CPU per settled order, all processes")
     assert measures[cpu + 1].startswith("floor: bare POST")
-    row = report.rows[cpu]
+    row, floor = report.rows[cpu], report.rows[cpu + 1]
     assert row.value.median == 4.0
     assert math.isclose(row.ratio, 4.0 / 0.25)
-    assert row.met is True  # 16 no-op tasks, goal <= 20
+    floor_ms = 0.3 + HAND_OFFS_PER_ORDER * 0.25
+    assert math.isclose(floor.value.median, floor_ms)
+    assert math.isclose(floor.ratio, 4.0 / floor_ms)
+    assert floor.met is (4.0 / floor_ms <= 10)  # goal: at most 10 floors
     assert report.rows[0].value.median == 20  # the capacity: the last sustained step
+    assert report.rows[0].goal == ">= 0.08"
     assert any("25/s p99 900 ms" in note for note in report.notes)
 
 
