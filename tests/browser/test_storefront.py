@@ -23,6 +23,8 @@ from tests.support.system import System, running_system
 
 ORDER_PAGE = re.compile(r"/orders/[0-9a-f-]{36}$")
 DECIDED = 60_000  # ms: inventory answers within a second or two; generous for a busy machine
+# shipping ships a confirmed order, and orders pushes the step into the open page (order.updated)
+SHIPPED = re.compile(r"^shipment dispatched: [\w ]+, tracking number [A-Z0-9]+$")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +59,8 @@ def test_an_order_placed_through_the_form_turns_confirmed_on_its_page(
     place_through_the_form(page, system, "MUG-BLUE", 2)
     expect(page.locator("#status")).to_have_text("CONFIRMED", timeout=DECIDED)
     expect(page.locator("#timeline li span")).to_have_text(
-        ["order accepted", "stock reserved: MUG-BLUE x2", "order confirmed"]
+        ["order accepted", "stock reserved: MUG-BLUE x2", "order confirmed", SHIPPED],
+        timeout=DECIDED,
     )
     expect(page.locator("#order-total")).to_have_text("17.00 EUR")
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
@@ -106,7 +109,8 @@ def test_the_page_reconnects_after_an_api_restart_and_shows_the_final_status(
     expect(page.locator("#status")).to_have_text("CONFIRMED", timeout=DECIDED)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     expect(page.locator("#timeline li span")).to_have_text(
-        ["order accepted", "stock reserved: MUG-RED x1", "order confirmed"]
+        ["order accepted", "stock reserved: MUG-RED x1", "order confirmed", SHIPPED],
+        timeout=DECIDED,
     )
     positions = page.locator("#timeline li").evaluate_all(
         "items => items.map(i => Number(i.dataset.position))"

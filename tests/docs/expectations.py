@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.readiness import PROBES
 from services.common.registry import PROCESSES as REGISTERED
 from services.common.topology import EMAIL_EVENTS_QUEUE, INVENTORY_EVENTS_QUEUE
 
@@ -140,10 +141,7 @@ EXPECTED: dict[str, Expect] = {
         shows=tuple(STOPPED.values())
     ),
     f"{RUNNER} start all # every process again": Expect(
-        shows=(
-            r"^ready: orders-api, orders-worker, inventory-worker, email-worker, smtp-sink, "
-            r"flower$",
-        )
+        shows=(rf"^ready: {', '.join(p for p in PROCESSES if p in PROBES)}$",)
     ),
     ".venv/bin/supervisorctl -c var/runner/supervisord.conf tail email-worker": Expect(
         shows=(r"\S",)

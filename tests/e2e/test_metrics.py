@@ -1,9 +1,10 @@
 """Every process's /metrics, read the way Prometheus reads it, moves by exactly what happened.
 
-The whole system runs from the Procfile; the test places orders (two confirmed, one rejected, one
-replayed with its Idempotency-Key, one refused as invalid) and publishes one poison event on the
-`orders` exchange, waits until everything settled, and compares each process's counters with what
-they were before. Then every metric docs/observability.md lists must be in some process's answer.
+The whole system runs from the Procfile; the test places orders (two confirmed and shipped, one
+rejected, one replayed with its Idempotency-Key, one refused as invalid) and publishes one poison
+event on the `orders` exchange, waits until everything settled, and compares each process's
+counters with what they were before. Then every metric docs/observability.md lists must be in
+some process's answer.
 """
 
 from __future__ import annotations
@@ -55,13 +56,20 @@ def expected_moves() -> dict[Sample, float]:
         key("orders-api", "shopflow_orders_accepted_total"): placed,
         key("orders-api", "shopflow_orders_replayed_total"): 1,
         key("orders-api", "shopflow_orders_refused_total", reason="validation_failed"): 1,
-        key("smtp-sink", "shopflow_sink_mails_total", outcome="stored"): placed + 2 + 1,
+        # received for each, confirmed or rejected for each, shipped for each confirmed one
+        key("smtp-sink", "shopflow_sink_mails_total", outcome="stored"): placed * 2 + confirmed,
     }
     relayed = {
         "orders-relay": {
-            "orders": {"order.placed": placed, "order.confirmed": 2, "order.rejected": 1}
+            "orders": {
+                "order.placed": placed,
+                "order.confirmed": confirmed,
+                "order.rejected": rejected,
+                "order.updated": confirmed,  # the shipment on the order's timeline
+            }
         },
         "inventory-relay": {"inventory": {"stock.reserved": confirmed, "stock.rejected": 1}},
+        "shipping-relay": {"shipping": {"shipment.dispatched": confirmed}},
     }
     for relay, exchanges in relayed.items():
         for exchange, types in exchanges.items():
@@ -77,11 +85,14 @@ def expected_moves() -> dict[Sample, float]:
     consumed = {
         ("inventory-worker", "inventory.orders"): {"order.placed": placed},
         ("orders-worker", "orders.inventory"): {"stock.reserved": 2, "stock.rejected": rejected},
+        ("orders-worker", "orders.shipping"): {"shipment.dispatched": confirmed},
+        ("shipping-worker", "shipping.orders"): {"order.confirmed": confirmed},
         ("email-worker", "email.orders"): {
             "order.placed": placed,
             "order.confirmed": 2,
             "order.rejected": 1,
         },
+        ("email-worker", "email.shipping"): {"shipment.dispatched": confirmed},
     }
     for (worker, queue), types in consumed.items():
         for event_type, n in types.items():
@@ -99,7 +110,13 @@ def expected_moves() -> dict[Sample, float]:
         poison = dict(queue=queue, event_type="(invalid)")
         moves[key(worker, "shopflow_events_consumed_total", **poison)] = 1
         moves[key(worker, "shopflow_events_dead_lettered_total", **poison, reason="invalid")] = 1
-    for template, n in (("order_received", placed), ("order_confirmed", 2), ("order_rejected", 1)):
+    mails = (
+        ("order_received", placed),
+        ("order_confirmed", confirmed),
+        ("order_rejected", rejected),
+        ("order_shipped", confirmed),
+    )
+    for template, n in mails:
         moves[key("email-worker", "shopflow_mails_sent_total", template=template)] = n
     return moves
 

@@ -1,4 +1,4 @@
-"""One confirmed order is one trace, across every process and through the broker four times.
+"""One confirmed order is one trace, across every process and through the broker five times.
 
 Every process of the Procfile runs for real with tracing on (`OTEL_TRACES_EXPORTER=otlp`, the
 exporter docker compose uses) and exports to a receiver in the test (tests/support/otlp.py).
@@ -15,6 +15,11 @@ The order is placed with a caller's `traceparent`, and the test walks the span t
                   transaction
                     publish orders   order.confirmed   orders-relay
                       process orders ... smtp send     email-worker (order confirmed mail)
+                      process orders                   shipping-worker (dispatch_shipment)
+                        transaction
+                          publish shipping   shipment.dispatched   shipping-relay
+                            process shipping           orders-worker (on the timeline)
+                            process shipping ... smtp send   email-worker (order shipped mail)
           process orders                            email-worker (order received mail)
             ... smtp send
 
@@ -44,9 +49,11 @@ EXPECTED = {
     "POST /orders": 1,
     "publish orders": 2,  # order.placed, order.confirmed
     "publish inventory": 1,  # stock.reserved
-    "process orders": 3,  # inventory (placed), email (placed, confirmed)
+    "publish shipping": 1,  # shipment.dispatched
+    "process orders": 4,  # inventory (placed), email (placed, confirmed), shipping (confirmed)
     "process inventory": 1,
-    "smtp send": 2,
+    "process shipping": 2,  # orders (timeline), email (shipped)
+    "smtp send": 3,
 }
 
 
@@ -105,10 +112,12 @@ def _place(system: System, traceparent: str) -> dict[str, Any]:
 
     def confirmed() -> dict[str, Any] | None:
         order: dict[str, Any] = httpx.get(f"{system.api_url}/orders/{order_id}").json()
-        published = [s for s in order["timeline"] if s["what"] == "order.confirmed published"]
-        return order if order["status"] == "CONFIRMED" and published else None
+        steps = [s["what"] for s in order["timeline"]]
+        published = "order.confirmed published" in steps
+        shipped = any(what.startswith("shipment dispatched") for what in steps)
+        return order if order["status"] == "CONFIRMED" and published and shipped else None
 
-    return wait_until(confirmed, timeout=60, message="order confirmed and its answer published")
+    return wait_until(confirmed, timeout=60, message="order confirmed, published and shipped")
 
 
 def _event_id(order: dict[str, Any], what: str) -> str:
@@ -120,7 +129,7 @@ def _hop(
 ) -> Span:
     """publish (relay) -> process (the consumer's first attempt of `handler`), checked step by
     step; returns the process span."""
-    relay = "orders-relay" if exchange == "orders" else "inventory-relay"
+    relay = f"{exchange}-relay"  # each service's relay publishes to its own exchange
     publish = tree.child(
         transaction, f"publish {exchange}", relay, **{"messaging.message.id": event_id}
     )
@@ -145,6 +154,7 @@ def test_a_confirmed_order_is_one_trace_across_every_hop(traced: tuple[System, S
     order = _place(system, f"00-{trace_id}-{caller}-01")
     placed, reserved = _event_id(order, "order.placed"), _event_id(order, "stock reserved")
     confirmed = _event_id(order, "order.confirmed")
+    dispatched = _event_id(order, "shipment dispatched")
 
     def complete() -> list[Span] | None:
         # Each process exports what has ended every 0.1 s, in no order across processes.
@@ -166,6 +176,12 @@ def test_a_confirmed_order_is_one_trace_across_every_hop(traced: tuple[System, S
     mail = "email.send_order_mails"
     confirmed_mail = _hop(tree, decision, "orders", confirmed, "email-worker", mail)
     tree.descendant(confirmed_mail, "smtp send", "email-worker")
+    dispatch = "shipping.dispatch_shipment"
+    ship = _hop(tree, decision, "orders", confirmed, "shipping-worker", dispatch)
+    shipment = tree.child(ship, "transaction", "shipping-worker")
+    _hop(tree, shipment, "shipping", dispatched, "orders-worker", "orders.note_on_timeline")
+    shipped_mail = _hop(tree, shipment, "shipping", dispatched, "email-worker", mail)
+    tree.descendant(shipped_mail, "smtp send", "email-worker")
 
     publish_placed = tree.child(commit, "publish orders", "orders-relay")
     received_mail = tree.child(
@@ -181,4 +197,6 @@ def test_a_confirmed_order_is_one_trace_across_every_hop(traced: tuple[System, S
         "inventory-relay",
         "orders-worker",
         "email-worker",
+        "shipping-worker",
+        "shipping-relay",
     }

@@ -52,6 +52,15 @@ def _mails_to(system: System, recipient: str, count: int) -> list[StoredMail]:
     return wait_until(probe, timeout=60, message=f"{count} mails to {recipient}")
 
 
+def _shipment_step(system: System, order_id: str) -> str:
+    def probe() -> str | None:
+        order: dict[str, Any] = httpx.get(f"{system.api_url}/orders/{order_id}", timeout=10).json()
+        found = [s["what"] for s in order["timeline"] if s["what"].startswith("shipment")]
+        return found[0] if len(found) == 1 else None
+
+    return wait_until(probe, timeout=60, message=f"order {order_id}'s shipment on its timeline")
+
+
 def _template(mail: StoredMail) -> str:
     return mail.header("Message-ID").strip("<>").split("@")[0].rsplit(".", 1)[-1]
 
@@ -64,7 +73,7 @@ def _stock(system: System) -> dict[str, tuple[int, int]]:
         db.dispose()
 
 
-def test_in_stock_order_is_confirmed_and_reserved_once(system: System) -> None:
+def test_in_stock_order_is_confirmed_reserved_and_shipped_once(system: System) -> None:
     before = _stock(system)["MUG-BLUE"]
     order_id = _place(system, [("MUG-BLUE", 2)], "grace@example.com")
     order = _settled(system, order_id)
@@ -75,9 +84,15 @@ def test_in_stock_order_is_confirmed_and_reserved_once(system: System) -> None:
     assert any(step.startswith("stock reserved: MUG-BLUE x2") for step in steps)
     on_hand, reserved = _stock(system)["MUG-BLUE"]
     assert (on_hand, reserved) == (before[0], before[1] + 2)
-    mails = _mails_to(system, "grace@example.com", 2)
-    assert sorted(_template(m) for m in mails) == ["order_confirmed", "order_received"]
+    mails = _mails_to(system, "grace@example.com", 3)
+    templates = sorted(_template(m) for m in mails)
+    assert templates == ["order_confirmed", "order_received", "order_shipped"]
     assert all(order_id in m.header("Subject") for m in mails)
+    # shipping shipped it, and orders put the shipment on the order's timeline
+    [shipped] = [m for m in mails if _template(m) == "order_shipped"]
+    shipment = _shipment_step(system, order_id)
+    assert shipment.startswith("shipment dispatched: Deutsche Post, tracking number DPO")
+    assert shipment.rsplit(" ", 1)[-1] in shipped.part("plain")
 
 
 def test_with_nothing_failing_every_event_is_consumed_once(
@@ -116,6 +131,7 @@ def test_out_of_stock_order_is_rejected_and_stock_unchanged(system: System) -> N
     assert _stock(system) == before
     mails = _mails_to(system, "linus@example.com", 2)
     assert sorted(_template(m) for m in mails) == ["order_received", "order_rejected"]
+    assert not [s for s in order["timeline"] if s["what"].startswith("shipment")]
     [rejected] = [m for m in mails if _template(m) == "order_rejected"]
     assert "POSTER-A2" in rejected.part("plain")
     assert "MUG-BLUE" not in rejected.part("plain")

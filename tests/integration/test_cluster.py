@@ -20,6 +20,7 @@ from pika.spec import Basic, BasicProperties
 
 from broker.cluster.lifecycle import registered_nodes
 from broker.cluster.status import RUNNING, node_state
+from services.common import topology as t
 from tests.support.cluster import TestCluster
 from tests.support.polling import wait_until
 from tests.support.processes import PYTHON, REPO_ROOT, provision_vhost
@@ -163,15 +164,23 @@ def drain(ch: BlockingChannel, queue_name: str) -> list[bytes]:
 
 @pytest.mark.documents("make cluster-up")
 def test_the_system_provisions_onto_the_cluster_as_printed(rabbit_cluster: TestCluster) -> None:
-    """`up` prints BROKER_* settings; the vhost tool, given them, makes quorum queues on it."""
+    """`up` prints BROKER_* settings; the vhost tool, given them, makes quorum queues on it (and
+    the event logs, streams, on all three nodes too)."""
     printed = cli(rabbit_cluster, "up").stdout
     settings = dict(re.findall(r"^  export (BROKER_\w+)=(\S+)$", printed, re.M))
     vhost = "provisioned"
     provision_vhost(vhost, settings)
-    with rabbit_cluster.management() as api:
-        queues = api.get(api.path("queues", vhost) + "?columns=name,type,members") or []
-    assert queues
-    assert {(q["type"], len(q["members"])) for q in queues} == {("quorum", 3)}
+    logs = {t.event_log(exchange) for exchange in t.EVENT_EXCHANGES}
+
+    def kinds() -> set[tuple[bool, str, int]] | None:
+        with rabbit_cluster.management() as api:
+            queues = api.get(api.path("queues", vhost) + "?columns=name,type,members") or []
+        if not queues or any("members" not in q for q in queues):
+            return None  # a stream's members show in the management stats a moment later
+        return {(q["name"] in logs, q["type"], len(q["members"])) for q in queues}
+
+    found = wait_until(kinds, timeout=30, message="every queue's members in the management API")
+    assert found == {(False, "quorum", 3), (True, "stream", 3)}
 
 
 # -- what RabbitMQ 3.10 does with quorum-queue policy keys (docs/scaling.md) ----------------------

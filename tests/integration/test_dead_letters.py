@@ -19,7 +19,7 @@ from tests.support.ports import free_port
 
 QUEUE = t.INVENTORY_EVENTS_QUEUE
 DLQ = f"{QUEUE}.dlq"
-UNROUTABLE = {t.ORDERS_UNROUTABLE_QUEUE, t.unroutable(t.INVENTORY_EXCHANGE)}
+UNROUTABLE = {t.unroutable(exchange) for exchange in t.EVENT_EXCHANGES}
 
 
 def _kill_one(broker: TestBroker, body: bytes, message_id: str = "m-1") -> None:
