@@ -1,5 +1,5 @@
 """What RabbitMQ 4.3 denies by default, checked on the live broker: every process of the system
-(the three workers, beat, the API, both relays and Flower) runs against a vhost of quorum
+(every service's worker and relay, beat, the API and Flower) runs against a vhost of quorum
 queues while an order goes through and Flower asks the workers for their state, and then the
 management API shows every queue and channel in the vhost:
 
@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from services.common.registry import PROCESSES, Kind
 from services.common.topology import FLOWER, MONITOR, Service, user_name
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
@@ -25,6 +26,7 @@ from tests.support.quorum import QuorumVhost
 from tests.support.system import DEFAULT_PROCESSES, running_system
 
 EVERY_LOGIN = {*Service, FLOWER}
+WORKERS = len([p for p in PROCESSES if p.kind is Kind.WORKER])
 
 
 def queues_of(vhost: QuorumVhost) -> list[dict[str, Any]]:
@@ -68,26 +70,33 @@ def test_no_transient_queue_is_shared_and_no_channel_has_a_global_prefetch(
                 )
             except httpx.HTTPError:
                 return False
-            return resp.status_code == 200 and len(resp.json()) == 3
+            return resp.status_code == 200 and len(resp.json()) == WORKERS
 
-        wait_until(flower_sees_workers, timeout=90, message="Flower's answer from 3 workers")
+        answered = f"Flower's answer from {WORKERS} workers"
+        wait_until(flower_sees_workers, timeout=90, message=answered)
 
         logins = {user_name(b.vhost, who) for who in EVERY_LOGIN}
-        wait_until(
-            lambda: logins <= {c["user"] for c in channels_of(quorum_vhost)},
+
+        def every_channel_with_its_statistics() -> list[dict[str, Any]] | None:
+            # A channel's prefetch figures come with its first statistics event, a moment after
+            # it shows up: a missing key must not read as "no global prefetch".
+            found = channels_of(quorum_vhost)
+            counted = all("global_prefetch_count" in c for c in found)
+            return found if counted and logins <= {c["user"] for c in found} else None
+
+        channels = wait_until(
+            every_channel_with_its_statistics,
             timeout=30,
-            message="every login's channels in the management API",
+            message="every login's channels, with their statistics, in the management API",
         )
-        queues, channels = queues_of(quorum_vhost), channels_of(quorum_vhost)
+        queues = queues_of(quorum_vhost)
 
     transient = [q for q in queues if not q["durable"]]
-    assert len([q for q in transient if q["name"].endswith(".celery.pidbox")]) >= 3  # workers
+    assert len([q for q in transient if q["name"].endswith(".celery.pidbox")]) >= WORKERS
     assert any(q["name"].startswith("celeryev.") for q in transient)  # Flower's event queue
     shared = [q["name"] for q in transient if not q["exclusive"]]
     assert shared == [], "transient queues that are not exclusive (denied by RabbitMQ 4.3)"
-    global_prefetch = [
-        (c["user"], c["name"]) for c in channels if c.get("global_prefetch_count", 0) != 0
-    ]
+    global_prefetch = [(c["user"], c["name"]) for c in channels if c["global_prefetch_count"] != 0]
     assert global_prefetch == [], "channels with a global prefetch (denied by RabbitMQ 4.3)"
     declared = {q.name for q in b.topology.queues} | {s.name for s in b.topology.streams}
     assert {q["name"] for q in queues if q["durable"]} == declared

@@ -176,8 +176,12 @@ def test_ctrl_c_with_stdout_piped_into_tee_stops_everything(run: Run) -> None:
         stdin=runner.stdout,
         stdout=subprocess.DEVNULL,
         process_group=runner.pid,
+        # as from an interactive shell: a test runner's worker may ignore SIGINT, and an ignored
+        # signal stays ignored across exec
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     runner.stdout.close()  # tee holds the only read end now, as in a shell pipeline
+    assert os.getpgid(tee.pid) == runner.pid  # in the job that Ctrl-C signals
     run.wait_running("web", "stubborn", "smtp-sink")
     wait_until(lambda: "shopflow is up" in tee_log.read_text(), timeout=60)
 
