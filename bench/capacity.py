@@ -6,7 +6,8 @@ keep-alive connections, each request scheduled at the step's rate and counted fr
 scheduled start, so a server that falls behind cannot hide it) place orders for `STEP_SECONDS`
 at a rate that rises by `STEP_FACTOR` per step. After each step the bench waits until every
 order it placed has *settled*: its final status (CONFIRMED; the stock is plentiful), and every
-mail of its customer (received, confirmed, and on its way once shipping shipped it) marked sent.
+mail its customer gets for it (one per mail of each event a confirmed order causes, read from the
+topology: bench/order_flow.py) marked sent.
 An order's settle time is the latest of those moments minus the POST's answer. A step fails
 when its settle p99 passes `P99_LIMIT_MS` or it had an error (a non-2xx answer, a connection
 error, an order that did not settle within `SETTLE_TIMEOUT`); a failed step is run once more, and
@@ -38,9 +39,10 @@ from dataclasses import dataclass, field
 from bench.dbpeek import Peek, epoch
 from bench.fanout import Meters
 from bench.http_api import load
-from bench.order_flow import mails_per_order
+from bench.order_flow import mail_sources, mails_per_order
 from bench.procs import cpu_seconds, start
 from bench.stats import Spread, percentile
+from services.common.registry import Service
 from tests.support.system import DEFAULT_PROCESSES, System
 
 FIRST_RATE = 16.0
@@ -51,10 +53,10 @@ P99_LIMIT_MS = 250.0
 SETTLE_TIMEOUT = 30.0
 WARMUP_SECONDS = 2.0
 MAX_RATE = 2_000.0
-MAILS_PER_ORDER = mails_per_order()  # 3: received, confirmed, on its way
+MAILS_PER_ORDER = mails_per_order()
 
 _CONFIRMED_SQL = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
-_MAIL_EVENTS_SQL = "SELECT event_id, aggregate_id FROM outbox"  # orders' and shipping's
+_MAIL_EVENTS_SQL = "SELECT event_id, aggregate_id FROM outbox"  # of each mail_sources()
 _SENT_SQL = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
 _CONFIRMED_COUNT = "SELECT count(*) FROM orders WHERE status = 'CONFIRMED'"
 _SENT_COUNT = "SELECT count(*) FROM sent_emails WHERE status = 'sent'"
@@ -171,21 +173,24 @@ def capacity(
 
 
 class Settlement:
-    """Reads the orders, shipping and email databases: how many orders are CONFIRMED and mails
-    sent, and when each order of a step settled."""
+    """Reads the orders and email databases and the outboxes of the services whose events are
+    mailed (bench/order_flow.py): how many orders are CONFIRMED and mails sent, and when each
+    order of a step settled."""
 
-    def __init__(self, orders: Peek, shipping: Peek, email: Peek) -> None:
-        self.orders, self.shipping, self.email = orders, shipping, email
+    def __init__(self, orders: Peek, outboxes: list[Peek], email: Peek) -> None:
+        self.orders, self.outboxes, self.email = orders, outboxes, email
         self.confirmed = self.sent = 0  # the counts once the last step settled
 
     @classmethod
     @contextmanager
     def of(cls, sys_: System) -> Iterator[Settlement]:
-        peeks = [Peek(sys_.db_url(s)) for s in ("orders", "shipping", "email")]
+        sources = mail_sources()
+        wanted = {Service.ORDERS, Service.EMAIL, *sources}
+        peeks = {s: Peek(sys_.db_url(s)) for s in Service if s in wanted}
         try:
-            yield cls(*peeks)
+            yield cls(peeks[Service.ORDERS], [peeks[s] for s in sources], peeks[Service.EMAIL])
         finally:
-            for peek in peeks:
+            for peek in peeks.values():
                 peek.close()
 
     def counts(self) -> tuple[int, int]:
@@ -223,7 +228,7 @@ class Settlement:
         }
         order_of = {
             event_id: aggregate
-            for outbox in (self.orders, self.shipping)
+            for outbox in self.outboxes
             for event_id, aggregate in outbox.rows(_MAIL_EVENTS_SQL)
             if aggregate in answered
         }

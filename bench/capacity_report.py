@@ -151,7 +151,7 @@ def _process_rows(report: Report, stage: str, res: CapacityResult) -> None:
 
 def _latency_rows(report: Report, stage: str, res: CapacityResult) -> None:
     for what, label in (
-        ("settle", "settled (status, shipment, every mail)"),
+        ("settle", "settled (status and every mail)"),
         ("confirmed", "CONFIRMED"),
     ):
         for pct in ("p50", "p99"):

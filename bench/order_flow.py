@@ -1,28 +1,20 @@
 """What one confirmed order sets moving, read from the topology and the email service's table:
-the events it causes, the deliveries of them to the services' workers (the hand-offs the
-capacity stage's floor counts), and the mails its customer gets (what "settled" waits for)."""
+the events it causes (services/common/topology/flow.py), the deliveries of them to the services'
+workers (the hand-offs the capacity stage's floor counts), the mails its customer gets and the
+services whose outboxes hold the events those mails answer (what "settled" waits for)."""
 
 from __future__ import annotations
 
 from services.common.topology import (
     EVENT_SUBSCRIPTIONS,
     ORDER_CONFIRMED,
-    ORDER_PLACED,
-    ORDER_UPDATED,
-    SHIPMENT_DISPATCHED,
-    STOCK_RESERVED,
+    Service,
+    order_events,
+    publishers,
 )
 from services.email.mails import MAILS_BY_EVENT
 
-# Every event of a confirmed order's life, in order: placed, reserved, confirmed, shipped, and
-# orders' note of the shipment on its timeline.
-CONFIRMED_ORDER_EVENTS = (
-    ORDER_PLACED,
-    STOCK_RESERVED,
-    ORDER_CONFIRMED,
-    SHIPMENT_DISPATCHED,
-    ORDER_UPDATED,
-)
+CONFIRMED_ORDER_EVENTS = order_events(ORDER_CONFIRMED)
 
 
 def hand_offs_per_order() -> int:
@@ -37,5 +29,13 @@ def hand_offs_per_order() -> int:
 
 
 def mails_per_order() -> int:
-    """The mails a confirmed order's customer gets: received, confirmed, on its way."""
+    """The mails a confirmed order's customer gets, one per mail of each of its events."""
     return sum(len(MAILS_BY_EVENT.get(event_type, ())) for event_type in CONFIRMED_ORDER_EVENTS)
+
+
+def mail_sources() -> tuple[Service, ...]:
+    """The services that publish a confirmed order's mailed events, in the registry's order: a
+    mail's event id is the id of the event in its publisher's outbox."""
+    mailed = [e for e in CONFIRMED_ORDER_EVENTS if MAILS_BY_EVENT.get(e)]
+    found = {service for event_type in mailed for service in publishers(event_type)}
+    return tuple(service for service in Service if service in found)

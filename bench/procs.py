@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from services.common.topology import WORKER_SERVICES
 from services.common.worker.settings import WorkerTuning
 from tests.support.ports import free_port
 from tests.support.processes import PYTHON, ServiceProcess
@@ -24,9 +25,10 @@ __all__ = ["free_port"]
 
 
 def default_worker_env() -> dict[str, str]:
+    """Every worker at the default concurrency (the test system lowers the shared setting)."""
     env = {
-        f"{svc}_WORKER_CONCURRENCY": str(WorkerTuning().concurrency)
-        for svc in ("ORDERS", "INVENTORY", "EMAIL")
+        f"{svc.upper()}_WORKER_CONCURRENCY": str(WorkerTuning().concurrency)
+        for svc in WORKER_SERVICES
     }
     env["ORDERS_EXPIRY_CHECK_SECONDS"] = "10"
     return env

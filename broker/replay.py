@@ -3,7 +3,7 @@
     python -m broker.replay --service inventory --since 2h --dry-run
     python -m broker.replay --service inventory --since-offset 120 --until-offset 180
     python -m broker.replay --service email --since 2026-05-01T08:00:00+00:00 --type order.placed
-    python -m broker.replay --service shipping --since 30d --first-time
+    python -m broker.replay --service SERVICE --since 30d --first-time   # a service just added
 
 Every event exchange has an event log, the stream `<exchange>.log`, which the broker fills with
 every event published there. A replay reads the logs of the exchanges SERVICE subscribes to, from

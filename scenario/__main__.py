@@ -12,8 +12,9 @@ the goods its orders will hold delivered (scenario/plan.py: every SKU it orders 
 stock available, so runs never use the shop up), places the orders over HTTP (as the operator,
 whose orders the per-client limit does not count), injects one malformed event on the `orders`
 exchange, follows every order until it settles (or the deadline passes), and checks the
-outcome: statuses through the API, stock levels, mails in the sink, the poison event in the
-right dead-letter queues, every working queue drained. The poison event is then taken out of
+outcome: statuses through the API, stock levels, mails in the sink, what each service contributes
+in its own database (scenario/contributed.py), the poison event in the right dead-letter queues,
+every working queue drained. The poison event is then taken out of
 the DLQs again (that message only, by its id), so a healthy system's DLQs stay at zero. It
 prints a table and exits 1 if anything is wrong.
 """
@@ -37,7 +38,7 @@ from scenario.checks import (
     mail_checks,
     poison_checks,
     replay_checks,
-    shipment_checks,
+    service_checks,
     status_checks,
     stock_checks,
 )
@@ -114,7 +115,7 @@ def run(world: World, args: argparse.Namespace) -> Outcome:
             *replay_checks(orders),
             *stock_checks(orders, before, world.stock()),
             *mail_checks(world, orders, since_ns, deadline),
-            *shipment_checks(world, orders, deadline),
+            *service_checks(world.services, orders, deadline),
             *poison_checks(world, poison_id, deadline, args.keep_poison),
             drain_check(world, deadline),
         ]

@@ -7,8 +7,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from scenario.contributed import ServiceChecks
 from scenario.plan import DEMO_STOCK, PlannedOrder, held_by
 from scenario.world import POISONED_DLQS, World
+from services.common.scenario_checks import RowsPerOrder
 from services.inventory.stock import StockLevel
 
 
@@ -145,24 +147,37 @@ def drain_check(world: World, deadline: float) -> Check:
     )
 
 
-def shipment_checks(world: World, orders: list[PlannedOrder], deadline: float) -> list[Check]:
-    """Each confirmed order was shipped exactly once, and no rejected one."""
+def service_checks(
+    services: list[ServiceChecks], orders: list[PlannedOrder], deadline: float
+) -> list[Check]:
+    """What the services contribute (scenario/contributed.py): each order has exactly the rows
+    its expected status wants."""
     ids = {str(o.order_id): o for o in orders if o.order_id}
+    return [
+        check
+        for service in services
+        for rows in service.checks
+        for check in _rows_checks(service, rows, ids, deadline)
+    ]
 
-    def shipped() -> bool:
-        found = world.shipments(ids)
-        return all(found[oid] >= (o.expected_status == "CONFIRMED") for oid, o in ids.items())
 
-    wait_for(shipped, deadline)
-    found = world.shipments(ids)
+def _rows_checks(
+    service: ServiceChecks, rows: RowsPerOrder, ids: dict[str, PlannedOrder], deadline: float
+) -> list[Check]:
+    def complete() -> bool:
+        found = service.rows(rows, ids)
+        return all(found[oid] >= rows.wanted_for(o.expected_status) for oid, o in ids.items())
+
+    wait_for(complete, deadline)
+    found = service.rows(rows, ids)
     checks = []
     for oid, order in ids.items():
-        wanted = 1 if order.expected_status == "CONFIRMED" else 0
+        wanted = rows.wanted_for(order.expected_status)
         checks.append(
             Check(
-                f"shipped: {order.label}",
-                f"{wanted} shipment(s)",
-                f"{found[oid]} shipment(s)",
+                f"{rows.name}: {order.label}",
+                f"{wanted} {rows.unit}",
+                f"{found[oid]} {rows.unit}",
                 found[oid] == wanted,
             )
         )

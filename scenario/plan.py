@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from services.common.catalogue import DEMO_CATALOGUE
+from services.common.topology import ORDER_CONFIRMED, ORDER_REJECTED, order_events
+from services.email.mails import MAILS_BY_EVENT
 from services.inventory.stock import StockLevel
 
 # A SKU with less demo stock than this is one the demo shows rejections with: never ordered.
@@ -47,10 +49,9 @@ class PlannedOrder:
 
     @property
     def expected_mails(self) -> tuple[str, ...]:
-        """A confirmed order is also shipped, and its customer told so."""
-        if self.expected_status == "CONFIRMED":
-            return ("order_received", "order_confirmed", "order_shipped")
-        return ("order_received", "order_rejected")
+        """The mails of every event of the order's life (services/common/topology/flow.py)."""
+        decision = ORDER_CONFIRMED if self.expected_status == "CONFIRMED" else ORDER_REJECTED
+        return tuple(mail for e in order_events(decision) for mail in MAILS_BY_EVENT.get(e, ()))
 
 
 def plan_orders(

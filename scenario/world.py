@@ -1,8 +1,10 @@
-"""The scenario's view of a running system: the HTTP API, the broker, the stock, the mails.
+"""The scenario's view of a running system: the HTTP API, the broker, the stock, the mails,
+and what the services contribute to its checks.
 
 Everything is read the way a person would: the API over HTTP (as the operator, whose orders
 the per-client limit does not count), the queues through the management API as the read-only
-monitor login, the mails from the SMTP sink's folder, the stock from the inventory database.
+monitor login, the mails from the SMTP sink's folder, the stock from the inventory database,
+each contributed check from its service's database (scenario/contributed.py).
 Three things are done behind the services' backs, each as a person at the shop would: goods
 received for the run (`restock`, inventory's own function), the poison event published
 directly, and that poison taken out of the dead-letter queues again; the last two as the admin
@@ -20,13 +22,13 @@ from typing import Any
 
 import httpx
 import pika
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from broker.admin import admin_channel
 from broker.dead_letters import DeadLetter, discard, letters, put_back, sink_queues
 from broker.management import ManagementClient, ManagementError
 from broker.settings import ProvisionSettings
+from scenario.contributed import ServiceChecks, contributed
 from services.common import topology as t
 from services.common.db import Database
 from services.email.sink.config import SinkSettings
@@ -34,8 +36,6 @@ from services.email.sink.mailbox import Mailbox
 from services.inventory.settings import Settings as InventorySettings
 from services.inventory.stock import StockLevel, restock, stock_levels
 from services.orders.settings import Settings as OrdersSettings
-from services.shipping.models import Shipment
-from services.shipping.settings import Settings as ShippingSettings
 
 # Every poison event the scenario publishes has a message id starting with this, so that its
 # leftovers (a run cut short) can be told from anybody else's dead letters.
@@ -54,7 +54,7 @@ class World:
     management: ManagementClient
     provision: ProvisionSettings
     inventory_db: Database
-    shipping_db: Database
+    services: list[ServiceChecks]
     mailbox: Mailbox
     topology: t.Topology
 
@@ -81,7 +81,7 @@ class World:
             ),
             provision=provision,
             inventory_db=Database(InventorySettings().database_url),
-            shipping_db=Database(ShippingSettings().database_url),
+            services=contributed(),
             mailbox=Mailbox(SinkSettings().dir),
             topology=t.build(broker.vhost, broker.queue_type),
         )
@@ -90,7 +90,8 @@ class World:
         self.api.close()
         self.management.close()
         self.inventory_db.dispose()
-        self.shipping_db.dispose()
+        for service in self.services:
+            service.db.dispose()
 
     def check_ready(self) -> None:
         """Raise NotReady (or BrokerUnavailable) naming the first part that is not there."""
@@ -127,14 +128,6 @@ class World:
 
     def restock(self, quantities: dict[str, int]) -> None:
         restock(self.inventory_db, quantities)
-
-    def shipments(self, order_ids: Iterable[str]) -> Counter[str]:
-        """How many shipments each of these orders has (the shipping database's primary key
-        allows one)."""
-        wanted = list(order_ids)
-        with self.shipping_db.transaction() as session:
-            found = session.scalars(select(Shipment.order_id).where(Shipment.order_id.in_(wanted)))
-            return Counter(found)
 
     def mails_by_recipient(self, since_ns: int = 0) -> dict[str, Counter[str]]:
         """recipient -> Counter(template) of the mails stored since `since_ns` (a wall-clock

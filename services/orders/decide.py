@@ -111,9 +111,9 @@ def reject_order(event: Envelope[StockRejected], db: Database) -> Outcome:
 
 
 def note_on_timeline(event: Envelope[Any], db: Database) -> Outcome:
-    """Another service's event that concerns an order without deciding it (stock released, a
-    shipment): its `timeline_note` becomes a step of the order's timeline, and `order.updated`
-    tells the live pages."""
+    """Another service's event that concerns an order without deciding it (stock released, say;
+    services/orders/worker.py lists them): its `timeline_note` becomes a step of the order's
+    timeline, and `order.updated` tells the live pages."""
     return _handle(event, db, _note)
 
 

@@ -70,6 +70,8 @@ def test_the_scenario_passes_and_leaves_the_dlqs_as_it_found_them(
     assert "poison event in inventory.orders.dlq" in names
     assert "poison event removed from the DLQs" in names
     assert "working queues drained" in names
+    shipped = [c["expected"] for c in result["checks"] if c["name"].startswith("shipped: ")]
+    assert sorted(shipped) == ["0 shipment(s)"] + ["1 shipment(s)"] * 5  # shipping's own check
     for queue in sinks(broker):
         assert broker.ready(queue) == 0, queue
 

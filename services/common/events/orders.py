@@ -98,7 +98,7 @@ class OrderExpired(EventData):
 
 class OrderUpdated(EventData):
     """A step was added to the order's timeline because of another service's event (stock
-    released, a shipment); its status did not change. The storefront's live pages follow it."""
+    released, say); its status did not change. The storefront's live pages follow it."""
 
     event_type: ClassVar[str] = ORDER_UPDATED
     schema_version: ClassVar[int] = 1

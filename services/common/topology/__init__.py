@@ -8,6 +8,7 @@ import ...`, never from a module of this package) and never declare shared objec
 One concept per module:
 - `names`: the naming rules (logins, task queues, dead-letter exchanges, unroutable sinks);
 - `routing`: the event exchanges, routing keys and event queues, who publishes and who subscribes;
+- `flow`: what one order sets moving, every event of its life, derived from `routing`;
 - `permissions`: each login's rights, derived from the routing tables;
 - `policies`: dead-lettering and alternate exchanges, and what quorum queues add to them;
 - `model`: the dataclasses a topology is made of;
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from services.common.registry import Service
 from services.common.topology.builder import build
+from services.common.topology.flow import consumers, order_events, publishers
 from services.common.topology.model import (
     Binding,
     Exchange,
@@ -82,9 +84,12 @@ __all__ = [
     "UserSpec",
     "build",
     "celery_internals",
+    "consumers",
     "dead_letter_exchange",
     "event_log",
     "max_age",
+    "order_events",
+    "publishers",
     "replay_permissions",
     "service_permissions",
     "storefront_permissions",
