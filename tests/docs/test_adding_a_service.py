@@ -104,7 +104,7 @@ class Reader:
     changed: list[str] = field(default_factory=list)
 
     def take(self, step: Step) -> None:
-        path = self.clone.root / step.target
+        path = self.clone.root / step.target  # for PRINTS and RUN, not a file
         if step.kind == EDIT:
             path.write_text(apply_edit(step.block.body, path.read_text()))
             self.changed.append(step.target)

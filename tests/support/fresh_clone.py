@@ -7,8 +7,8 @@ Its `.env` is `.env.example` with only what must differ on a machine that may ru
 `make up` and other test sessions at the same time: a vhost of its own, which `make up`
 provisions with the development passwords, and ports of its own: one for every port setting the
 clone's own registry names (tests/support/port_settings.py), so a service added to the clone
-gets its ports too (`Clone.give_ports`). Its files (databases, mails,
-the runner's logs and socket) are in its own `var/`, as in any clone.
+gets its ports too (`Clone.give_ports`). Its files (databases, mails, the runner's logs and
+socket) are in its own `var/`, as in any clone.
 
 Commands run in bash from the clone's root with a reader's environment: PATH, HOME and the
 locale, and nothing of the test session's settings.
@@ -71,7 +71,7 @@ class Clone:
         tcp = port_settings_of(self.root)["tcp"]
         return [name for name in tcp if _listening(int(self.settings[name]))]
 
-    def give_ports(self) -> dict[str, str]:
+    def give_ports(self) -> None:
         """A port of its own for each port setting that the clone's registry names and its .env
         does not set yet (a service added to the clone), appended to its .env."""
         wanted = port_settings_of(self.root)
@@ -84,7 +84,6 @@ class Clone:
         with (self.root / ".env").open("a") as env:
             env.writelines(f"{name}={value}\n" for name, value in new.items())
         self.settings |= new
-        return new
 
     def bash(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
