@@ -6,9 +6,14 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.common.settings import ENV_FILE, BrokerSettings, EventLogSettings, ServiceSettings
-from services.common.topology import FLOWER, REPLAY, STOREFRONT, UserSpec
-from services.orders.settings import StorefrontPassword
+from services.common.settings import (
+    ENV_FILE,
+    BrokerSettings,
+    EventLogSettings,
+    ServiceSettings,
+    service_config,
+)
+from services.common.topology import FLOWER, REPLAY, STOREFRONT, Service, UserSpec
 
 
 class AdminLogin(BaseSettings):
@@ -36,6 +41,16 @@ class ReplayLogin(BaseSettings):
         description="password of `<vhost>-replay`, the event log's replay tool"
     )
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+
+
+class StorefrontPassword(BaseSettings):
+    """ORDERS_STOREFRONT_BROKER_PASSWORD alone: the variable the orders API reads for its live
+    updates' login (`storefront_broker_password` of its Settings), read here without the rest
+    of the orders settings. The vhost tool knows no service's code, only the registry's names."""
+
+    model_config = service_config(Service.ORDERS)
+
+    storefront_broker_password: SecretStr
 
 
 class ProvisionSettings(AdminLogin):

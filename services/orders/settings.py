@@ -6,7 +6,6 @@ from typing import ClassVar
 
 from limits import parse_many
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings
 
 from services.common.outbox.settings import RelaySettings, RelayTuning
 from services.common.registry import Kind, metrics_port
@@ -117,12 +116,3 @@ class Settings(WorkerSettings, RelaySettings):
 
 class MissingSetting(RuntimeError):
     """A setting a process needs is not set."""
-
-
-class StorefrontPassword(BaseSettings):
-    """ORDERS_STOREFRONT_BROKER_PASSWORD alone, for the vhost tool, which sets that login's
-    password without needing the rest of the orders settings."""
-
-    model_config = service_config(Service.ORDERS)
-
-    storefront_broker_password: SecretStr

@@ -63,6 +63,9 @@ POST = "curl -si http://127.0.0.1:8000/orders -H 'Content-Type: application/json
 RUNNER = ".venv/bin/python -m runner"
 DEAD_LETTERS = ".venv/bin/python -m broker.dead_letters"
 REPLAY = ".venv/bin/python -m broker.replay --service inventory"
+SHIPMENTS = ".venv/bin/python -m services.shipping.cli shipments"
+SHIPMENT = r"\S.* +[A-Z]{3}[0-9A-F]{10}  \d{4}-\d\d-\d\dT"  # carrier, tracking number, when
+SHIPMENT_COUNT = r"^[1-9]\d* shipment\(s\)$"
 
 EXPECTED: dict[str, Expect] = {
     # README.md: What you should see
@@ -96,10 +99,14 @@ EXPECTED: dict[str, Expect] = {
     ".venv/bin/python -m services.inventory.cli stock # on hand, reserved, available per SKU": (
         Expect(shows=(r"^SKU +ON HAND +RESERVED +AVAILABLE$", r"^MUG-BLUE +\d+ +[1-9]\d* +\d+$"))
     ),
+    f"{SHIPMENTS} # carrier and tracking number per order": Expect(
+        shows=(rf"^{{order-id}}  {SHIPMENT}", SHIPMENT_COUNT), again=True
+    ),
     ".venv/bin/python -m services.email.sink list # one line per mail, oldest first": Expect(
         shows=(
             r"to=ada@example\.com +subject='Order {order-id} received'",
             r"to=ada@example\.com +subject='Order {order-id} confirmed'",
+            r"to=ada@example\.com +subject='Order {order-id} is on its way'",
         ),
         again=True,
     ),
@@ -207,6 +214,11 @@ EXPECTED: dict[str, Expect] = {
     ".venv/bin/python -m services.inventory.cli order <order-id> # RESERVED lines or shortages": (
         Expect(shows=(r'^  "order_id": "{order-id}",$', r'^  "status": "RESERVED",$'))
     ),
+    # docs/shipping.md
+    f"{SHIPMENTS} # order, carrier, tracking number, when": Expect(
+        shows=(rf"^[0-9a-f-]{{36}}  {SHIPMENT}", SHIPMENT_COUNT)
+    ),
+    f"{SHIPMENTS} --json # for scripts": Expect(shows=(r'^    "tracking_number": "\S+",$',)),
     # docs/orders.md
     ".venv/bin/python -m services.orders.manage create-schema # tables (never done at import)": (
         Expect(shows=(r"^schema ready in sqlite:///var/orders\.db$",))

@@ -5,8 +5,10 @@ committed, as they are on disk) plus this checkout's `.venv`, linked: nothing is
 again, and the clone's own code is what runs (`python -m` imports from the folder it runs in).
 Its `.env` is `.env.example` with only what must differ on a machine that may run its own
 `make up` and other test sessions at the same time: a vhost of its own, which `make up`
-provisions with the development passwords, and ports of its own. Its files (databases, mails,
-the runner's logs and socket) are in its own `var/`, as in any clone.
+provisions with the development passwords, and ports of its own: one for every port setting the
+clone's own registry names (tests/support/port_settings.py), so a service added to the clone
+gets its ports too (`Clone.give_ports`). Its files (databases, mails, the runner's logs and
+socket) are in its own `var/`, as in any clone.
 
 Commands run in bash from the clone's root with a reader's environment: PATH, HOME and the
 locale, and nothing of the test session's settings.
@@ -14,6 +16,7 @@ locale, and nothing of the test session's settings.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -27,6 +30,7 @@ from pathlib import Path
 from broker.management import ManagementClient
 from services.common import topology as t
 from tests.support.polling import wait_until
+from tests.support.port_settings import PortSettings
 from tests.support.ports import free_port
 from tests.support.processes import REPO_ROOT
 
@@ -39,20 +43,6 @@ MACHINE_SETTINGS = (
     "BROKER_ADMIN_USER",
     "BROKER_ADMIN_PASSWORD",
 )
-TCP_PORTS = (
-    "ORDERS_HTTP_PORT",
-    "FLOWER_PORT",
-    "EMAIL_SINK_PORT",
-    "ORDERS_API_METRICS_PORT",
-    "ORDERS_RELAY_METRICS_PORT",
-    "ORDERS_WORKER_METRICS_PORT",
-    "ORDERS_BEAT_METRICS_PORT",
-    "INVENTORY_WORKER_METRICS_PORT",
-    "INVENTORY_RELAY_METRICS_PORT",
-    "EMAIL_WORKER_METRICS_PORT",
-    "EMAIL_SINK_METRICS_PORT",
-)
-UDP_PORTS = ("ORDERS_RELAY_WAKE_PORT", "INVENTORY_RELAY_WAKE_PORT")
 PANEL = "shopflow is up"
 UP_SECONDS = 240  # the first `make up` provisions the vhost and makes every database
 
@@ -78,7 +68,22 @@ class Clone:
 
     def ports_taken(self) -> list[str]:
         """The clone's TCP ports that something still listens on."""
-        return [name for name in TCP_PORTS if _listening(int(self.settings[name]))]
+        tcp = port_settings_of(self.root)["tcp"]
+        return [name for name in tcp if _listening(int(self.settings[name]))]
+
+    def give_ports(self) -> None:
+        """A port of its own for each port setting that the clone's registry names and its .env
+        does not set yet (a service added to the clone), appended to its .env."""
+        wanted = port_settings_of(self.root)
+        new = free_ports(
+            {
+                "tcp": [n for n in wanted["tcp"] if n not in self.settings],
+                "udp": [n for n in wanted["udp"] if n not in self.settings],
+            }
+        )
+        with (self.root / ".env").open("a") as env:
+            env.writelines(f"{name}={value}\n" for name, value in new.items())
+        self.settings |= new
 
     def bash(self, command: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -154,6 +159,25 @@ def _listening(port: int) -> bool:
     return False
 
 
+def port_settings_of(root: Path) -> PortSettings:
+    """The port settings of the checkout at `root`, read from its own registry."""
+    done = subprocess.run(
+        [str(root / ".venv" / "bin" / "python"), "-m", "tests.support.port_settings"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    found: PortSettings = json.loads(done.stdout)
+    return found
+
+
+def free_ports(names: PortSettings) -> dict[str, str]:
+    """A free port for each setting, TCP or UDP as it is listed."""
+    tcp = {name: str(free_port()) for name in names["tcp"]}
+    return tcp | {name: str(free_port(socket.SOCK_DGRAM)) for name in names["udp"]}
+
+
 def copy_checkout(dest: Path) -> None:
     """The files a clone of this checkout would have, as they are on disk, mtimes kept (so that
     make finds the linked .venv installed from these very pyproject.toml and constraints.txt)."""
@@ -192,19 +216,21 @@ def make_clone(dest: Path, vhost: str) -> Clone:
     )
     settings = {"BROKER_VHOST": vhost}
     settings |= {name: os.environ[name] for name in MACHINE_SETTINGS if name in os.environ}
-    settings |= {name: str(free_port()) for name in TCP_PORTS}
-    settings |= {name: str(free_port(socket.SOCK_DGRAM)) for name in UDP_PORTS}
+    settings |= free_ports(port_settings_of(dest))
     settings["EMAIL_SMTP_URL"] = f"smtp://127.0.0.1:{settings['EMAIL_SINK_PORT']}"
     (dest / ".env").write_text(env_file((dest / ".env.example").read_text(), settings))
     return Clone(dest, vhost, settings)
 
 
-def delete_vhost(clone: Clone) -> None:
-    """The vhost `make up` made for the clone, and its logins."""
+def delete_vhost(clone: Clone, *added: str) -> None:
+    """The vhost `make up` made for the clone, and its logins: the topology's, and those of the
+    services `added` to the clone."""
     url = clone.settings.get("BROKER_MANAGEMENT_URL", "http://127.0.0.1:15672")
     user = clone.settings.get("BROKER_ADMIN_USER", "guest")
     password = clone.settings.get("BROKER_ADMIN_PASSWORD", "guest")
+    logins = [u.name for u in t.build(clone.vhost).users]
+    logins += [t.user_name(clone.vhost, service) for service in added]
     with ManagementClient(url, user, password) as api:
         api.delete_vhost(clone.vhost)
-        for login in t.build(clone.vhost).users:
-            api.delete_user(login.name)
+        for login in logins:
+            api.delete_user(login)

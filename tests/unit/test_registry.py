@@ -1,6 +1,7 @@
 """The one registry of services and processes (services/common/registry.py), and everything
 derived from it: the generated files are current and say they are generated, every process has
-a port of its own and a module to run, and no module imports from a layer above its own."""
+a port of its own and a module to run, no module imports from a layer above its own, and the
+vhost tool imports no service's code."""
 
 from __future__ import annotations
 
@@ -57,6 +58,10 @@ LAYERS = {
     "bench": 4,  # the benchmarks, which start the system as the tests do
     "tests": 4,
 }
+# The layers that treat every service alike: they reach a service through the registry and
+# services/common (`settings_class(service)`), never by importing one service's modules, so a new
+# service needs no line in them.
+SERVICE_BLIND = {"services.common", "broker"}
 
 
 def _layer(module: str) -> tuple[str, int] | None:
@@ -93,6 +98,10 @@ def test_no_module_imports_from_a_layer_above_its_own() -> None:
             other = _layer(module)
             if other is None or other[0] == own[0]:
                 continue
-            if other[1] > own[1] or own[1] == other[1] == LAYERS["services.<service>"]:
+            service = LAYERS["services.<service>"]
+            above = other[1] > own[1]
+            sideways = own[1] == other[1] == service
+            blind = own[0] in SERVICE_BLIND and other[1] == service
+            if above or sideways or blind:
                 wrong.append(f"{relative} imports {module}")
     assert wrong == []
