@@ -21,6 +21,7 @@ import os
 import signal
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,7 +179,11 @@ class FaultRun:
         *,
         expected_dlq: dict[str, int] | None = None,
         drain_timeout: float | None = None,
+        before_settle: Callable[[], None] | None = None,
     ) -> Books:
+        """Wait until every order has its effects, then (after `before_settle`, for a fault that
+        still puts messages in the queues once the outboxes are empty) until the working queues
+        hold nothing, stop everything and audit."""
         self._finished = True
         placed = self.stream.join()
         if self._cleared_at is None:
@@ -203,6 +208,8 @@ class FaultRun:
             raise
         assert self._cleared_at is not None
         books.recovery_seconds = round(time.monotonic() - self._cleared_at, 1)
+        if before_settle is not None:
+            before_settle()
         self._settle()
         self.system.stop_all()  # nothing moves between the queues any more: final counts
         audit(books, self.snapshot(), accepted, resendable=frozenset(self._resendable))

@@ -8,16 +8,21 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import pika
 import pytest
 
+from services.common.registry import PROCESSES, Kind
 from services.common.topology import EVENT_EXCHANGES, EVENT_SUBSCRIPTIONS
 from tests.reliability.harness import FaultRun
 from tests.support.broker import TestBroker
 from tests.support.factories import order_placed_event
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.reliability
+
+WORKERS = tuple(p.name for p in PROCESSES if p.kind is Kind.WORKER)
 
 # What a confused or hostile publisher sends: (label, content type, body).
 POISONS: tuple[tuple[str, str, bytes], ...] = (
@@ -83,15 +88,27 @@ def test_poison_on_every_exchange_mixed_into_real_traffic(
             assert found == ids, f"{queue}: not exactly the poison messages"
 
 
+@dataclass
+class Tap:
+    seen: Counter[str] = field(default_factory=Counter)  # the real events, by routing key
+    idle: threading.Event = field(default_factory=threading.Event)  # its queue is empty
+
+    def caught_up(self) -> None:
+        """Wait until the tap has copied every event that reached it: its queue held nothing for
+        a moment. Once the outboxes are empty no new real event comes, so after this no copy
+        can arrive in a working queue."""
+        wait_until(self.idle.is_set, timeout=300, message="the duplicating tap caught up")
+
+
 @contextmanager
-def duplicating_tap(broker: TestBroker, copies: int) -> Iterator[Counter[str]]:
+def duplicating_tap(broker: TestBroker, copies: int) -> Iterator[Tap]:
     """Republish every real event `copies` more times, at once, as a broken publisher would.
 
     A private exclusive queue, bound with `#` to every event exchange, sees each event; the tap
     publishes the same bytes and properties again to the same exchange and routing key."""
     stop = threading.Event()
     ready = threading.Event()
-    seen: Counter[str] = Counter()
+    state = Tap()
     errors: list[BaseException] = []
 
     def tap() -> None:
@@ -107,9 +124,11 @@ def duplicating_tap(broker: TestBroker, copies: int) -> Iterator[Counter[str]]:
                 if stop.is_set():
                     break
                 if method is None:
+                    state.idle.set()
                     continue
+                state.idle.clear()
                 if not (props.headers or {}).get("x-test-copy"):
-                    seen[method.routing_key] += 1
+                    state.seen[method.routing_key] += 1
                     headers = {**(props.headers or {}), "x-test-copy": 1}
                     copy = pika.BasicProperties(
                         content_type=props.content_type,
@@ -125,12 +144,13 @@ def duplicating_tap(broker: TestBroker, copies: int) -> Iterator[Counter[str]]:
         except BaseException as exc:  # reported by the test below
             errors.append(exc)
             ready.set()
+            state.idle.set()
 
     thread = threading.Thread(target=tap, name="duplicating-tap", daemon=True)
     thread.start()
     ready.wait(30)
     try:
-        yield seen
+        yield state
     finally:
         stop.set()
         thread.join(30)
@@ -141,12 +161,12 @@ def test_duplicate_publishes_to_two_workers_per_service(fault_run: Callable[...,
     """Every real event arrives three times, at the same moment, at two worker instances of
     each service: each effect must still happen once."""
     with fault_run("7. duplicate publishes, two workers each", fault="every event x3") as run:
-        for name in ("inventory-worker", "email-worker", "orders-worker"):
+        for name in WORKERS:
             run.system.start(name, instance=f"{name}-2")
             run.system.wait_ready(f"{name}-2")
-        with duplicating_tap(run.broker, copies=2) as seen:
+        with duplicating_tap(run.broker, copies=2) as tap:
             run.start_traffic()
             run.at(1.0)
             run.cleared()
-            run.finish()
-        assert seen["order.placed"] == run.config.orders
+            run.finish(before_settle=tap.caught_up)
+        assert tap.seen["order.placed"] == run.config.orders
