@@ -5,24 +5,29 @@ task events and ask workers for their state, and nothing else. Its web UI, on
 127.0.0.1:FLOWER_PORT, asks for the read-only monitor login (`<vhost>-monitor`,
 BROKER_MONITOR_PASSWORD), the same one as the management UI.
 
-Its Broker tab (and `/api/queues/length`) shows the Celery task queues, `<svc>.tasks`, read from
-the management HTTP API. Two things kept it empty ("No queue data is available"):
+Its Broker tab (and `/api/queues/length`) shows every service's Celery task queue,
+`<svc>.tasks`, read from the management HTTP API. Two things kept it empty ("No queue data is
+available") or showed only some of them:
 
 - Flower called the management API with its broker login, which has no management tag, so
   every call got 401. `--broker_api` hands it the management API with the monitor login, which
   may read exactly that.
-- Flower lists the queues the workers told it they consume, and asks them once, at its start;
-  under `make up` it starts with the workers, before they listen, so it learnt none (until
-  someone refreshed the Workers page). Its Celery app names the task queues itself, which is
-  what Flower lists while it knows of no worker's queues.
+- Flower lists the queues of the workers it has heard from (it asks them at its start, and
+  again when someone refreshes the Workers page), and the queues its Celery app names only
+  while it has heard from none. Under `make up` it starts with the workers, so the queues it
+  listed were those of the workers that happened to answer in time: none, some or all, a
+  different set at each start. Its app names every service's task queue (from the registry),
+  and `list_every_task_queue` makes that list the only one Flower uses.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from celery import Celery
+from flower.views import BaseHandler
 from kombu import Queue
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -57,6 +62,17 @@ def flower_app(settings: ProvisionSettings) -> Celery:
     return app
 
 
+def every_task_queue(handler: Any) -> list[str]:
+    """The queues a Flower page lists: those its Celery app names, whichever workers it knows."""
+    return sorted(queue.name for queue in handler.capp.conf.task_queues)
+
+
+def list_every_task_queue() -> None:
+    """Every page of this Flower process lists `every_task_queue` (Flower has no option for it:
+    both the Broker tab and /api/queues/length ask `BaseHandler.get_active_queue_names`)."""
+    BaseHandler.get_active_queue_names = every_task_queue
+
+
 def flower_argv(settings: ProvisionSettings, flower: FlowerSettings) -> list[str]:
     broker = settings.broker
     monitor = user_name(broker.vhost, MONITOR)
@@ -73,6 +89,7 @@ def flower_argv(settings: ProvisionSettings, flower: FlowerSettings) -> list[str
 
 def main() -> int:
     settings = ProvisionSettings()
+    list_every_task_queue()
     return flower_app(settings).start(flower_argv(settings, FlowerSettings())) or 0
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pika
@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from broker.admin import admin_channel
 from broker.dead_letters import DeadLetter, discard, letters, put_back, sink_queues
 from broker.management import ManagementClient, ManagementError
+from broker.queue_stats import QueueWatch
 from broker.settings import ProvisionSettings
 from scenario.contributed import ServiceChecks, contributed
 from services.common import topology as t
@@ -194,14 +195,14 @@ class World:
                 counts[queue] = len(discard(ch, queue, lambda x: _is_poison(x, ids)))
         return +counts
 
-    def queue_depths(self) -> dict[str, int]:
-        """Messages (ready + unacked) in every working queue (not the DLQs and sinks)."""
-        working = [q.name for q in self.topology.queues if q.owner is not None]
-        out: dict[str, int] = {}
-        for name in working:
-            info: dict[str, Any] = self.management.queue(self.topology.vhost, name) or {}
-            out[name] = int(info.get("messages", 0) or 0)
-        return out
+    @contextmanager
+    def working_queues(self) -> Iterator[QueueWatch]:
+        """A watch on every working queue (not the DLQs and sinks), whose figures are newer
+        than its first poll (broker/queue_stats.py): the queues' statistics as the monitor reads
+        them, and passive declares, as the admin, that keep idle queues emitting them."""
+        names = [q.name for q in self.topology.queues if q.owner is not None]
+        with admin_channel(self.provision) as ch:
+            yield QueueWatch(ch, self.management, self.topology.vhost, names)
 
 
 def _has_id(letter: DeadLetter, message_id: str) -> bool:

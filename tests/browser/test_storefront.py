@@ -2,8 +2,10 @@
 
 An order placed through the form on `/` is followed on its page, which changes without a reload
 (the test marks the document, and the mark is still there at the end) as the order moves: to
-CONFIRMED, to REJECTED for a sold-out SKU, and to its final status after the API was restarted
-while the order was pending, with every step shown exactly once.
+CONFIRMED, to REJECTED for a sold-out SKU, to CONFIRMED on a page opened while the order was
+still pending (the steps arrive on the stream the page already had open), and to its final
+status after the API was restarted while the order was pending, with every step shown exactly
+once.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Request, expect
 from sqlalchemy import create_engine, text
 
 from tests.browser.conftest import Tab
@@ -79,6 +81,35 @@ def test_an_order_for_a_sold_out_sku_turns_rejected(tab: Tab, system: System) ->
         ]
     )
     assert still_the_same_document(page)
+
+
+def test_an_open_page_shows_the_steps_of_an_order_decided_after_it_opened(
+    tab: Tab, system: System
+) -> None:
+    page = tab.page
+    streams: list[str] = []
+
+    def opened(request: Request) -> None:
+        if request.resource_type == "eventsource":
+            streams.append(request.url)
+
+    page.on("request", opened)
+    system.procs["inventory-worker"].stop()  # nobody answers: the order stays PENDING
+    try:
+        place_through_the_form(page, system, "TEE-M", 1)
+        expect(page.locator("#status")).to_have_text("PENDING")
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        expect(page.locator("#timeline li span")).to_have_text(["order accepted"])
+    finally:
+        system.restart("inventory-worker")
+
+    expect(page.locator("#status")).to_have_text("CONFIRMED", timeout=DECIDED)
+    expect(page.locator("#timeline li span")).to_have_text(
+        ["order accepted", "stock reserved: TEE-M x1", "order confirmed", SHIPPED],
+        timeout=DECIDED,
+    )
+    assert still_the_same_document(page)
+    assert len(streams) == 1, streams  # every step came down the stream open since PENDING
 
 
 def order_status(system: System, order_id: str) -> str | None:

@@ -1,6 +1,7 @@
 """Flower as `make up` runs it (the Procfile's command, started with the workers, so before
 they listen), against the test vhost: its web UI asks for the monitor login, and its Broker tab
-gets the task queues' lengths from the management API."""
+gets the task queues' lengths from the management API: every service's (the registry's), before
+it has heard from any worker and after, whichever workers it knows."""
 
 from __future__ import annotations
 
@@ -35,25 +36,40 @@ def test_flowers_broker_tab_shows_the_task_queues(broker: TestBroker, tmp_path: 
     with running(flower):
         # Flower asks for the workers' queues at its start; under `make up` none listens yet
         listed(flower_url, login, flower, TASK_QUEUES)
-        page = httpx.get(f"{flower_url}/broker", auth=login, timeout=10)
-        assert page.status_code == 200
-        assert "No queue data" not in page.text
-        assert all(queue in page.text for queue in TASK_QUEUES)
+        assert_broker_tab_lists(flower_url, login, TASK_QUEUES)
 
-        # once it knows the workers' own queues (Workers page, Refresh) it shows those
+        # once it knows a worker's own queues (Workers page, Refresh; or the workers that
+        # answered at its start) it still lists every service's
         with running(worker):
             worker.wait_for_log(WORKER_READY, timeout=90)
-            wait_until(
+            workers: dict[str, Any] = wait_until(
                 lambda: httpx.get(f"{flower_url}/api/workers?refresh=1", auth=login).json(),
                 timeout=60,
                 interval=1,
                 message="Flower to hear from the worker",
             )
-            listed(flower_url, login, flower, {task_queue(Service.INVENTORY)})
+            [known] = workers.values()
+            assert [q["name"] for q in known["active_queues"]] == [task_queue(Service.INVENTORY)]
+            assert queue_names(flower_url, login) == TASK_QUEUES
+            assert_broker_tab_lists(flower_url, login, TASK_QUEUES)
 
         # the web UI itself stays closed to anyone without the monitor login
         assert httpx.get(f"{flower_url}/api/queues/length", timeout=5).status_code == 401
     assert "management API call failed" not in flower.log()
+
+
+def queue_names(flower_url: str, login: Login) -> set[str]:
+    """The queues Flower's /api/queues/length lists."""
+    resp = httpx.get(f"{flower_url}/api/queues/length", auth=login, timeout=5)
+    resp.raise_for_status()
+    return {q["name"] for q in resp.json()["active_queues"]}
+
+
+def assert_broker_tab_lists(flower_url: str, login: Login, wanted: set[str]) -> None:
+    page = httpx.get(f"{flower_url}/broker", auth=login, timeout=10)
+    assert page.status_code == 200
+    assert "No queue data" not in page.text
+    assert {queue for queue in wanted if queue not in page.text} == set()
 
 
 def listed(flower_url: str, login: Login, flower: ServiceProcess, wanted: set[str]) -> None:

@@ -5,6 +5,12 @@ rejected, one replayed with its Idempotency-Key, one refused as invalid) and pub
 event on the `orders` exchange, waits until everything settled, and compares each process's
 counters with what they were before. Then every metric docs/observability.md lists must be in
 some process's answer.
+
+A counter a process has not served yet stood at 0 before the test (as Prometheus reads it), but
+every value the test expects afterwards, a 0 included, must be in the process's answer: a
+series that is missing was never set up, which is no 0. The gauges are read the same way, and the
+requests-in-progress gauge is seen at 1 while an event stream is open: created at 0 with its
+first request, it would read 0 at the end if nothing ever moved it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.broker import TestBroker
 from tests.support.polling import wait_until
+from tests.support.sse import SseStream
 from tests.support.system import METRICS_PORT_SETTINGS, System, running_system
 
 pytestmark = pytest.mark.e2e
@@ -48,6 +55,22 @@ def scrape(system: System) -> dict[Sample, float]:
 
 def key(process: str, name: str, **labels: str) -> Sample:
     return (process, name, frozenset(labels.items()))
+
+
+def served(samples: dict[Sample, float], sample: Sample) -> float:
+    """The value of `sample`, which its process must serve (no default of 0)."""
+    if sample not in samples:
+        process, name, _ = sample
+        same_name = [dict(labels) for p, n, labels in samples if (p, n) == (process, name)]
+        raise AssertionError(f"{process} serves no {sample}; its {name} samples: {same_name}")
+    return samples[sample]
+
+
+def unmoved(
+    expected: dict[Sample, float], before: dict[Sample, float], now: dict[Sample, float]
+) -> list[Sample]:
+    """The expected samples not served yet, or not moved by their count yet."""
+    return [k for k, v in expected.items() if k not in now or now[k] - before.get(k, 0.0) < v]
 
 
 def expected_moves() -> dict[Sample, float]:
@@ -147,31 +170,64 @@ def test_the_counters_move_by_exactly_what_happened(system: System, broker: Test
     ids = _traffic(system, broker)
     expected = expected_moves()
 
+    last: list[dict[Sample, float]] = [{}]
+
     def moved() -> dict[Sample, float] | None:
         statuses = Counter(httpx.get(f"{system.api_url}/orders/{i}").json()["status"] for i in ids)
         if statuses != Counter({"CONFIRMED": 2, "REJECTED": 1}):
             return None
-        now = scrape(system)
-        deltas = {k: now.get(k, 0.0) - before.get(k, 0.0) for k in expected}
-        return now if all(deltas[k] >= v for k, v in expected.items()) else None
+        now = last[0] = scrape(system)
+        return None if unmoved(expected, before, now) else now
 
-    after = wait_until(moved, timeout=90, message="every expected counter moved")
-    deltas = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in expected}
+    after = wait_until(
+        moved,
+        timeout=90,
+        message=lambda: (
+            "every expected counter served and moved; not yet: "
+            f"{unmoved(expected, before, last[0]) if last[0] else 'the orders settled'}"
+        ),
+    )
+    deltas = {k: served(after, k) - before.get(k, 0.0) for k in expected}
     assert {k: v for k, v in deltas.items() if v != expected[k]} == {}
     assert broker.ready("inventory.orders.dlq") == 1
     assert broker.ready("email.orders.dlq") == 1
     for relay, exchange in (("orders-relay", "orders"), ("inventory-relay", "inventory")):
-        assert after[key(relay, "shopflow_outbox_backlog", exchange=exchange)] == 0
-        assert (
-            after[key(relay, "shopflow_outbox_oldest_pending_age_seconds", exchange=exchange)] == 0
-        )
+        assert served(after, key(relay, "shopflow_outbox_backlog", exchange=exchange)) == 0
+        oldest = key(relay, "shopflow_outbox_oldest_pending_age_seconds", exchange=exchange)
+        assert served(after, oldest) == 0
         latency = key(relay, "shopflow_relay_confirm_latency_seconds_count", exchange=exchange)
-        assert after[latency] >= 1
+        assert served(after, latency) >= 1
     in_progress = key(
         "orders-api", "shopflow_http_requests_in_progress", method="POST", route="/orders"
     )
-    assert after[in_progress] == 0
+    assert served(after, in_progress) == 0
     _every_documented_metric_is_served(after)
+    _an_open_stream_is_in_progress(system, ids[0])
+
+
+STREAMS_IN_PROGRESS = key(
+    "orders-api",
+    "shopflow_http_requests_in_progress",
+    method="GET",
+    route="/orders/{order_id}/events",
+)
+
+
+def _an_open_stream_is_in_progress(system: System, order_id: str) -> None:
+    """The gauge counts an open event stream until it closes (counted out once the API has
+    noticed the client went, so the 0 is polled for)."""
+
+    def streams() -> float:
+        return served(scrape(system), STREAMS_IN_PROGRESS)
+
+    stream = SseStream(f"{system.api_url}/orders/{order_id}/events")
+    try:
+        assert stream.status_code == 200
+        stream.steps(1)  # the stream has answered: it counts
+        assert streams() == 1
+    finally:
+        stream.close()
+    wait_until(lambda: streams() == 0, timeout=60, message="the closed stream to be counted out")
 
 
 def _every_documented_metric_is_served(samples: dict[Sample, float]) -> None:

@@ -72,7 +72,7 @@ class TestBroker:
         """Wait until whatever `queues` held when this was called has left them all, acked or
         dead-lettered: nothing ready, nothing unacked. Name them in the order messages flow
         between them (an event queue before its task queue). Takes 5-10 s per queue on a node
-        with the default statistics interval (tests/support/queue_stats.py says why)."""
+        with the default statistics interval (broker/queue_stats.py says why)."""
         with self.channel() as ch, self.management() as api:
             queue_stats.watch(
                 ch,

@@ -3,7 +3,8 @@ statistics samples it may trust, fed by hand (no broker here)."""
 
 from __future__ import annotations
 
-from tests.support.queue_stats import History, Sample, counts, drained
+from broker.queue_stats import History, Sample
+from tests.support.queue_stats import counts, drained
 
 EMPTY = 0
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 
 from services.common.observability import tracing
 from services.orders.api import pages, routes
@@ -18,6 +20,7 @@ from services.orders.api.limits import BodySizeLimit
 from services.orders.api.metrics import HttpMetrics
 from services.orders.bootstrap import Container, bootstrap
 from services.orders.live import Hub, LiveBridge
+from services.orders.settings import Settings
 
 DESCRIPTION = """
 Place orders and follow them. Prices come from the service's own catalogue.
@@ -39,28 +42,50 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
     container = container or bootstrap()
     operator_token, storefront_password = container.settings.api_secrets()
     hub = Hub()
+    bridge = _live_bridge(container.settings, storefront_password, hub) if live_updates else None
+    app = _application(_lifespan(bridge, container if owned else None))
+    _hold_state(app, container, operator_token, hub)
+    install_error_handlers(app)
+    _add_middleware(app, container.settings)
+    _trace_requests(app)
+    return app
+
+
+BridgeOnLoop = Callable[[asyncio.AbstractEventLoop], LiveBridge]
+
+
+def _live_bridge(settings: Settings, password: SecretStr, hub: Hub) -> BridgeOnLoop:
+    """The live updates' bridge from the broker to `hub`, made on the app's loop once it runs."""
+    return partial(
+        LiveBridge, settings.storefront_broker_urls(password), hub, timeout=settings.ready_timeout
+    )
+
+
+def _lifespan(
+    bridge_on: BridgeOnLoop | None, owned: Container | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start the bridge (if any) with the app; stop it, and close the container the app owns
+    (if it does), when the app stops."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        bridge = None
-        if live_updates:
-            bridge = LiveBridge(
-                container.settings.storefront_broker_urls(storefront_password),
-                hub,
-                asyncio.get_running_loop(),
-                timeout=container.settings.ready_timeout,
-            )
+        bridge = bridge_on(asyncio.get_running_loop()) if bridge_on else None
+        if bridge is not None:
             bridge.start()
         log.info("orders API up")
         yield
         if bridge is not None:
             await asyncio.to_thread(bridge.stop)
-        if owned:
-            container.close()
+        if owned is not None:
+            owned.close()
 
+    return lifespan
+
+
+def _application(lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]]) -> FastAPI:
     # The routes are handed over as a flat list (not include_router), so that a 405 can name
     # every method the path serves (errors.allowed_methods).
-    app = FastAPI(
+    return FastAPI(
         title="shopflow orders",
         version="1.0.0",
         description=DESCRIPTION,
@@ -69,18 +94,27 @@ def create_app(container: Container | None = None, *, live_updates: bool = True)
         docs_url=None,  # pages.py serves /docs with Swagger UI's files from this process
         redoc_url=None,
     )
+
+
+def _hold_state(app: FastAPI, container: Container, operator_token: SecretStr, hub: Hub) -> None:
+    """What the routes read from `request.app.state`."""
     app.state.container = container
     app.state.operator_token = operator_token
     app.state.hub = hub
     app.state.place_limit = PlaceOrderLimit(container.settings.place_rate_limit)
-    install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
-    allow_origins(app, container.settings.cors_origins)
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """Each added one wraps those added before it: the last is the outermost."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    allow_origins(app, settings.cors_origins)
     app.add_middleware(HttpMetrics)  # outside the body limit and CORS: it sees what they refuse
     app.add_middleware(SecurityHeaders)  # outermost: on every answer, the middlewares' too
+
+
+def _trace_requests(app: FastAPI) -> None:
+    """A SERVER span per request, continuing the caller's `traceparent` if it sent one."""
     if tracing.enabled():
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-        # A SERVER span per request, continuing the caller's `traceparent` if it sent one.
         FastAPIInstrumentor.instrument_app(app, exclude_spans=["receive", "send"])
-    return app

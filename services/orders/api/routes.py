@@ -72,7 +72,7 @@ async def admit_order(request: Request) -> Container:
     One dependency reading the bearer token itself, not three (the container, the limit and
     `operator_bearer`): FastAPI solves every dependency of a route anew for each request, and
     this route is the one every order goes through (docs/benchmarks.md). The OpenAPI document
-    still names the token for this route (`security` below).
+    still names the token for this route, as optional (`security` below).
     """
     credentials = await operator_bearer(request)
     if not is_operator(credentials, request.app.state.operator_token):
@@ -119,7 +119,8 @@ CorrelationIdHeader = Annotated[
     responses=examples.PLACE_ORDER_RESPONSES,
     summary="Place an order",
     tags=["orders"],
-    openapi_extra={"security": [{operator_bearer.scheme_name: []}]},  # admit_order reads it
+    # admit_order reads the token, which is optional: `{}` is "no token" (anyone may order)
+    openapi_extra={"security": [{}, {operator_bearer.scheme_name: []}]},
 )
 async def post_order(
     container: Annotated[Container, Depends(admit_order)],

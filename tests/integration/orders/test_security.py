@@ -71,6 +71,27 @@ def test_one_order_is_reachable_by_its_id_alone(client: TestClient) -> None:
     assert 'src="/static/order.js"' in page.text
 
 
+def test_the_openapi_document_says_which_operations_need_the_token(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    [(scheme, _)] = spec["components"]["securitySchemes"].items()
+    token: list[dict[str, list[str]]] = [{scheme: []}]
+    no_token: list[dict[str, list[str]]] = [{}]
+    # anyone may place an order; the operator's token only keeps it out of the per-client count
+    assert spec["paths"]["/orders"]["post"]["security"] == no_token + token
+    assert client.post("/orders", json=order_body()).status_code == 202
+    # listing orders needs it
+    assert spec["paths"]["/orders"]["get"]["security"] == token
+    assert client.get("/orders").status_code == 401
+    # no other operation mentions it (an order's id is the key to it)
+    named = {
+        (path, method)
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        if "security" in operation
+    }
+    assert named == {("/orders", "post"), ("/orders", "get")}
+
+
 # ---- the per-client limit ---------------------------------------------------------------------
 
 
