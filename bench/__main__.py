@@ -4,6 +4,7 @@ python -m bench                      # the default run (a few minutes)
 python -m bench --quick              # a smoke run: tiny sizes, one run each, nothing written
 python -m bench --scale-max 100000   # add the 100k points to the scale stage
 python -m bench --only queues,workers  # the scaling-out stages (not in the default run)
+python -m bench --only history       # a million orders of history against none (nor this one)
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.history import DATABASES, HistorySizes
 from bench.machine import describe, load_average
 from bench.queues import QueueSizes
 from bench.report import Report, text_table, write_markdown
@@ -38,6 +41,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--saga-rate", type=float, default=5.0, help="orders/s for stages 5 and 6")
     p.add_argument("--duration", type=float, default=4.0, help="seconds per HTTP load run")
     p.add_argument(
+        "--history-orders", type=int, default=1_000_000, help="stage 11: orders of history"
+    )
+    p.add_argument(
+        "--history-rate", type=float, default=10.0, help="stage 11: orders/s of every step"
+    )
+    p.add_argument(
+        "--history-databases",
+        default=",".join(DATABASES),
+        help="stage 11: the databases to run it on",
+    )
+    p.add_argument(
         "--only",
         default=",".join(DEFAULT_STAGES),
         help=f"stages to run: {','.join(STAGES)} ({', '.join(OPT_IN_STAGES)} only when named)",
@@ -52,6 +66,12 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     only = frozenset(args.only.split(","))
     if only - set(STAGES):
         raise SystemExit(f"unknown stage(s): {', '.join(sorted(only - set(STAGES)))}")
+    databases = tuple(d for d in args.history_databases.split(",") if d)
+    if set(databases) - set(DATABASES):
+        raise SystemExit(
+            f"unknown database(s): {', '.join(sorted(set(databases) - set(DATABASES)))}"
+        )
+    history = HistorySizes(orders=args.history_orders, rate=args.history_rate, databases=databases)
     if args.quick:
         return Sizes(
             runs=1,
@@ -69,6 +89,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             capacity_step=2.0,
             queues=QueueSizes(runs=1, confirms=100, relay_rows=2000, fanout=200),
             workers_fanout=300,
+            history=replace(history, orders=min(history.orders, 2000), seconds=3.0, runs=1),
             only=only,
         )
     fanout = tuple(int(n) for n in args.sizes.split(",") if n)
@@ -85,6 +106,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         http_rate=args.http_rate,
         saga_rate=args.saga_rate,
         queues=QueueSizes(runs=args.runs),
+        history=history,
         only=only,
     )
 
@@ -114,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     report.settings.insert(0, f"command: `{command.strip()}`, wall time {elapsed / 60:.1f} min")
     print()
     print(text_table(report))
+    for line in [*report.settings, *report.notes]:
+        print(f"- {line}")
     if not (args.quick or args.no_write or only_some):
         write_markdown(report, args.out)
         print(f"\nwritten to {args.out}")

@@ -10,9 +10,9 @@ mail its customer gets for it (one per mail of each event a confirmed order caus
 topology: bench/order_flow.py) marked sent.
 An order's settle time is the latest of those moments minus the POST's answer. A step fails
 when its settle p99 passes `P99_LIMIT_MS` or it had an error (a non-2xx answer, a connection
-error, an order that did not settle within `SETTLE_TIMEOUT`); a failed step is run once more, and
-the ramp stops when it fails again (unless it has sustained nothing yet: `ramp()`). The capacity
-is the settled rate of the last step sustained.
+error, an order that did not settle within `settlement.SETTLE_TIMEOUT`); a failed step is run
+once more, and the ramp stops when it fails again (unless it has sustained nothing yet:
+`ramp()`). The capacity is the settled rate of the last step sustained.
 
 CPU per settled order: user + system CPU time of every process of the system (from `/proc`,
 children included), from the step's start until its last order settled, divided by its orders.
@@ -31,18 +31,14 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.dbpeek import Peek, epoch
 from bench.fanout import Meters
 from bench.http_api import load
-from bench.order_flow import mail_sources, mails_per_order
 from bench.procs import cpu_seconds, start
+from bench.settlement import Settlement
 from bench.stats import Spread, percentile
-from services.common.registry import Service
 from tests.support.system import DEFAULT_PROCESSES, System
 
 FIRST_RATE = 16.0
@@ -50,16 +46,8 @@ STEP_FACTOR = 1.25
 STEP_SECONDS = 5.0
 CONNECTIONS = 32
 P99_LIMIT_MS = 250.0
-SETTLE_TIMEOUT = 30.0
 WARMUP_SECONDS = 2.0
 MAX_RATE = 2_000.0
-MAILS_PER_ORDER = mails_per_order()
-
-_CONFIRMED_SQL = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
-_MAIL_EVENTS_SQL = "SELECT event_id, aggregate_id FROM outbox"  # of each mail_sources()
-_SENT_SQL = "SELECT event_id, sent_at FROM sent_emails WHERE status = 'sent'"
-_CONFIRMED_COUNT = "SELECT count(*) FROM orders WHERE status = 'CONFIRMED'"
-_SENT_COUNT = "SELECT count(*) FROM sent_emails WHERE status = 'sent'"
 
 
 @dataclass(frozen=True)
@@ -162,7 +150,7 @@ def capacity(
         settlement.quiesce()
         # Warm-up, not counted: each process builds its container on its first event, Jinja
         # compiles the templates, the databases open their files and connections.
-        _step(sys_, settlement, meters, FIRST_RATE, WARMUP_SECONDS, "warmup")
+        run_step(sys_, settlement, meters, FIRST_RATE, WARMUP_SECONDS, "warmup")
         for run in range(runs):
             settlement.quiesce()
             start_at = first if run == 0 else result.later_start()
@@ -170,73 +158,6 @@ def capacity(
             result.ramps.append(ramp)
             progress(result.ladders()[-1])
     return result
-
-
-class Settlement:
-    """Reads the orders and email databases and the outboxes of the services whose events are
-    mailed (bench/order_flow.py): how many orders are CONFIRMED and mails sent, and when each
-    order of a step settled."""
-
-    def __init__(self, orders: Peek, outboxes: list[Peek], email: Peek) -> None:
-        self.orders, self.outboxes, self.email = orders, outboxes, email
-        self.confirmed = self.sent = 0  # the counts once the last step settled
-
-    @classmethod
-    @contextmanager
-    def of(cls, sys_: System) -> Iterator[Settlement]:
-        sources = mail_sources()
-        wanted = {Service.ORDERS, Service.EMAIL, *sources}
-        peeks = {s: Peek(sys_.db_url(s)) for s in Service if s in wanted}
-        try:
-            yield cls(peeks[Service.ORDERS], [peeks[s] for s in sources], peeks[Service.EMAIL])
-        finally:
-            for peek in peeks.values():
-                peek.close()
-
-    def counts(self) -> tuple[int, int]:
-        return self.orders.scalar(_CONFIRMED_COUNT), self.email.scalar(_SENT_COUNT)
-
-    def quiesce(self) -> None:
-        """Wait until nothing settles any more (a failed step's orders finishing), then take
-        the counts as the next step's base."""
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        last = self.counts()
-        while time.monotonic() < deadline:
-            time.sleep(1.0)
-            now = self.counts()
-            if now == last:
-                break
-            last = now
-        self.confirmed, self.sent = last
-
-    def wait(self, placed: int) -> bool:
-        """Until `placed` more orders are CONFIRMED with every mail sent."""
-        want = (self.confirmed + placed, self.sent + MAILS_PER_ORDER * placed)
-        deadline = time.monotonic() + SETTLE_TIMEOUT
-        while time.monotonic() < deadline:
-            confirmed, sent = self.counts()
-            if confirmed >= want[0] and sent >= want[1]:
-                self.confirmed, self.sent = confirmed, sent
-                return True
-            time.sleep(0.2)
-        return False
-
-    def times(self, answered: dict[str, float]) -> dict[str, list[float]]:
-        """Order id -> [CONFIRMED at, and each mail's sent at] of every settled order."""
-        times = {
-            oid: [epoch(at)] for oid, at in self.orders.rows(_CONFIRMED_SQL) if oid in answered
-        }
-        order_of = {
-            event_id: aggregate
-            for outbox in self.outboxes
-            for event_id, aggregate in outbox.rows(_MAIL_EVENTS_SQL)
-            if aggregate in answered
-        }
-        for eid, sent_at in self.email.rows(_SENT_SQL):
-            oid = order_of.get(eid)
-            if oid in times:
-                times[oid].append(epoch(sent_at))
-        return {oid: t for oid, t in times.items() if len(t) == 1 + MAILS_PER_ORDER}
 
 
 def _ramp(
@@ -247,7 +168,7 @@ def _ramp(
     def attempt(rate: float, after_failure: bool) -> Step:
         if after_failure:
             settlement.quiesce()
-        return _step(sys_, settlement, meters, rate, seconds, f"{run}-{next(tags)}")
+        return run_step(sys_, settlement, meters, rate, seconds, f"{run}-{next(tags)}")
 
     return ramp(first, attempt)
 
@@ -278,7 +199,7 @@ def ramp(first: float, attempt: Callable[[float, bool], Step]) -> list[Step]:
     return steps
 
 
-def _step(
+def run_step(
     sys_: System, settlement: Settlement, meters: Meters, rate: float, seconds: float, tag: str
 ) -> Step:
     procs = dict(sys_.procs)

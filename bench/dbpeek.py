@@ -19,7 +19,9 @@ class Peek:
     def __init__(self, url: str) -> None:
         parsed = make_url(url)
         self.conn: sqlite3.Connection | psycopg.Connection[Any]
-        if parsed.get_backend_name() == "postgresql":
+        postgresql = parsed.get_backend_name() == "postgresql"
+        self.placeholder = "%s" if postgresql else "?"  # for a parameter in `sql`
+        if postgresql:
             self.conn = psycopg.connect(
                 host=parsed.host,
                 port=parsed.port,

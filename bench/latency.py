@@ -97,7 +97,10 @@ def saga_latency(
     return result
 
 
-_CONFIRMED_SQL = "SELECT order_id, at FROM order_history WHERE status = 'CONFIRMED'"
+# An order's first CONFIRMED step: later steps (another service's note) keep the status.
+_CONFIRMED_SQL = (
+    "SELECT order_id, min(at) FROM order_history WHERE status = 'CONFIRMED' GROUP BY order_id"
+)
 _ORDERS_OUTBOX_SQL = (
     "SELECT aggregate_id, event_id, event_type, created_at, published_at FROM outbox"
 )

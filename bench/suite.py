@@ -10,6 +10,8 @@ from pathlib import Path
 from bench import capacity, ceilings, fanout, http_api, latency, pg_workers, procs, relay_drain
 from bench import stage_rows as rows
 from bench.capacity_report import PG_STAGE, STAGE, capacity_rows, lock_note, pg_capacity_rows
+from bench.history import HistorySizes, history_stage
+from bench.history_report import history_rows, history_settings
 from bench.pg_databases import METER, server_description, service_databases
 from bench.pg_locks import LockWatch
 from bench.queues import QueueSizes, queue_types
@@ -20,7 +22,8 @@ from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerTuning
 
 DEFAULT_STAGES = ("broker", "celery", "fanout", "relay", "http", "saga", "capacity")
-OPT_IN_STAGES = ("queues", "workers")  # run with --only: each adds minutes to the default run
+# Run with --only: each adds minutes to the default run (history: its million orders of history).
+OPT_IN_STAGES = ("queues", "workers", "history")
 STAGES = DEFAULT_STAGES + OPT_IN_STAGES
 NOT_RUN = Spread.of([])
 
@@ -44,6 +47,7 @@ class Sizes:
     capacity_step: float = capacity.STEP_SECONDS
     queues: QueueSizes = field(default_factory=QueueSizes)
     workers_fanout: int = 2_000  # stage 10, `runs` runs per number of processes
+    history: HistorySizes = field(default_factory=HistorySizes)  # stage 11
     only: frozenset[str] = frozenset(DEFAULT_STAGES)
 
 
@@ -51,7 +55,7 @@ def run_suite(
     vh: BenchVhost, tmp: Path, s: Sizes, report: Report, progress: Callable[[str], None]
 ) -> None:
     report.settings += _settings(s)
-    if {"capacity", "workers"} & s.only:
+    if {"capacity", "workers", "history"} & s.only:
         report.machine.append(f"{server_description()}, a throwaway database per service")
     broker = _broker(vh, s, report, progress) if s.only & set(DEFAULT_STAGES) else None
     noop_cpu = bare_cpu = NOT_RUN
@@ -71,6 +75,9 @@ def run_suite(
     if "workers" in s.only:
         n = s.workers_fanout
         workers_rows(report, pg_workers.worker_processes(vh, tmp, n, s.runs, progress))
+    if "history" in s.only:
+        queue_type = vh.topology.queue_type
+        history_rows(report, history_stage(tmp, queue_type, s.history, progress))
 
 
 def _settings(s: Sizes) -> list[str]:
@@ -99,6 +106,7 @@ def _settings(s: Sizes) -> list[str]:
         f"{capacity.STEP_FACTOR}^3 (a ramp failing before it sustains a step starts again that "
         "much lower, not below the first rate)",
         *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
+        *([history_settings(s.history)] if "history" in s.only else []),
     ]
 
 

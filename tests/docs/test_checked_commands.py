@@ -176,6 +176,8 @@ def test_the_foreground_runs_start_what_they_name() -> None:
     ".venv/bin/python -m bench --only celery,http,capacity",
     ".venv/bin/python -m bench --only queues,workers",
     ".venv/bin/python -m bench --quick --only queues,workers",
+    ".venv/bin/python -m bench --only history",
+    ".venv/bin/python -m bench --quick --only history",
 )
 def test_the_bench_commands_parse() -> None:
     for command in commands_of("test_the_bench_commands_parse"):
