@@ -47,7 +47,7 @@ class Change:
 
     def __str__(self) -> str:
         why = [text for flag, text in ((self.narrows, NARROWS), (self.widens, WIDENS)) if flag]
-        return f"{self.path or '(root)'}: {self.what} ({'; and '.join(why)})"
+        return f"{self.path or '(root)'}: {self.what}: {'; and '.join(why)}"
 
 
 def breaking_changes(old: Schema, new: Schema) -> list[Change]:
