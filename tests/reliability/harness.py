@@ -3,7 +3,7 @@ orders, one fault, then drain, stop and audit the books (tests/support/books.py)
 
     with fault_run("kill -9 inventory worker", fault="...") as run:
         run.start_traffic()
-        run.at(0.3)                # 30 % of the orders accepted
+        run.at(0.3)                # 30 % of the orders accepted (the API's 202s)
         ...inject the fault...
         run.cleared()              # the fault is over: recovery time starts here
         run.finish()               # drain, stop, audit; fails the test with the books
@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import Protocol
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.common.catalogue import DEMO_CATALOGUE
 from services.common.db import Database
@@ -37,6 +37,8 @@ from services.common.topology import WORKER_SERVICES, Service, task_queue
 from services.email.models import SentEmail, Status
 from services.email.sink.mailbox import Mailbox
 from services.inventory.stock import set_stock
+from services.orders.models import Order
+from services.orders.status import OrderStatus
 from tests.support.books import Books, audit, audit_queues, drained, expected_mail_count
 from tests.support.broker import TestBroker
 from tests.support.polling import ConditionTimeout, wait_until
@@ -92,6 +94,7 @@ class FaultRun:
     _started_at: float = 0.0
     _finished: bool = False
     _resendable: set[str] = field(default_factory=set)
+    fault_points: list[tuple[int, int]] = field(default_factory=list)  # (wanted, settled)
 
     def __enter__(self) -> FaultRun:
         self.broker.purge_all()
@@ -127,6 +130,8 @@ class FaultRun:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if hasattr(self, "stream"):
+            self.stream.release()  # a held client thread would keep the interpreter alive
         self._stack.close()
         if exc_type is None and not self._finished:
             raise AssertionError(f"[{self.scenario}] the run ended without finish(): no books")
@@ -137,13 +142,48 @@ class FaultRun:
         else:
             self.system.wait_ready(f"{name}-2")
 
-    def start_traffic(self) -> None:
+    def start_traffic(self, hold_at: float | None = None) -> None:
+        """Start the stream; with `hold_at`, the orders from that fraction on wait for
+        `hold_at()`/`release()` (a fault that takes seconds to put in then finds orders still to
+        come)."""
         self._started_at = time.monotonic()
+        self.hold_at(hold_at)
         self.stream.start()
 
+    def hold_at(self, fraction: float | None) -> None:
+        self.stream.hold_from(None if fraction is None else self._count(fraction))
+
+    def release(self) -> None:
+        self.stream.release()
+
     def at(self, fraction: float, timeout: float = 180.0) -> None:
-        """Wait until `fraction` of the orders were accepted by the API."""
-        self.stream.wait_accepted(max(1, int(self.config.orders * fraction)), timeout=timeout)
+        """Wait until `fraction` of the orders were accepted by the API. The outbox gives a 202
+        with no broker at all: a fault timed on this may find nothing in flight in the broker."""
+        self.stream.wait_accepted(self._count(fraction), timeout=timeout)
+
+    def at_settled(self, fraction: float, timeout: float = 180.0) -> None:
+        """Wait until `fraction` of the orders left PENDING: their `order.placed` was relayed and
+        consumed, and inventory's answer relayed and consumed back. Fails if every order had
+        already settled: a fault put in then would meet no traffic in the broker."""
+        wanted = self._count(fraction)
+        orders_db = Database(self.system.db_url("orders"))
+        try:
+            wait_until(
+                lambda: settled_orders(orders_db) >= wanted,
+                timeout=timeout,
+                interval=0.1,
+                message=lambda: f"{wanted} orders settled (so far {settled_orders(orders_db)})",
+            )
+            settled = settled_orders(orders_db)
+        finally:
+            orders_db.dispose()
+        assert settled < self.config.orders, (
+            f"[{self.scenario}] all {settled} orders had settled before the fault went in"
+        )
+        self.fault_points.append((wanted, settled))
+
+    def _count(self, fraction: float) -> int:
+        return max(1, int(self.config.orders * fraction))
 
     def cleared(self) -> None:
         self._cleared_at = time.monotonic()
@@ -185,6 +225,7 @@ class FaultRun:
         still puts messages in the queues once the outboxes are empty) until the working queues
         hold nothing, stop everything and audit."""
         self._finished = True
+        self.stream.release()
         placed = self.stream.join()
         if self._cleared_at is None:
             self.cleared()
@@ -207,6 +248,11 @@ class FaultRun:
             self._dump_worker_stacks()
             raise
         assert self._cleared_at is not None
+        for wanted, settled in self.fault_points:  # traffic through the broker on both sides
+            assert 0 < wanted <= settled < len(accepted), (
+                f"[{self.scenario}] a fault went in with {settled} of {len(accepted)} orders "
+                f"settled ({wanted} wanted)"
+            )
         books.recovery_seconds = round(time.monotonic() - self._cleared_at, 1)
         if before_settle is not None:
             before_settle()
@@ -253,3 +299,10 @@ class FaultRun:
             self.config.report.parent.mkdir(parents=True, exist_ok=True)
             with self.config.report.open("a") as fh:
                 fh.write(json.dumps(books.to_json()) + "\n")
+
+
+def settled_orders(orders_db: Database) -> int:
+    """Orders that are no longer PENDING."""
+    with orders_db.transaction() as session:
+        query = select(func.count()).select_from(Order).where(Order.status != OrderStatus.PENDING)
+        return int(session.scalar(query) or 0)

@@ -1,5 +1,10 @@
 """Scenarios 13-16: nodes of a three-node cluster lost mid-stream (tests/reliability/on_cluster.py:
-quorum queues, PostgreSQL, two processes of each worker and two relays per outbox)."""
+quorum queues, PostgreSQL, two processes of each worker and two relays per outbox).
+
+Each fault goes in once a share of the orders has settled (`at_settled`: events relayed and
+consumed both ways), not on the API's 202s, which the outbox gives with no broker at all; and the
+stream holds its later orders until the fault is in, so that there is traffic on both sides of it.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from services.common.topology import EVENT_SUBSCRIPTIONS
 from tests.reliability.harness import FaultRun
 from tests.reliability.on_cluster import cluster_run, cluster_target, fault_cluster
 from tests.support.cluster import TestCluster
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres]
 __all__ = ["cluster_run", "cluster_target", "fault_cluster"]
+# The queues every order's events go through: the victim must lead some of them.
+EVENT_QUEUES = frozenset(queue for subs in EVENT_SUBSCRIPTIONS.values() for queue, _, _ in subs)
 
 
 def test_kill_9_the_busiest_leader_then_restart_it(
@@ -22,11 +30,15 @@ def test_kill_9_the_busiest_leader_then_restart_it(
     with cluster_run(
         "13. kill -9 the busiest quorum leader", fault="kill -9 of the node leading most queues"
     ) as run:
-        run.start_traffic()
-        run.at(0.3)
-        victim = fault_cluster.busiest_leader(run.broker.vhost)
+        run.start_traffic(hold_at=0.5)
+        run.at_settled(0.3)
+        victim = fault_cluster.busiest_leader(run.broker.vhost, among=EVENT_QUEUES)
+        led = fault_cluster.led_by(victim, run.broker.vhost) & EVENT_QUEUES
+        assert led, f"the victim {victim.name} leads no queue the orders go through"
+        print(f"[13] killing {victim.name}, leader of {sorted(led)}")
         fault_cluster.kill9(victim)
-        run.at(0.6)  # two nodes carry on: each queue the victim led elects a new leader
+        run.release()
+        run.at_settled(0.6)  # two nodes carry on: each queue the victim led elects a new leader
         fault_cluster.start(victim)  # it rejoins with its data
         run.cleared()
         run.finish()
@@ -42,9 +54,10 @@ def test_a_node_stopped_for_good(
         with cluster_run(
             "14. a node stopped for good", fault="the first-listed node stopped", observer=observer
         ) as run:
-            run.start_traffic()
-            run.at(0.3)
+            run.start_traffic(hold_at=0.5)
+            run.at_settled(0.3)
             fault_cluster.stop(lost)
+            run.release()
             run.cleared()
             run.finish()
     finally:
@@ -58,11 +71,14 @@ def test_rolling_restart_of_every_node(
     with cluster_run(
         "15. rolling restart of the cluster", fault="each node stopped and started in turn"
     ) as run:
-        run.start_traffic()
-        for node, share in zip(fault_cluster.nodes, (0.1, 0.4, 0.7), strict=True):
-            run.at(share)
+        run.start_traffic(hold_at=0.3)
+        shares = (0.1, 0.4, 0.7)
+        holds = (0.6, 0.9, None)
+        for node, share, hold in zip(fault_cluster.nodes, shares, holds, strict=True):
+            run.at_settled(share)
             fault_cluster.stop(node)
             fault_cluster.start(node)  # and wait until the cluster is whole again
+            run.hold_at(hold)
         run.cleared()
         run.finish()
 
@@ -80,13 +96,14 @@ def test_majority_lost_the_api_keeps_accepting(
         observer=survivor,
         stream_seconds=20,  # stopping two nodes takes seconds: the stream must outlast it
     ) as run:
-        run.start_traffic()
-        run.at(0.2)
+        run.start_traffic(hold_at=0.5)  # the second half is placed without a majority
+        run.at_settled(0.2)
         with ThreadPoolExecutor(2) as pool:  # together: the shortest time with one node down
             list(pool.map(fault_cluster.stop, (first, second)))
         try:
             before = {o.number for o in run.stream.orders if o.order_id is not None}
-            run.at(min(len(before) / run.config.orders + 0.2, 1.0))
+            run.release()
+            run.at(min(len(before) / run.config.orders + 0.2, 1.0))  # 202s: nothing settles now
             during = [o for o in run.stream.orders if o.order_id and o.number not in before]
             held = run.snapshot().unpublished["orders"]
         finally:

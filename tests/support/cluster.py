@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 
 from broker.cluster import lifecycle
 from broker.cluster.layout import NODES, Layout
-from broker.cluster.leaders import queues_led, quorum_leaders
+from broker.cluster.leaders import QueueLeader, queues_led, quorum_leaders
 from broker.cluster.status import cluster_status
 from broker.local_node import LocalNode, NodePorts
 from broker.management import ManagementClient
@@ -102,13 +102,25 @@ class TestCluster:
         with self.management() as api:
             return {q.queue: q.leader for q in quorum_leaders(api, vhost)}
 
-    def busiest_leader(self, vhost: str = "/") -> LocalNode:
-        """The node leading the most quorum queues of `vhost`: the worst one to lose."""
+    def busiest_leader(self, vhost: str, among: Collection[str]) -> LocalNode:
+        """The node leading the most of the quorum queues `among` (the ones that carry the
+        traffic): the worst one to lose."""
         with self.management() as api:
-            counts = queues_led(quorum_leaders(api, vhost))
-        if not counts:
-            raise AssertionError(f"no quorum queue in vhost {vhost} has a leader")
-        return self.node(counts.most_common(1)[0][0])
+            return self.node(busiest(quorum_leaders(api, vhost), among))
+
+    def led_by(self, node: LocalNode, vhost: str) -> set[str]:
+        """The quorum queues of `vhost` that `node` leads right now."""
+        with self.management() as api:
+            return {q.queue for q in quorum_leaders(api, vhost) if q.leader == node.name}
+
+
+def busiest(leaders: list[QueueLeader], among: Collection[str]) -> str:
+    """The name of the node leading the most of the queues `among`. An idle queue's leader (a
+    DLQ's) does not count: a node leading only those would be a fault nobody feels."""
+    counts = queues_led([q for q in leaders if q.queue in among])
+    if not counts:
+        raise AssertionError(f"none of the quorum queues {sorted(among)} has a leader")
+    return counts.most_common(1)[0][0]
 
 
 def private_layout(

@@ -87,6 +87,8 @@ class OrderStream:
         self._started = 0.0
         self._pool: ThreadPoolExecutor | None = None
         self._accepted = 0
+        self._held_from: int | None = None  # orders numbered from here on wait for release()
+        self._released = threading.Condition(self._lock)
 
     @property
     def accepted(self) -> int:
@@ -109,6 +111,16 @@ class OrderStream:
             message=lambda: f"{n} orders accepted (so far {self.accepted})",
         )
 
+    def hold_from(self, number: int | None) -> None:
+        """Orders numbered `number` and later wait until `release()` (or a later hold): a fault
+        that takes seconds to put in cannot find the stream already over. None releases."""
+        with self._lock:
+            self._held_from = number
+            self._released.notify_all()
+
+    def release(self) -> None:
+        self.hold_from(None)
+
     def join(self) -> list[PlacedOrder]:
         assert self._pool is not None, "start() first"
         self._pool.shutdown(wait=True)
@@ -116,6 +128,8 @@ class OrderStream:
 
     def _take(self) -> PlacedOrder | None:
         with self._lock:
+            while self._held_from is not None and self._next >= self._held_from:
+                self._released.wait()  # woken by hold_from/release, not a timer
             if self._next >= len(self.orders):
                 return None
             order = self.orders[self._next]
