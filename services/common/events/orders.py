@@ -63,6 +63,14 @@ class OrderPlaced(_PricedOrder):
     schema_version: ClassVar[int] = 1
     source: ClassVar[str] = ORDERS_SOURCE
 
+    # Optional, with a default: an event written before it existed still parses, and a consumer
+    # that ignores it still works (a field added this way keeps schema_version 1).
+    express: bool = Field(
+        default=False,
+        strict=True,
+        description="served first: its events carry a high AMQP priority (docs/priorities.md)",
+    )
+
 
 class OrderConfirmed(_PricedOrder):
     """Stock was reserved for every line; the order is final."""
