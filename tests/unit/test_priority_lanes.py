@@ -66,9 +66,18 @@ def test_a_standard_order_keeps_the_idempotency_fingerprint_it_had_before_expres
     assert express.request_hash() != standard.request_hash()
 
 
+def test_a_standard_order_placed_is_what_it_was_before_express() -> None:
+    """An old consumer (extra="forbid") would dead-letter an unknown field: it appears only
+    when it is true."""
+    assert "express" not in Envelope.wrap(order_placed()).to_dict()["data"]
+    express = OrderPlaced.model_validate({**order_placed().model_dump(), "express": True})
+    assert Envelope.wrap(express).to_dict()["data"]["express"] is True
+    assert parse_event(Envelope.wrap(express).to_json_bytes()).data.express is True
+
+
 def test_order_placed_without_express_still_parses_as_standard() -> None:
     data = order_placed().model_dump(mode="json")
-    data.pop("express")
+    assert "express" not in data
     envelope = Envelope.wrap(order_placed()).to_dict()
     envelope["data"] = data
     parsed = parse_event(json.dumps(envelope).encode())

@@ -83,7 +83,7 @@ def test_another_event_for_a_shipped_order_ships_nothing_more(
     ],
 )
 def test_the_carrier_rule(lines: list[tuple[str, int, str]], carrier: object) -> None:
-    order = OrderConfirmed(**order_placed(lines=lines).model_dump(exclude={"express"}))
+    order = OrderConfirmed(**order_placed(lines=lines).model_dump())
     assert choose_carrier(order, Decimal("100.00")) == carrier
 
 
