@@ -88,11 +88,14 @@ def run_suite(
 def _settings(s: Sizes) -> list[str]:
     """What the report says about how it was measured."""
     w = WorkerTuning()
-    return [
+    common = [
         f"every figure: median of {s.runs} run(s), with min .. max",
         f"workers as `make up` runs them: pool {w.pool}, concurrency {w.concurrency}, prefetch "
         f"multiplier {w.prefetch_multiplier}; SQLite "
         "(WAL) per service",
+    ]
+    # What the default stages measured, when any of them ran.
+    default = [
         f"broker ceiling: {s.broker_n} persistent 500-byte messages to the `orders` exchange "
         f"(bound to 2 queues), confirm window {ceilings.CONFIRM_WINDOW}; consume at prefetch "
         f"{ceilings.CONSUME_PREFETCH} with a manual ack each; {s.broker_single} publishes with "
@@ -110,6 +113,10 @@ def _settings(s: Sizes) -> list[str]:
         f"(`{PG_STAGE}`), its first ramp from the SQLite run's first capacity / "
         f"{capacity.STEP_FACTOR}^3 (a ramp failing before it sustains a step starts again that "
         "much lower, not below the first rate)",
+    ]
+    return [
+        *common,
+        *(default if s.only & set(DEFAULT_STAGES) else []),
         *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
         *([history_settings(s.history)] if "history" in s.only else []),
         *([priority_settings(s.priority)] if "priority" in s.only else []),
