@@ -5,6 +5,7 @@ python -m bench --quick              # a smoke run: tiny sizes, one run each, no
 python -m bench --scale-max 100000   # add the 100k points to the scale stage
 python -m bench --only queues,workers  # the scaling-out stages (not in the default run)
 python -m bench --only history       # a million orders of history against none (nor this one)
+python -m bench --only priority      # express orders behind a backlog: docs/priorities.md
 """
 
 from __future__ import annotations
@@ -20,12 +21,15 @@ from pathlib import Path
 
 from bench.history import DATABASES, HistorySizes
 from bench.machine import describe, load_average
+from bench.priority import PrioritySizes
 from bench.queues import QueueSizes
 from bench.report import Report, text_table, write_markdown
 from bench.suite import DEFAULT_STAGES, OPT_IN_STAGES, STAGES, Sizes, run_suite
 from bench.vhost import throwaway_vhost
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+# A stage run alone (`--only NAME`) whose figures live in a document of their own.
+STAGE_DOCS = {"priority": DOC.with_name("priorities.md")}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -90,6 +94,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
             queues=QueueSizes(runs=1, confirms=100, relay_rows=2000, fanout=200),
             workers_fanout=300,
             history=replace(history, orders=min(history.orders, 2000), seconds=3.0, runs=1),
+            priority=PrioritySizes(standard=100, express=3),
             only=only,
         )
     fanout = tuple(int(n) for n in args.sizes.split(",") if n)
@@ -107,6 +112,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         saga_rate=args.saga_rate,
         queues=QueueSizes(runs=args.runs),
         history=history,
+        priority=PrioritySizes(runs=args.runs),
         only=only,
     )
 
@@ -138,9 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(report))
     for line in [*report.settings, *report.notes]:
         print(f"- {line}")
-    if not (args.quick or args.no_write or only_some):
-        write_markdown(report, args.out)
-        print(f"\nwritten to {args.out}")
+    out = STAGE_DOCS.get(",".join(sorted(sizes.only)), args.out if not only_some else None)
+    if not (args.quick or args.no_write) and out is not None:
+        write_markdown(report, out)
+        print(f"\nwritten to {out}")
     return 0
 
 

@@ -14,6 +14,7 @@ from bench.history import HistorySizes, history_stage
 from bench.history_report import history_rows, history_settings
 from bench.pg_databases import METER, server_description, service_databases
 from bench.pg_locks import LockWatch
+from bench.priority import PrioritySizes, priority_rows, priority_settings, priority_stage
 from bench.queues import QueueSizes, queue_types
 from bench.report import Report
 from bench.scaleout_report import queues_rows, scaleout_settings, workers_rows
@@ -22,8 +23,9 @@ from bench.vhost import BenchVhost
 from services.common.worker.settings import WorkerTuning
 
 DEFAULT_STAGES = ("broker", "celery", "fanout", "relay", "http", "saga", "capacity")
-# Run with --only: each adds minutes to the default run (history: its million orders of history).
-OPT_IN_STAGES = ("queues", "workers", "history")
+# Run with --only: each adds minutes to the default run (history: its million orders of history;
+# priority: needs the RabbitMQ 4.0 node of broker/ensure-rabbitmq4.sh beside the usual one).
+OPT_IN_STAGES = ("queues", "workers", "history", "priority")
 STAGES = DEFAULT_STAGES + OPT_IN_STAGES
 NOT_RUN = Spread.of([])
 
@@ -48,6 +50,7 @@ class Sizes:
     queues: QueueSizes = field(default_factory=QueueSizes)
     workers_fanout: int = 2_000  # stage 10, `runs` runs per number of processes
     history: HistorySizes = field(default_factory=HistorySizes)  # stage 11
+    priority: PrioritySizes = field(default_factory=PrioritySizes)  # stage 12
     only: frozenset[str] = frozenset(DEFAULT_STAGES)
 
 
@@ -78,16 +81,21 @@ def run_suite(
     if "history" in s.only:
         queue_type = vh.topology.queue_type
         history_rows(report, history_stage(tmp, queue_type, s.history, progress))
+    if "priority" in s.only:
+        priority_rows(report, priority_stage(tmp, s.priority, progress))
 
 
 def _settings(s: Sizes) -> list[str]:
     """What the report says about how it was measured."""
     w = WorkerTuning()
-    return [
+    common = [
         f"every figure: median of {s.runs} run(s), with min .. max",
         f"workers as `make up` runs them: pool {w.pool}, concurrency {w.concurrency}, prefetch "
         f"multiplier {w.prefetch_multiplier}; SQLite "
         "(WAL) per service",
+    ]
+    # What the default stages measured, when any of them ran.
+    default = [
         f"broker ceiling: {s.broker_n} persistent 500-byte messages to the `orders` exchange "
         f"(bound to 2 queues), confirm window {ceilings.CONFIRM_WINDOW}; consume at prefetch "
         f"{ceilings.CONSUME_PREFETCH} with a manual ack each; {s.broker_single} publishes with "
@@ -105,8 +113,13 @@ def _settings(s: Sizes) -> list[str]:
         f"(`{PG_STAGE}`), its first ramp from the SQLite run's first capacity / "
         f"{capacity.STEP_FACTOR}^3 (a ramp failing before it sustains a step starts again that "
         "much lower, not below the first rate)",
+    ]
+    return [
+        *common,
+        *(default if s.only & set(DEFAULT_STAGES) else []),
         *scaleout_settings(s.only, s.queues, s.workers_fanout, s.runs),
         *([history_settings(s.history)] if "history" in s.only else []),
+        *([priority_settings(s.priority)] if "priority" in s.only else []),
     ]
 
 

@@ -97,7 +97,12 @@ def _streams(top: t.Topology) -> list[str]:
 
 
 def _queues(top: t.Topology) -> list[str]:
-    out = ["### Queues", "", "| queue | consumed by | dead letters go to |", "|---|---|---|"]
+    out = [
+        "### Queues",
+        "",
+        "| queue | consumed by | dead letters go to | priority lanes (docs/priorities.md) |",
+        "|---|---|---|---|",
+    ]
     for q in top.queues:
         owner = q.owner.value if q.owner else "people (management UI, DLQ tools)"
         dl = (
@@ -105,8 +110,17 @@ def _queues(top: t.Topology) -> list[str]:
             if q.dead_letter_exchange
             else "— (a sink)"
         )
-        out.append(f"| `{q.name}` | {owner} | {dl} |")
+        out.append(f"| `{q.name}` | {owner} | {dl} | {_lanes(top, q)} |")
     return out
+
+
+def _lanes(top: t.Topology, q: t.Queue) -> str:
+    if not q.prioritized:
+        return "—"
+    levels = top.arguments_of(q.name).get(t.MAX_PRIORITY_ARGUMENT)
+    if levels is not None:
+        return f"express first (`{t.MAX_PRIORITY_ARGUMENT}: {levels}`)"
+    return "express first on RabbitMQ 4.0+ (none on 3.10)"
 
 
 def _bindings(top: t.Topology) -> list[str]:

@@ -1,7 +1,9 @@
 """`python -m broker.provision migrate`: give every queue of the vhost the type the setting says
-(`BROKER_QUEUE_TYPE`), keeping every message, then `apply` the rest.
+(`BROKER_QUEUE_TYPE`) and the priority lanes the topology gives it (`x-max-priority` on a
+classic event queue: docs/priorities.md), keeping every message, then `apply` the rest.
 
-A queue's type is fixed when it is declared, so each queue of the other type is rebuilt:
+A queue's type and its arguments are fixed when it is declared, so each queue of the other type
+or with other lanes is rebuilt:
 
 1. `<queue>.migrating` is declared (of the new type) and bound like the queue, and then the
    queue is unbound: from now on new messages wait in the holding queue. Bound first: a message
@@ -23,14 +25,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
 from broker.provision.plan import Broker
 from broker.provision.policies import policy_body
-from broker.provision.queues import HOLDING_SUFFIX, queue_type
-from services.common.topology import Topology
+from broker.provision.queues import HOLDING_SUFFIX, lanes_differ, queue_type
+from services.common.topology import MAX_PRIORITY_ARGUMENT, Topology
 
 Out = Callable[[str], None]
 # Broker-side delivery annotations: a moved message starts again from no redeliveries.
@@ -53,16 +56,16 @@ class Migration:
 
     def queue(self, name: str) -> None:
         """Steps 1 to 4 for queue `name`, from wherever an earlier run stopped."""
-        hold, arguments = name + HOLDING_SUFFIX, self.topology.queue_arguments
-        current = self._type(name)
-        if current is not None and current != self.topology.queue_type.value:
+        hold, arguments = name + HOLDING_SUFFIX, self.topology.arguments_of(name)
+        found = self.broker.api.queue(self.broker.vhost, name)
+        if found is not None and rebuilt(self.topology, name, found):
             if self._type(hold) is None:
                 self.channel.queue_declare(hold, durable=True, arguments=arguments)
             self._bind(hold, like=name)
             self._unbind(name, like=name)
-            self._empty_into(name, hold, why=f"out of the {current} queue")
-            current = None
-        if current is None:
+            self._empty_into(name, hold, why=f"out of the old {queue_type(found)} queue")
+            found = None
+        if found is None:
             self._put_policy(name)
             # A new channel: RabbitMQ 3.10 keeps a channel's state of a deleted queue by name,
             # and its channel crashed (541) on the first get from the new queue of another type.
@@ -73,7 +76,9 @@ class Migration:
         if self._type(hold) is not None:
             self._unbind(hold, like=name)
             self._empty_into(hold, name, why="back")
-        self.out(f"{name}: now a {self.topology.queue_type.value} queue")
+        lanes = arguments.get(MAX_PRIORITY_ARGUMENT)
+        with_lanes = f" with {MAX_PRIORITY_ARGUMENT} {lanes}" if lanes is not None else ""
+        self.out(f"{name}: now a {self.topology.queue_type.value} queue{with_lanes}")
 
     def _empty_into(self, source: str, target: str, why: str) -> None:
         """Move everything from `source` to `target`, then delete `source` once it is seen
@@ -134,14 +139,20 @@ def move_messages(channel: BlockingChannel, source: str, target: str) -> int:
         moved += 1
 
 
+def rebuilt(topology: Topology, name: str, found: dict[str, Any]) -> bool:
+    """Whether queue `name`, as found, must be rebuilt: its type or its priority lanes differ
+    from the topology's, and neither can change in place."""
+    return queue_type(found) != topology.queue_type.value or lanes_differ(topology, name, found)
+
+
 def to_migrate(broker: Broker, topology: Topology) -> list[str]:
-    """The topology's queues that exist with the other type, or were left half-migrated."""
+    """The topology's queues that exist with the other type or other priority lanes, or were
+    left half-migrated."""
     have = {q["name"]: q for q in broker.list("queues")}
-    wanted = topology.queue_type.value
     return [
         q.name
         for q in topology.queues
-        if (q.name in have and queue_type(have[q.name]) != wanted)
+        if (q.name in have and rebuilt(topology, q.name, have[q.name]))
         or q.name + HOLDING_SUFFIX in have
     ]
 
@@ -166,8 +177,8 @@ def refuse_if_consumed(channel: BlockingChannel, broker: Broker, names: list[str
 def migrate(
     broker: Broker, topology: Topology, parameters: list[pika.URLParameters], out: Out
 ) -> None:
-    """Rebuild every queue of the other type. Raises MigrationRefused, before touching any
-    queue, when one of them has a consumer."""
+    """Rebuild every queue of the other type or with other priority lanes. Raises
+    MigrationRefused, before touching any queue, when one of them has a consumer."""
     names = to_migrate(broker, topology)
     if not names:
         out(f"vhost {broker.vhost}: every queue is a {topology.queue_type.value} queue already")

@@ -1,6 +1,9 @@
 """Queues: create the missing ones, of the topology's queue type. A queue that differs or is extra
 may hold messages, so it is reported for a person to deal with, never deleted.
 
+A queue whose priority lanes (`x-max-priority`, docs/priorities.md) differ is reported too, with
+`migrate` as the way out: that argument is fixed when a queue is declared.
+
 A queue of the other type blocks `apply` altogether: the definition's policies are written for
 one type, and a queue of the other type would skip them (and with them its dead-lettering). Its
 type cannot change in place; `python -m broker.provision migrate` moves it, messages included.
@@ -17,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from broker.provision.plan import Broker, Change
-from services.common.topology import Queue, Stream, Topology
+from services.common.topology import MAX_PRIORITY_ARGUMENT, Queue, Stream, Topology
 
 MIGRATE = "python -m broker.provision migrate"
 HOLDING_SUFFIX = ".migrating"  # where `migrate` keeps a queue's messages while it recreates it
@@ -52,7 +55,7 @@ def _queue_change(
 ) -> Change | None:
     wanted = topology.queue_type.value
     if cur is None:
-        body = {"durable": True, "auto_delete": False, "arguments": topology.queue_arguments}
+        body = {"durable": True, "auto_delete": False, "arguments": topology.arguments_of(q.name)}
         return Change(
             f"create queue {q.name}",
             wanted,
@@ -65,6 +68,15 @@ def _queue_change(
             None,
             blocking=True,
         )
+    if lanes_differ(topology, q.name, cur):
+        return Change(
+            f"queue {q.name} has {_lanes(max_priority(cur))}, the topology wants "
+            f"{_lanes(topology.arguments_of(q.name).get(MAX_PRIORITY_ARGUMENT))}",
+            f"`{MAX_PRIORITY_ARGUMENT}` is a queue argument, fixed when the queue was declared "
+            f"(declaring it again with another value is refused, 406 PRECONDITION_FAILED): "
+            f"`{MIGRATE}` rebuilds it and keeps its messages (docs/priorities.md)",
+            None,
+        )
     if cur["durable"] and not cur["auto_delete"]:
         return None
     return Change(
@@ -73,6 +85,21 @@ def _queue_change(
         "then apply again",
         None,
     )
+
+
+def max_priority(cur: dict[str, Any]) -> int | None:
+    """A queue's `x-max-priority` as the management API reports it (None: no priorities)."""
+    value = (cur.get("arguments") or {}).get(MAX_PRIORITY_ARGUMENT)
+    return None if value is None else int(value)
+
+
+def lanes_differ(topology: Topology, name: str, cur: dict[str, Any]) -> bool:
+    """Whether queue `name`, as found, has other priority lanes than the topology gives it."""
+    return max_priority(cur) != topology.arguments_of(name).get(MAX_PRIORITY_ARGUMENT)
+
+
+def _lanes(value: object) -> str:
+    return "no priorities" if value is None else f"{MAX_PRIORITY_ARGUMENT} {value}"
 
 
 def _stream_change(broker: Broker, stream: Stream, cur: dict[str, Any] | None) -> Change | None:

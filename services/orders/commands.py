@@ -22,15 +22,21 @@ class PlaceOrder:
     currency: str
     idempotency_key: str | None = None
     correlation_id: str | None = None
+    express: bool = False
 
     def request_hash(self) -> str:
-        """Fingerprint of what was asked (not of how the JSON was spelled) for Idempotency-Key."""
+        """Fingerprint of what was asked (not of how the JSON was spelled) for Idempotency-Key.
+        `express` counts only when true: a standard order's fingerprint is what it was before
+        the field existed, so a key stored then still matches its replay."""
+        asked: dict[str, object] = {
+            "customer_email": self.customer_email,
+            "currency": self.currency,
+            "lines": [[line.sku, line.quantity] for line in self.lines],
+        }
+        if self.express:
+            asked["express"] = True
         canonical = json.dumps(
-            {
-                "customer_email": self.customer_email,
-                "currency": self.currency,
-                "lines": [[line.sku, line.quantity] for line in self.lines],
-            },
+            asked,
             sort_keys=True,
             separators=(",", ":"),
         )

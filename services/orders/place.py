@@ -23,6 +23,7 @@ from services.common.db import Database, table_of
 from services.common.events import Envelope, OrderLine, OrderPlaced
 from services.common.outbox import add_event
 from services.common.table_insert import TableInsert
+from services.common.topology import order_priority
 from services.orders.commands import PlaceOrder
 from services.orders.errors import FieldProblem, IdempotencyKeyReused, InvalidOrder
 from services.orders.models import IdempotencyKey, Order, OrderHistory, OutboxMessage, Product
@@ -152,9 +153,15 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
             }
             _INSERT_KEY.run(conn, [key])
         envelope = PLACED_ENVELOPE.wrap(
-            _order_placed(order, lines), correlation_id=cmd.correlation_id
+            _order_placed(order, lines, cmd.express), correlation_id=cmd.correlation_id
         )
-        recorded_at = add_event(session, OutboxMessage, envelope, aggregate_id=order_id)
+        recorded_at = add_event(
+            session,
+            OutboxMessage,
+            envelope,
+            aggregate_id=order_id,
+            priority=order_priority(cmd.express),
+        )
         # The answer comes from the values in hand (what GET /orders/{id} would read back).
         event = NewEvent(event_id=envelope.id, event_type=envelope.type, created_at=recorded_at)
         return Placement(_new_order_view(order, lines, event), created=True)
@@ -206,7 +213,7 @@ def _priced_lines(conn: Connection, cmd: PlaceOrder) -> dict[str, _Product]:
     return products
 
 
-def _order_placed(order: _OrderRow, lines: list[_LineRow]) -> OrderPlaced:
+def _order_placed(order: _OrderRow, lines: list[_LineRow], express: bool) -> OrderPlaced:
     return OrderPlaced(
         order_id=order["id"],
         customer_email=order["customer_email"],
@@ -216,6 +223,7 @@ def _order_placed(order: _OrderRow, lines: list[_LineRow]) -> OrderPlaced:
         ),
         total=order["total"],
         currency=order["currency"],
+        express=express,
     )
 
 

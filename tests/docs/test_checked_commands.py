@@ -178,6 +178,8 @@ def test_the_foreground_runs_start_what_they_name() -> None:
     ".venv/bin/python -m bench --quick --only queues,workers",
     ".venv/bin/python -m bench --only history",
     ".venv/bin/python -m bench --quick --only history",
+    ".venv/bin/python -m bench --only priority",
+    ".venv/bin/python -m bench --quick --only priority",
 )
 def test_the_bench_commands_parse() -> None:
     for command in commands_of("test_the_bench_commands_parse"):

@@ -11,9 +11,20 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from services.common.db import Database
-from services.common.topology import WORKER_SERVICES, Service, task_queue
+from services.common.topology import (
+    EXPRESS_PRIORITY,
+    ORDER_CONFIRMED,
+    ORDER_PLACED,
+    ORDER_UPDATED,
+    SHIPMENT_DISPATCHED,
+    STOCK_RESERVED,
+    WORKER_SERVICES,
+    Service,
+    task_queue,
+)
 from services.email.sink.mailbox import Mailbox, StoredMail
 from services.inventory.stock import set_stock, stock_levels
 from tests.support.broker import TestBroker
@@ -173,3 +184,57 @@ def test_an_order_expires_while_inventory_is_down_and_its_late_reservation_is_re
         wait_until(released, timeout=60, message="stock.released recorded in the timeline")
         assert _stock(system)["MUG-BLUE"] == before
         assert httpx.get(f"{system.api_url}/orders/{order_id}").json()["status"] == "EXPIRED"
+
+
+def _priorities(system: System, service: str, order_id: str) -> dict[str, set[int | None]]:
+    """The AMQP priority of each of `order_id`'s events in `service`'s outbox, by event type."""
+    db = Database(system.db_url(service))
+    try:
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT event_type, priority FROM outbox WHERE aggregate_id = :id"),
+                {"id": order_id},
+            ).all()
+    finally:
+        db.dispose()
+    found: dict[str, set[int | None]] = {}
+    for event_type, priority in rows:
+        found.setdefault(event_type, set()).add(priority)
+    return found
+
+
+def test_an_express_order_goes_through_with_every_event_in_the_express_lane(
+    system: System,
+) -> None:
+    """docs/priorities.md: `express` sets order.placed's priority, and each service publishes
+    what follows from it (stock.reserved, order.confirmed, shipment.dispatched, order.updated)
+    with the priority of the event it handled."""
+    body = {
+        "customer_email": "hedy@example.com",
+        "lines": [{"sku": "MUG-BLUE", "quantity": 1}],
+        "express": True,
+    }
+    resp = httpx.post(f"{system.api_url}/orders", json=body, timeout=10)
+    assert resp.status_code == 202, resp.text
+    order_id = str(resp.json()["id"])
+    assert _settled(system, order_id)["status"] == "CONFIRMED"
+    _shipment_step(system, order_id)
+    mails = _mails_to(system, "hedy@example.com", 3)
+    assert sorted(_template(m) for m in mails) == [
+        "order_confirmed",
+        "order_received",
+        "order_shipped",
+    ]
+    express = {EXPRESS_PRIORITY}
+    assert _priorities(system, "inventory", order_id) == {STOCK_RESERVED: express}
+    assert _priorities(system, "shipping", order_id) == {SHIPMENT_DISPATCHED: express}
+
+    def orders_events() -> dict[str, set[int | None]] | None:
+        found = _priorities(system, "orders", order_id)
+        return found if ORDER_UPDATED in found else None
+
+    assert wait_until(orders_events, timeout=60, message="order.updated for the shipment") == {
+        ORDER_PLACED: express,
+        ORDER_CONFIRMED: express,
+        ORDER_UPDATED: express,
+    }

@@ -1,9 +1,9 @@
 """`manage create-schema` brings a database made by an older schema up to date in place.
 
-The older schema is made the honest way: today's tables without the column and the index that
-were added since (`outbox.trace_context`, `ix_processed_events_processed_at`), holding a row
-written then. After `create-schema` both exist, the old row is still there and the relay's store
-reads it (no trace context), and running it again changes nothing.
+The older schema is made the honest way: today's tables without the columns and the index that
+were added since (`outbox.trace_context`, `outbox.priority`, `ix_processed_events_processed_at`),
+holding a row written then. After `create-schema` they exist, the old row is still there and the
+relay's store reads it (no trace context, no priority), and running it again changes nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def _old_database(url: str) -> None:
         Base.metadata.create_all(db.engine)
         with db.engine.begin() as connection:
             connection.execute(text("ALTER TABLE outbox DROP COLUMN trace_context"))
+            connection.execute(text("ALTER TABLE outbox DROP COLUMN priority"))
             connection.execute(text("DROP INDEX ix_processed_events_processed_at"))
             connection.execute(
                 text(
@@ -75,21 +76,23 @@ def test_create_schema_adds_the_new_column_and_index_and_keeps_the_rows(
     url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _old_database(url)
-    assert "trace_context" not in _columns(url, "outbox")
+    assert not {"trace_context", "priority"} & _columns(url, "outbox")
     assert INBOX_INDEX not in _indexes(url, "processed_events")
     monkeypatch.setenv("ORDERS_DATABASE_URL", url)
 
     assert orders_manage(["create-schema"]) == 0
     out = capsys.readouterr().out
     assert "added column outbox.trace_context" in out
+    assert "added column outbox.priority" in out
     assert f"added index {INBOX_INDEX}" in out
-    assert "trace_context" in _columns(url, "outbox")
+    assert {"trace_context", "priority"} <= _columns(url, "outbox")
     assert INBOX_INDEX in _indexes(url, "processed_events")
     db = Database(url)
     store = OutboxStore(db, OutboxMessage)
     try:
         [row] = store.pending(10)
-        assert (row.event_id, row.trace_context) == ("e-old", None)
+        # written before the lanes: published with no priority, in the normal lane
+        assert (row.event_id, row.trace_context, row.priority) == ("e-old", None, None)
     finally:
         store.close()
         db.dispose()

@@ -100,7 +100,11 @@ class TestBroker:
         return dict(zip(queues, found, strict=True))
 
     def publish_event(
-        self, envelope: Envelope[Any], exchange: str = "orders", routing_key: str | None = None
+        self,
+        envelope: Envelope[Any],
+        exchange: str = "orders",
+        routing_key: str | None = None,
+        priority: int | None = None,
     ) -> None:
         self.publish_raw(
             envelope.to_json_bytes(),
@@ -112,6 +116,7 @@ class TestBroker:
                 message_id=envelope.id,
                 type=envelope.type,
                 headers={"correlation_id": envelope.correlationid},
+                priority=priority,
             ),
         )
 

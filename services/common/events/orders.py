@@ -63,6 +63,17 @@ class OrderPlaced(_PricedOrder):
     schema_version: ClassVar[int] = 1
     source: ClassVar[str] = ORDERS_SOURCE
 
+    # Optional, with a default, and left out of the payload when it has it: an event written
+    # before it existed still parses, and a standard order's event is exactly what it was, so
+    # a consumer deployed before the field reads it as before (schema_version stays 1:
+    # docs/events.md).
+    express: bool = Field(
+        default=False,
+        strict=True,
+        exclude_if=lambda express: not express,
+        description="served first: its events carry a high AMQP priority (docs/priorities.md)",
+    )
+
 
 class OrderConfirmed(_PricedOrder):
     """Stock was reserved for every line; the order is final."""

@@ -151,6 +151,7 @@ class PikaPublisher:
             message_id=message.event_id,
             type=message.event_type,
             correlation_id=message.correlation_id,
+            priority=message.priority,  # None: no priority, the normal lane (docs/priorities.md)
             # `traceparent` (W3C trace context): the trace of the transaction that wrote the row.
             headers={"correlation_id": message.correlation_id, **trace_headers},
         )

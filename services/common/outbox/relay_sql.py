@@ -38,7 +38,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-Row = tuple[int, str, str, str, str, str | None]
+Row = tuple[int, str, str, str, str, str | None, int | None]
 Params = dict[str, Any]
 
 
@@ -58,7 +58,7 @@ class RelaySql:
         self._marks: dict[int, Statement] = {}
         self._read = self._compile(
             select(t.c.id, t.c.event_id, t.c.event_type, t.c.correlation_id, t.c.payload)
-            .add_columns(t.c.trace_context)
+            .add_columns(t.c.trace_context, t.c.priority)
             .where(t.c.published_at.is_(None))
             .order_by(t.c.id)
             .limit(bindparam("limit", type_=Integer()))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from services.common.db import Database, table_of
 from services.common.events import Envelope
 from services.common.observability.messaging import capture
+from services.common.outbox.priority import current as inherited_priority
 from services.common.outbox.relay_sql import RelaySql
 from services.common.outbox.tables import OutboxMixin
 from services.common.table_insert import TableInsert
@@ -31,6 +32,7 @@ class OutboundMessage:
     correlation_id: str
     body: bytes
     trace_context: str | None = None  # the writer's, as stored (observability/messaging.py)
+    priority: int | None = None  # the AMQP priority (None: none set; docs/priorities.md)
 
 
 def _commit_order_lock(connection: Connection, table: type[OutboxMixin]) -> None:
@@ -57,6 +59,7 @@ _OUTBOX_COLUMNS = (
     "created_at",
     "attempts",
     "trace_context",
+    "priority",
 )
 
 
@@ -72,10 +75,16 @@ def _outbox_insert(table: type[OutboxMixin]) -> TableInsert:
 
 
 def add_event(
-    session: Session, table: type[OutboxMixin], envelope: Envelope[Any], aggregate_id: str
+    session: Session,
+    table: type[OutboxMixin],
+    envelope: Envelope[Any],
+    aggregate_id: str,
+    priority: int | None = None,
 ) -> datetime:
     """Add `envelope` to the outbox in the caller's transaction; call it last, before commit.
 
+    `priority` is the AMQP priority the relay will publish it with; by default, that of the
+    event being handled (priority.py), so an express order's events stay in its lane.
     Returns the row's `created_at`, so a caller can show the row without reading it back.
     """
     connection = session.connection()
@@ -98,6 +107,7 @@ def add_event(
                 "created_at": created_at,
                 "attempts": 0,
                 "trace_context": capture(),
+                "priority": inherited_priority() if priority is None else priority,
             }
         ],
     )
@@ -125,8 +135,9 @@ class OutboxStore:
                 correlation_id=correlation_id,
                 body=payload.encode(),
                 trace_context=trace_context,
+                priority=priority,
             )
-            for row_id, event_id, event_type, correlation_id, payload, trace_context in (
+            for row_id, event_id, event_type, correlation_id, payload, trace_context, priority in (
                 self._sql.pending(limit)
             )
         ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from services.common.sqltypes import UtcDateTime
@@ -30,6 +30,8 @@ class OutboxMixin:
     `payload` is the serialized envelope exactly as committed; the relay sends these bytes as-is.
     `trace_context` is the W3C trace context (JSON) of the transaction that wrote the row, when
     it was traced: the relay's publish continues that trace (observability/messaging.py).
+    `priority` is the AMQP priority the relay publishes it with (NULL: none, the normal lane;
+    docs/priorities.md). Nullable, so `create-schema` adds it to an older table in place.
     """
 
     id: Mapped[int] = mapped_column(_ROW_ID, primary_key=True, autoincrement=True)
@@ -43,6 +45,7 @@ class OutboxMixin:
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     trace_context: Mapped[str | None] = mapped_column(Text, default=None)
+    priority: Mapped[int | None] = mapped_column(SmallInteger, default=None)
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[Any, ...]:  # noqa: N805

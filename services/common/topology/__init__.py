@@ -11,6 +11,7 @@ One concept per module:
 - `flow`: what one order sets moving, every event of its life, derived from `routing`;
 - `permissions`: each login's rights, derived from the routing tables;
 - `policies`: dead-lettering and alternate exchanges, and what quorum queues add to them;
+- `priorities`: the priority lanes of the event queues (express orders first);
 - `model`: the dataclasses a topology is made of;
 - `builder`: `build(vhost, queue_type, log_retention)`, the whole topology of one vhost.
 
@@ -57,17 +58,30 @@ from services.common.topology.permissions import (
     storefront_permissions,
 )
 from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES, max_age
+from services.common.topology.priorities import (
+    CLASSIC_MAX_PRIORITY,
+    EXPRESS_PRIORITY,
+    MAX_PRIORITY_ARGUMENT,
+    QUORUM_NORMAL_MAX,
+    STANDARD_PRIORITY,
+    order_priority,
+)
 from services.common.topology.routing import *  # noqa: F403  (every name in its __all__)
 from services.common.topology.routing import __all__ as _routing_names
 
 __all__ = [
     *_routing_names,
+    "CLASSIC_MAX_PRIORITY",
     "DEFAULT_VHOST",
     "DELIVERY_LIMIT",
+    "EXPRESS_PRIORITY",
     "FLOWER",
+    "MAX_PRIORITY_ARGUMENT",
     "MONITOR",
+    "QUORUM_NORMAL_MAX",
     "REPLAY",
     "SERVER_NAMED_QUEUE",
+    "STANDARD_PRIORITY",
     "STOREFRONT",
     "UNLIMITED_DELIVERIES",
     "Binding",
@@ -88,6 +102,7 @@ __all__ = [
     "dead_letter_exchange",
     "event_log",
     "max_age",
+    "order_priority",
     "order_events",
     "publishers",
     "replay_permissions",

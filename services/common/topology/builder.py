@@ -119,13 +119,14 @@ def _event_exchanges() -> _Objects:
 
 
 def _event_queues() -> _Objects:
-    """Each service's event queues, bound to the exchanges it subscribes to."""
+    """Each service's event queues, bound to the exchanges it subscribes to, with priority
+    lanes (priorities.py)."""
     objects = _Objects()
     for service, subscriptions in EVENT_SUBSCRIPTIONS.items():
         dlx = dead_letter_exchange(service)
         for queue, exchange, keys in subscriptions:
             objects += _Objects(
-                queues=(Queue(queue, owner=service, dead_letter_exchange=dlx),),
+                queues=(Queue(queue, owner=service, dead_letter_exchange=dlx, prioritized=True),),
                 bindings=tuple(Binding(exchange, queue, key) for key in keys),
             )
     return objects

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from services.common.registry import Service
 from services.common.topology.names import user_name
+from services.common.topology.priorities import CLASSIC_MAX_PRIORITY, MAX_PRIORITY_ARGUMENT
 
 
 class QueueType(StrEnum):
@@ -43,6 +44,7 @@ class Queue:
     name: str
     owner: Service | None  # the service that consumes it; None for sinks people read
     dead_letter_exchange: str | None = None  # None: this queue is itself a sink
+    prioritized: bool = False  # has priority lanes (an event queue: priorities.py)
 
     @property
     def dead_letter_queue(self) -> str:
@@ -122,6 +124,15 @@ class Topology:
         """What every queue is declared with. The rest (dead-lettering, limits, leader
         placement) is in policies, which can change without redeclaring the queue."""
         return self.queue_type.arguments
+
+    def arguments_of(self, queue: str) -> dict[str, str | int]:
+        """What `queue` is declared with: `queue_arguments`, and on a classic vhost the priority
+        lanes of an event queue (`x-max-priority`, a queue argument no policy can set; quorum
+        queues have their lanes without one: priorities.py)."""
+        arguments: dict[str, str | int] = dict(self.queue_arguments)
+        if self.queue_type is QueueType.CLASSIC and self.queue(queue).prioritized:
+            arguments[MAX_PRIORITY_ARGUMENT] = CLASSIC_MAX_PRIORITY
+        return arguments
 
     def stream_of(self, exchange: str) -> Stream:
         """The event log of an event exchange."""

@@ -20,6 +20,7 @@ from services.common.events import InvalidEvent, parse_event
 from services.common.observability import tracing
 from services.common.observability.logs import about_event
 from services.common.observability.messaging import HANDLER, consumer_span, fail
+from services.common.outbox.priority import inherited
 from services.common.worker.observed import IngressMetrics
 from services.common.worker.tasks import EventTask, Settle
 
@@ -32,6 +33,8 @@ class Delivery:
 
     queue: str
     message_id: str | None
+    # The AMQP priority it came with: what the handler publishes inherits it (outbox/priority.py).
+    priority: int | None = None
     # For the CONSUMER span (only filled in when this process traces).
     properties: Mapping[str, Any] = field(default_factory=dict)
     delivery_info: Mapping[str, Any] = field(default_factory=dict)
@@ -69,8 +72,8 @@ def _attempt(routes: Mapping[str, str], body: bytes, delivery: Delivery, span: A
     task = cast(EventTask, current_app.tasks[routes[event.type]])
     if span is not None:
         span.set_attribute(HANDLER, task.name)
-    with about_event(event.id, event.type, event.correlationid):
-        settle = task.first_attempt(event, delivery.queue)
+    with about_event(event.id, event.type, event.correlationid), inherited(delivery.priority):
+        settle = task.first_attempt(event, delivery.queue, delivery.priority)
     if span is not None and settle is Settle.DEAD_LETTER:
         fail(span, "the handler failed for good", "dead_lettered")
     return settle

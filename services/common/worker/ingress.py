@@ -173,12 +173,15 @@ class EventIngress(bootsteps.ConsumerStep):
 def _delivery(message: Message, queue: str) -> Delivery:
     """Plain values only (a prefork child gets a pickled copy); tracing's only when it is on."""
     properties = message.properties
+    found: Any = properties.get("priority")
+    priority = found if isinstance(found, int) else None
     if not tracing.enabled():
-        return Delivery(queue, properties.get("message_id"))
+        return Delivery(queue, properties.get("message_id"), priority)
     info = message.delivery_info
     return Delivery(
         queue,
         properties.get("message_id"),
+        priority,
         {k: properties.get(k) for k in ("message_id", "correlation_id")},
         {k: info.get(k) for k in ("exchange", "routing_key", "redelivered", "delivery_tag")},
         dict(message.headers or {}),

@@ -34,8 +34,11 @@ class RetryPublisher:
         self._producer: Producer | None = None
         self._returned: list[str] = []
 
-    def publish(self, task_name: str, event: Envelope[Any], countdown: float) -> None:
-        """The first retry of `event` as task `task_name`, due in `countdown` seconds."""
+    def publish(
+        self, task_name: str, event: Envelope[Any], countdown: float, priority: int | None = None
+    ) -> None:
+        """The first retry of `event` as task `task_name`, due in `countdown` seconds, carrying
+        the event's AMQP `priority` (the task queue has no lanes: it is only passed on)."""
         with self._lock:
             self._returned.clear()
             try:
@@ -54,6 +57,7 @@ class RetryPublisher:
                     mandatory=True,
                     confirm_timeout=self._confirm_timeout,
                     retry=False,
+                    priority=priority,
                 )
             except Exception as exc:
                 self._drop()

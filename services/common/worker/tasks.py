@@ -35,6 +35,7 @@ from celery import Celery, Task
 from services.common.backoff import equal_jitter
 from services.common.events import Envelope, InvalidEvent, parse_event
 from services.common.observability.metrics import INVALID_TYPE
+from services.common.outbox.priority import inherited
 from services.common.worker.attempt import EventHandler, describe, run_handler
 from services.common.worker.observed import DeadLetterReason, Outcome, TaskMetrics
 from services.common.worker.retry_publisher import RetryNotPublished, RetryPublisher
@@ -77,14 +78,17 @@ class EventTask(Task):  # type: ignore[type-arg]
             self.metrics.dead_lettered(self.private_queue, INVALID_TYPE, DeadLetterReason.PERMANENT)
             raise
         retries = self.request.retries
-        attempt = run_handler(
-            event,
-            self.handler(),
-            self.policy,
-            self.metrics,
-            retries=retries,
-            dead_letter_queue=self.private_queue,
-        )
+        # The event's priority, which its first attempt gave this task (and Celery gives each
+        # retry of it): what the handler publishes keeps the order's lane.
+        with inherited((self.request.delivery_info or {}).get("priority")):
+            attempt = run_handler(
+                event,
+                self.handler(),
+                self.policy,
+                self.metrics,
+                retries=retries,
+                dead_letter_queue=self.private_queue,
+            )
         if attempt.outcome is Outcome.HANDLED:
             return
         if attempt.outcome is Outcome.DEAD_LETTERED:
@@ -94,8 +98,11 @@ class EventTask(Task):  # type: ignore[type-arg]
         limit = retries + 1 if attempt.outcome is Outcome.DEFERRED else None
         raise self.retry(exc=attempt.error, countdown=attempt.delay, max_retries=limit)
 
-    def first_attempt(self, event: Envelope[Any], queue: str) -> Settle:
-        """The first run, off `queue`; on a pool thread (or prefork child). Never raises."""
+    def first_attempt(
+        self, event: Envelope[Any], queue: str, priority: int | None = None
+    ) -> Settle:
+        """The first run, off `queue`, of an event that came with AMQP `priority`; on a pool
+        thread (or prefork child). Never raises."""
         attempt = run_handler(
             event, self.handler(), self.policy, self.metrics, retries=0, dead_letter_queue=queue
         )
@@ -104,7 +111,7 @@ class EventTask(Task):  # type: ignore[type-arg]
         if attempt.outcome is Outcome.DEAD_LETTERED:
             return Settle.DEAD_LETTER
         try:
-            self._retry_publisher().publish(self.name, event, attempt.delay)
+            self._retry_publisher().publish(self.name, event, attempt.delay, priority)
         except RetryNotPublished as exc:
             return self._requeue_later(event, queue, exc)
         self._publish_failures = 0

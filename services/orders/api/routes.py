@@ -136,6 +136,7 @@ async def post_order(
         currency=request.currency,
         idempotency_key=idempotency_key,
         correlation_id=correlation_id,
+        express=request.express,
     )
     # The handler blocks on the database: it runs in the thread pool (a sync route would make
     # FastAPI hop to the pool a second time to serialize the answer). The answer is the

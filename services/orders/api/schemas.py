@@ -25,6 +25,11 @@ class PlaceOrderRequest(BaseModel):
     customer_email: EmailStr = Field(max_length=254, examples=["ada@example.com"])
     lines: list[LineIn] = Field(min_length=1, max_length=100)
     currency: Currency = Field(default="EUR", description="defaults to EUR, the catalogue's")
+    express: bool = Field(
+        default=False,
+        strict=True,
+        description="served before standard orders by every service (docs/priorities.md)",
+    )
 
 
 PLACE_ORDER_EXAMPLES: dict[str, Any] = {
@@ -41,6 +46,14 @@ PLACE_ORDER_EXAMPLES: dict[str, Any] = {
             "customer_email": "grace@example.org",
             "lines": [{"sku": "POSTER-A2", "quantity": 1}],
             "currency": "EUR",
+        },
+    },
+    "express": {
+        "summary": "An express order, served first",
+        "value": {
+            "customer_email": "ada@example.com",
+            "lines": [{"sku": "MUG-BLUE", "quantity": 1}],
+            "express": True,
         },
     },
     "invalid": {

@@ -107,3 +107,23 @@ def test_shortage_publishes_stock_rejected(broker: TestBroker, system: AnswerSys
     assert answer.type == "stock.rejected"
     body = json.loads(answer.to_json_bytes())
     assert body["data"]["shortages"] == [{"sku": "POSTER-A2", "requested": 1, "available": 0}]
+
+
+def test_an_answer_keeps_the_priority_of_the_order_placed_it_answers(
+    broker: TestBroker, system: AnswerSystem
+) -> None:
+    """docs/priorities.md: the worker runs the handler under the delivery's AMQP priority, the
+    outbox row keeps it and the relay publishes it: an express order stays in its lane."""
+    express = order_placed_event(lines=[("MUG-BLUE", 1, "8.50")])
+    standard = order_placed_event(lines=[("MUG-BLUE", 1, "8.50")])
+    broker.publish_event(express, priority=t.EXPRESS_PRIORITY)
+    broker.publish_event(standard)
+    got: dict[str, int | None] = {}
+
+    def probe() -> bool:
+        for props, body in broker.drain(t.ORDERS_EVENTS_QUEUE):
+            got[parse_event(body).data.order_id] = props.priority
+        return len(got) >= 2
+
+    wait_until(probe, timeout=60, message=f"2 answers on {t.ORDERS_EVENTS_QUEUE}")
+    assert got == {express.data.order_id: t.EXPRESS_PRIORITY, standard.data.order_id: None}

@@ -6,21 +6,24 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from services.common.db import table_of
 from services.common.topology import (
     EMAIL_EVENTS_QUEUE,
+    EXPRESS_PRIORITY,
     INVENTORY_EVENTS_QUEUE,
     ORDER_PLACED,
+    STOCK_RESERVED,
     Service,
     task_queue,
 )
-from services.inventory.models import ProcessedEvent
+from services.inventory.models import OutboxMessage, ProcessedEvent
 from tests.support.broker import TestBroker, loads, x_death_reason
 from tests.support.factories import order_placed_event
 from tests.support.inventory import (
     WORKER_READY,
+    answers_of,
     handled,
     inbox_count,
     inventory_worker,
@@ -116,6 +119,34 @@ def test_a_handler_that_keeps_failing_is_retried_then_dead_lettered_on_its_own_q
         INVENTORY_EVENTS_QUEUE: 0,
         TASKS_QUEUE: 0,
     }
+
+
+def test_a_retried_express_order_is_answered_in_the_express_lane(
+    broker: TestBroker, tmp_path: Path
+) -> None:
+    """docs/priorities.md: the retry task carries the event's priority (Celery keeps it from
+    retry to retry), and the handler's retry runs under it."""
+    url = f"sqlite:///{tmp_path}/inventory.db"
+    db = make_inventory_db(url)
+    failing = tmp_path / "fail"
+    failing.touch()
+    event = order_placed_event(lines=[("MUG-BLUE", 1, "8.50")])
+    worker = inventory_worker(tmp_path, {"INVENTORY_DATABASE_URL": url}, fail_while_exists=failing)
+    with running(worker) as (proc,):
+        proc.wait_for_log(WORKER_READY, timeout=90)
+        broker.publish_event(event, priority=EXPRESS_PRIORITY)
+        wait_until(lambda: "retry 2/" in proc.log(), timeout=90, message="two retries")
+        failing.unlink()
+        wait_until(
+            lambda: answers_of(db, event.data.order_id) == [STOCK_RESERVED],
+            timeout=90,
+            message="stock.reserved after the retries",
+        )
+    with db.transaction() as session:
+        [priority] = session.scalars(
+            select(OutboxMessage.priority).where(OutboxMessage.aggregate_id == event.data.order_id)
+        )
+    assert priority == EXPRESS_PRIORITY
 
 
 def test_kill_9_after_the_commit_and_before_the_ack_changes_stock_once(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.common.events import Envelope, OrderPlaced
-from services.common.topology import ORDER_PLACED
+from services.common.topology import EXPRESS_PRIORITY, ORDER_PLACED, STANDARD_PRIORITY
 from services.orders.bootstrap import Container
 from tests.support.orders import operator, order_body, outbox_rows
 
@@ -45,6 +46,22 @@ def test_an_accepted_order_is_priced_from_the_catalogue_and_stored_with_its_even
     assert row.published_at is None
 
 
+@pytest.mark.parametrize(
+    ("express", "priority"), [(True, EXPRESS_PRIORITY), (False, STANDARD_PRIORITY), (None, 0)]
+)
+def test_an_orders_outbox_row_carries_its_lane(
+    client: TestClient, container: Container, express: bool | None, priority: int
+) -> None:
+    """docs/priorities.md: the relay publishes the row's priority; `express` is in the event
+    only when true (a standard order's event is what it was before the field)."""
+    body = order_body() if express is None else {**order_body(), "express": express}
+    assert client.post("/orders", json=body).status_code == 202
+    [row] = outbox_rows(container.db)
+    assert row.priority == priority
+    data = json.loads(row.payload)["data"]
+    assert data.get("express") is (True if express else None)
+
+
 def test_a_client_price_is_refused_not_trusted(client: TestClient) -> None:
     body = order_body()
     body["lines"][0]["unit_price"] = "0.01"
@@ -74,6 +91,9 @@ def test_a_client_price_is_refused_not_trusted(client: TestClient) -> None:
         ({"currency": "eur"}, "currency"),
         ({"currency": "EURO"}, "currency"),
         ({"coupon": "FREE"}, "coupon"),
+        ({"express": "yes"}, "express"),
+        ({"express": 1}, "express"),
+        ({"express": None}, "express"),
     ],
 )
 def test_each_bad_field_is_named(client: TestClient, patch: dict[str, Any], field: str) -> None:
