@@ -148,30 +148,30 @@ def test_opening_a_closed_object_breaks_old_consumers() -> None:
     assert change == f"data: additionalProperties False -> True: {WIDENS}"
 
 
-class _ExpressOrderPlaced(OrderPlaced):
+class _GiftWrappedOrderPlaced(OrderPlaced):
     """order.placed with one more optional field, as pydantic writes it (not registered)."""
 
     event_type: ClassVar[str] = "order.placed"
-    express: bool = False
+    gift_wrap: bool = False
 
 
 def test_an_optional_field_on_a_real_contract_is_compatible() -> None:
     before = event_schemas()["order.placed.v1.json"]
-    after = Envelope[_ExpressOrderPlaced].model_json_schema()
-    assert "express" in after["$defs"]["_ExpressOrderPlaced"]["properties"]
+    after = Envelope[_GiftWrappedOrderPlaced].model_json_schema()
+    assert "gift_wrap" in after["$defs"]["_GiftWrappedOrderPlaced"]["properties"]
     assert breaking_changes(before, after) == []
 
 
 class _StrictOrderPlaced(OrderPlaced):
     event_type: ClassVar[str] = "order.placed"
-    express: bool
+    gift_wrap: bool
 
 
 def test_a_required_field_on_a_real_contract_breaks() -> None:
     before = event_schemas()["order.placed.v1.json"]
     after = Envelope[_StrictOrderPlaced].model_json_schema()
     assert [str(c) for c in breaking_changes(before, after)] == [
-        f"data.express: new required field: {NARROWS}"
+        f"data.gift_wrap: new required field: {NARROWS}"
     ]
 
 
