@@ -56,7 +56,12 @@ from services.common.topology.permissions import (
     service_permissions,
     storefront_permissions,
 )
-from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES, max_age
+from services.common.topology.policies import (
+    DELIVERY_LIMIT,
+    RABBITMQ4_DEFAULT_DELIVERY_LIMIT,
+    UNLIMITED_DELIVERIES,
+    max_age,
+)
 from services.common.topology.routing import *  # noqa: F403  (every name in its __all__)
 from services.common.topology.routing import __all__ as _routing_names
 
@@ -64,6 +69,7 @@ __all__ = [
     *_routing_names,
     "DEFAULT_VHOST",
     "DELIVERY_LIMIT",
+    "RABBITMQ4_DEFAULT_DELIVERY_LIMIT",
     "FLOWER",
     "MONITOR",
     "REPLAY",
