@@ -113,7 +113,7 @@ def test_rabbitmq_applies_the_quorum_policies(quorum_vhost: QuorumVhost) -> None
         "queue-leader-locator": "balanced",
     }
     # RabbitMQ 3.10 has no default limit and refuses -1: there the sinks' policy leaves it out
-    sink = {"queue-leader-locator": "balanced"}
+    sink: dict[str, str | int] = {"queue-leader-locator": "balanced"}
     if version(b) >= (4, 0):
         sink["delivery-limit"] = t.UNLIMITED_DELIVERIES
     assert effective_policy(b, DLQ) == sink
