@@ -26,7 +26,7 @@ test: install broker rabbitmq4  ## ruff + mypy + the whole pytest suite, on 3.10
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	mkdir -p var
-	make -k --no-print-directory test-rabbitmq4 > var/test-rabbitmq4.log 2>&1 & four=$$!; \
+	make --no-print-directory test-rabbitmq4 > var/test-rabbitmq4.log 2>&1 & four=$$!; \
 	  $(BIN)/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile; three=$$?; \
 	  wait $$four; four=$$?; echo "== RabbitMQ 4 (var/test-rabbitmq4.log)"; cat var/test-rabbitmq4.log; \
 	  exit $$(( three || four ))
@@ -39,8 +39,9 @@ ON_RABBITMQ4 := RABBITMQ_RELEASE_ROOT=$(RABBITMQ4_ROOT) BROKER_PORT=5673 \
   BROKER_MANAGEMENT_URL=http://127.0.0.1:15673
 PYTEST4 := $(BIN)/pytest --numprocesses 2 --dist loadfile -p no:cacheprovider
 test-rabbitmq4: install rabbitmq4  ## the RabbitMQ 4 part of `make test`
-	$(ON_RABBITMQ4) BROKER_QUEUE_TYPE=classic $(PYTEST4) tests/e2e tests/integration/test_quorum_queues.py tests/reliability/test_cluster_faults.py
-	$(ON_RABBITMQ4) BROKER_QUEUE_TYPE=quorum $(PYTEST4) tests/e2e --ignore=tests/e2e/test_scenario_cluster.py
+	$(ON_RABBITMQ4) BROKER_QUEUE_TYPE=classic $(PYTEST4) tests/e2e tests/integration/test_quorum_queues.py tests/reliability/test_cluster_faults.py; classic=$$?; \
+	  $(ON_RABBITMQ4) BROKER_QUEUE_TYPE=quorum $(PYTEST4) tests/e2e --ignore=tests/e2e/test_scenario_cluster.py; quorum=$$?; \
+	  exit $$(( classic || quorum ))
 
 ORDERS ?= 2000
 reliability: install broker  ## the fault suite at a bigger size; rewrites the table in docs/reliability.md

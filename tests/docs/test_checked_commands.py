@@ -68,10 +68,10 @@ def test_make_test_is_what_ci_runs() -> None:
     assert (
         ".venv/bin/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile; three=$$?; \\" in recipe
     )
-    assert recipe[-4].startswith("make -k --no-print-directory test-rabbitmq4 ")
+    assert recipe[-4].startswith("make --no-print-directory test-rabbitmq4 ")
     assert "rabbitmq4" in targets()["test"].prerequisites
     four = targets()["test-rabbitmq4"].recipe
-    assert [line.split()[:2] for line in four] == [
+    assert [line.split()[:2] for line in four[:2]] == [  # both run, whatever the first gives
         ["$(ON_RABBITMQ4)", "BROKER_QUEUE_TYPE=classic"],
         ["$(ON_RABBITMQ4)", "BROKER_QUEUE_TYPE=quorum"],
     ]
