@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Every installed package at the version the project was tested with (see `make lock`).
 LOCK := constraints.txt
 
-.PHONY: up scenario reset test bench reliability install lock env broker provision databases check-topology docs generate clean cluster-up cluster-down
+.PHONY: up scenario reset test test-rabbitmq4 rabbitmq4 bench reliability install lock env broker provision databases check-topology docs generate clean cluster-up cluster-down
 
 # `make up ONLY="orders-api smtp-sink"` starts only those; the rest can be started later with
 # `.venv/bin/python -m runner start NAME`.
@@ -16,15 +16,32 @@ up: install env broker provision databases  ## everything, then every process in
 
 # Two pytest processes, each with its own test vhost, ports and private nodes; a file's tests stay
 # together in one. Most of the suite waits on the broker and on processes it started.
+# The RabbitMQ 4 runs (test-rabbitmq4) go on beside it, their output kept in var/ and shown after.
 TEST_PROCESSES ?= 2
-test: install broker  ## ruff + mypy + the whole pytest suite (what CI runs)
+test: install broker rabbitmq4  ## ruff + mypy + the whole pytest suite, on 3.10 and 4.x (what CI runs)
 	bash tests/support/ensure-postgres.sh
 	bash tests/support/ensure-chromium.sh
 	bash tests/support/ensure-jq.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile
+	mkdir -p var
+	make --no-print-directory test-rabbitmq4 > var/test-rabbitmq4.log 2>&1 & four=$$!; \
+	  $(BIN)/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile; three=$$?; \
+	  wait $$four; four=$$?; echo "== RabbitMQ 4 (var/test-rabbitmq4.log)"; cat var/test-rabbitmq4.log; \
+	  exit $$(( three || four ))
+
+# On RabbitMQ 4 (broker/ensure-rabbitmq4.sh's node; the test clusters' nodes run from its root,
+# broker/local_node.py): the end-to-end tests with classic queues and again with quorum queues,
+# the quorum queue tests and the cluster scenarios (docs/scaling.md, "Tested RabbitMQ versions").
+RABBITMQ4_ROOT ?= /var/lib/shopflow/rabbitmq4-root
+ON_RABBITMQ4 := RABBITMQ_RELEASE_ROOT=$(RABBITMQ4_ROOT) BROKER_PORT=5673 \
+  BROKER_MANAGEMENT_URL=http://127.0.0.1:15673
+PYTEST4 := $(BIN)/pytest --numprocesses 2 --dist loadfile -p no:cacheprovider
+test-rabbitmq4: install rabbitmq4  ## the RabbitMQ 4 part of `make test`
+	$(ON_RABBITMQ4) BROKER_QUEUE_TYPE=classic $(PYTEST4) tests/e2e tests/integration/test_quorum_queues.py tests/reliability/test_cluster_faults.py; classic=$$?; \
+	  $(ON_RABBITMQ4) BROKER_QUEUE_TYPE=quorum $(PYTEST4) tests/e2e --ignore=tests/e2e/test_scenario_cluster.py; quorum=$$?; \
+	  exit $$(( classic || quorum ))
 
 ORDERS ?= 2000
 reliability: install broker  ## the fault suite at a bigger size; rewrites the table in docs/reliability.md
@@ -69,6 +86,9 @@ env:  ## .env holds the dev secrets: made once from .env.example (never committe
 
 broker:  ## install/start RabbitMQ with the management plugin
 	bash broker/ensure-rabbitmq.sh
+
+rabbitmq4:  ## a RabbitMQ 4 node on 5673 from a Debian 13 root, under chroot (docs/scaling.md)
+	RABBITMQ4_ROOT=$(RABBITMQ4_ROOT) bash broker/ensure-rabbitmq4.sh
 
 provision: install env  ## apply the topology to the vhost (idempotent)
 	$(BIN)/python -m broker.provision apply

@@ -7,6 +7,11 @@ its name, its ports (AMQP, management, Prometheus, Erlang distribution), its dat
 directories, its config files and its Erlang cookie (the cookie is read from `$HOME`, so the node's
 directory is its `HOME`). Every `rabbitmqctl` call names the node explicitly.
 
+A node may run another RabbitMQ release than the installed one: `RABBITMQ_RELEASE_ROOT` names a
+root directory holding one (`broker/ensure-rabbitmq4.sh` makes a RabbitMQ 4 root), and the node's
+scripts are then run from it under `chroot`. The environment passes through `chroot`, so the
+node's HOME and files must be at paths that exist inside the root too (the root mounts /tmp).
+
 The node's processes (the Erlang VM and its helpers) are found through the environment they
 inherit (`RABBITMQ_PID_FILE` is unique per node), not through the pid file alone: a second
 `rabbitmq-server` started by mistake for a running node fails and deletes the pid file.
@@ -29,6 +34,7 @@ DEBIAN_BIN = Path("/usr/lib/rabbitmq/bin")
 INSTALL_HINT = "RabbitMQ is not installed: run `sudo apt-get install rabbitmq-server`"
 VM_GONE_GRACE = 2.0  # seconds without a process of the node before it counts as dead
 DEATH_GRACE = 30.0  # a VM whose boot failed writes its crash dump, then exits
+RELEASE_ROOT_ENV = "RABBITMQ_RELEASE_ROOT"  # unset or empty: the installed RabbitMQ
 
 
 class NodeError(RuntimeError):
@@ -44,6 +50,12 @@ def script(name: str) -> str:
     if found is None:
         raise NodeError(f"{INSTALL_HINT} ({name} not found)")
     return found
+
+
+def release_root() -> Path | None:
+    """The root of the RabbitMQ release new nodes run from (None: the installed one)."""
+    value = os.environ.get(RELEASE_ROOT_ENV, "")
+    return Path(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,15 @@ class LocalNode:
     cookie: str | None = None  # None: Erlang makes one at first start (fine for a lone node)
     settings: list[str] = field(default_factory=list)  # extra rabbitmq.conf lines
     advanced_config: str | None = None  # an Erlang-term advanced.config, for what .conf lacks
+    root: Path | None = field(default_factory=release_root)  # run from this release, chrooted
+
+    def command(self, name: str) -> list[str]:
+        """How to run the RabbitMQ script `name` for this node."""
+        if self.root is None:
+            return [script(name)]
+        if not (self.root / DEBIAN_BIN.relative_to("/") / name).exists():
+            raise NodeError(f"no RabbitMQ in {self.root}: run `bash broker/ensure-rabbitmq4.sh`")
+        return ["chroot", str(self.root), str(DEBIAN_BIN / name)]
 
     @property
     def pid_file(self) -> Path:
@@ -144,7 +165,7 @@ class LocalNode:
         """`rabbitmqctl -n <node> ARGS`; raises NodeError with its first line of complaint."""
         try:
             proc = subprocess.run(
-                [script(tool), "-n", self.name, *args],
+                [*self.command(tool), "-n", self.name, *args],
                 env=self.cli_env(),
                 capture_output=True,
                 text=True,
@@ -162,8 +183,10 @@ class LocalNode:
     def start(self) -> None:
         """Launch the node in the background; `wait_started` waits for it."""
         self.write_files()
+        if self.root is not None and not _inside(self.root, self.home).is_dir():
+            raise NodeError(f"{self.home} is not at the same path in {self.root}: use /tmp")
         proc = subprocess.run(
-            [script("rabbitmq-server"), "-detached"],
+            [*self.command("rabbitmq-server"), "-detached"],
             env=self.server_env(),
             capture_output=True,
             text=True,
@@ -177,7 +200,7 @@ class LocalNode:
         """Until RabbitMQ and its plugins run. Fails as soon as the VM dies while booting (a port
         taken, a bad config): `rabbitmqctl wait` alone keeps waiting, to its timeout, on the pid
         file the dead VM left behind."""
-        cmd = [script("rabbitmqctl"), "-n", self.name, "wait", str(self.pid_file)]
+        cmd = [*self.command("rabbitmqctl"), "-n", self.name, "wait", str(self.pid_file)]
         cmd += ["--timeout", str(int(timeout))]
         deadline = time.monotonic() + timeout + 30
         with subprocess.Popen(
@@ -280,6 +303,11 @@ def write_cookie(path: Path, cookie: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o400)
     with os.fdopen(fd, "w") as f:
         f.write(cookie)
+
+
+def _inside(root: Path, path: Path) -> Path:
+    """Where `path` is seen from outside when a process chrooted to `root` opens it."""
+    return root / path.absolute().relative_to("/")
 
 
 def _complaint(proc: subprocess.CompletedProcess[str]) -> str:

@@ -63,8 +63,18 @@ def test_make_test_is_what_ci_runs() -> None:
     recipe = targets()["test"].recipe
     for step in (".venv/bin/ruff check .", ".venv/bin/ruff format --check .", ".venv/bin/mypy"):
         assert step in recipe
-    # the whole suite, this test among it, a test file per pytest process at a time
-    assert recipe[-1] == ".venv/bin/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile"
+    # the whole suite, this test among it, a test file per pytest process at a time, while the
+    # RabbitMQ 4 runs go on beside it
+    assert (
+        ".venv/bin/pytest --numprocesses $(TEST_PROCESSES) --dist loadfile; three=$$?; \\" in recipe
+    )
+    assert recipe[-4].startswith("make --no-print-directory test-rabbitmq4 ")
+    assert "rabbitmq4" in targets()["test"].prerequisites
+    four = targets()["test-rabbitmq4"].recipe
+    assert [line.split()[:2] for line in four[:2]] == [  # both run, whatever the first gives
+        ["$(ON_RABBITMQ4)", "BROKER_QUEUE_TYPE=classic"],
+        ["$(ON_RABBITMQ4)", "BROKER_QUEUE_TYPE=quorum"],
+    ]
 
 
 @pytest.mark.documents("make lock")

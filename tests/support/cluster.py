@@ -24,12 +24,17 @@ from broker.cluster import lifecycle
 from broker.cluster.layout import NODES, Layout
 from broker.cluster.leaders import QueueLeader, queues_led, quorum_leaders
 from broker.cluster.status import cluster_status
-from broker.local_node import LocalNode, NodePorts
+from broker.local_node import LocalNode, NodePorts, release_root
 from broker.management import ManagementClient
 from tests.support.polling import wait_until
 from tests.support.ports import free_port
 
 ADMIN = ("guest", "guest")  # guest may log in over loopback only: every node is loopback
+# With RABBITMQ_RELEASE_ROOT (a RabbitMQ 4 root, broker/local_node.py) the nodes deny global QoS
+# as 4.3 does by default (3.10 does not know the key). Not transient non-exclusive queues: a 4.0.5
+# node denying them fails `start_app` after `join_cluster` (`failed_to_deny_deprecated_features`);
+# the shared 4.x node of broker/ensure-rabbitmq4.sh denies both, and the e2e tests run there.
+DENIED_AS_ON_4_3 = ("deprecated_features.permit.global_qos = false",)
 
 
 @dataclass
@@ -127,7 +132,8 @@ def private_layout(
     state_dir: Path, settings: tuple[str, ...] = (), advanced_config: str | None = None
 ) -> Layout:
     """Free ports and a node name unique to this test session; `settings` (rabbitmq.conf lines)
-    and `advanced_config` tune every node."""
+    and `advanced_config` tune every node. `state_dir` must be under /tmp when the nodes run
+    from a release root (pytest's temporary directories are)."""
     node_ports = tuple(  # free_port never gives this process the same port twice
         NodePorts(
             amqp=free_port(), management=free_port(), dist=free_port(), prometheus=free_port()
@@ -135,7 +141,8 @@ def private_layout(
         for _ in range(NODES)
     )
     name = f"shopflow-t{os.getpid()}-{secrets.token_hex(2)}"
-    return Layout(name, state_dir, node_ports, settings, advanced_config)
+    denied = DENIED_AS_ON_4_3 if release_root() is not None else ()
+    return Layout(name, state_dir, node_ports, (*settings, *denied), advanced_config)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from tests.support.processes import REPO_ROOT
 
-RULE = re.compile(r"^(?P<target>[a-z][a-z-]*):(?!=)(?P<prerequisites>[^#]*)")
+RULE = re.compile(r"^(?P<target>[a-z][a-z0-9-]*):(?!=)(?P<prerequisites>[^#]*)")
 
 
 @dataclass(frozen=True)

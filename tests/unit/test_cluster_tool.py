@@ -55,6 +55,26 @@ def test_a_missing_rabbitmq_names_the_apt_command(
         local_node.script("rabbitmq-server")
 
 
+def test_a_release_root_runs_the_nodes_scripts_under_chroot(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    bin_dir = root / local_node.DEBIAN_BIN.relative_to("/")
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "rabbitmqctl").touch()
+    monkeypatch.setenv(local_node.RELEASE_ROOT_ENV, str(root))
+    [node, *_] = Layout.from_settings(ClusterSettings(state_dir=tmp_path / "state")).nodes()
+    assert node.command("rabbitmqctl") == ["chroot", str(root), "/usr/lib/rabbitmq/bin/rabbitmqctl"]
+    with pytest.raises(NodeError, match=r"no RabbitMQ in .*ensure-rabbitmq4"):
+        node.command("rabbitmq-server")
+    # its HOME is not at the same path inside the root: the chrooted node could not read it
+    (bin_dir / "rabbitmq-server").touch()
+    with pytest.raises(NodeError, match=r"not at the same path in .*: use /tmp"):
+        node.start()
+    monkeypatch.setenv(local_node.RELEASE_ROOT_ENV, "")
+    assert Layout.from_settings(ClusterSettings(state_dir=tmp_path)).nodes()[0].root is None
+
+
 def test_the_report_names_each_node_and_each_leader(tmp_path: Path) -> None:
     nodes = Layout.from_settings(ClusterSettings(state_dir=tmp_path)).nodes()
     names = tuple(n.name for n in nodes)

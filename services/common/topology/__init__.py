@@ -57,7 +57,12 @@ from services.common.topology.permissions import (
     service_permissions,
     storefront_permissions,
 )
-from services.common.topology.policies import DELIVERY_LIMIT, UNLIMITED_DELIVERIES, max_age
+from services.common.topology.policies import (
+    DELIVERY_LIMIT,
+    RABBITMQ4_DEFAULT_DELIVERY_LIMIT,
+    UNLIMITED_DELIVERIES,
+    max_age,
+)
 from services.common.topology.priorities import (
     CLASSIC_MAX_PRIORITY,
     EXPRESS_PRIORITY,
@@ -75,6 +80,7 @@ __all__ = [
     "DEFAULT_VHOST",
     "DELIVERY_LIMIT",
     "EXPRESS_PRIORITY",
+    "RABBITMQ4_DEFAULT_DELIVERY_LIMIT",
     "FLOWER",
     "MAX_PRIORITY_ARGUMENT",
     "MONITOR",

@@ -48,6 +48,8 @@ from services.common.topology.model import (
 )
 
 DELIVERY_LIMIT = 20
+# What RabbitMQ 4.0 and later give a quorum queue that no policy or argument limits.
+RABBITMQ4_DEFAULT_DELIVERY_LIMIT = 20
 # RabbitMQ 4's value for "no limit". RabbitMQ 3 refuses it in a policy and has no default limit,
 # so the vhost tool leaves the key out there (broker/provision/policies.py).
 UNLIMITED_DELIVERIES = -1
