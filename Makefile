@@ -35,8 +35,10 @@ test: install broker rabbitmq4  ## ruff + mypy + the whole pytest suite, on 3.10
 # broker/local_node.py): the end-to-end tests with classic queues and again with quorum queues,
 # the quorum queue tests and the cluster scenarios (docs/scaling.md, "Tested RabbitMQ versions").
 RABBITMQ4_ROOT ?= /var/lib/shopflow/rabbitmq4-root
-ON_RABBITMQ4 := RABBITMQ_RELEASE_ROOT=$(RABBITMQ4_ROOT) BROKER_PORT=5673 \
-  BROKER_MANAGEMENT_URL=http://127.0.0.1:15673
+RABBITMQ4_PORT ?= 5673
+RABBITMQ4_MANAGEMENT_PORT ?= 15673
+ON_RABBITMQ4 := RABBITMQ_RELEASE_ROOT=$(RABBITMQ4_ROOT) BROKER_PORT=$(RABBITMQ4_PORT) \
+  BROKER_MANAGEMENT_URL=http://127.0.0.1:$(RABBITMQ4_MANAGEMENT_PORT)
 PYTEST4 := $(BIN)/pytest --numprocesses 2 --dist loadfile -p no:cacheprovider
 test-rabbitmq4: install rabbitmq4  ## the RabbitMQ 4 part of `make test`
 	$(ON_RABBITMQ4) BROKER_QUEUE_TYPE=classic $(PYTEST4) tests/e2e tests/integration/test_quorum_queues.py tests/reliability/test_cluster_faults.py; classic=$$?; \
@@ -88,7 +90,8 @@ broker:  ## install/start RabbitMQ with the management plugin
 	bash broker/ensure-rabbitmq.sh
 
 rabbitmq4:  ## a RabbitMQ 4 node on 5673 from a Debian 13 root, under chroot (docs/scaling.md)
-	RABBITMQ4_ROOT=$(RABBITMQ4_ROOT) bash broker/ensure-rabbitmq4.sh
+	RABBITMQ4_ROOT=$(RABBITMQ4_ROOT) RABBITMQ4_PORT=$(RABBITMQ4_PORT) \
+	  RABBITMQ4_MANAGEMENT_PORT=$(RABBITMQ4_MANAGEMENT_PORT) bash broker/ensure-rabbitmq4.sh
 
 provision: install env  ## apply the topology to the vhost (idempotent)
 	$(BIN)/python -m broker.provision apply

@@ -11,7 +11,8 @@
 # The node shares the machine's epmd with the 3.10 node (which keeps 5672).
 # Settings (environment): RABBITMQ4_ROOT (default /var/lib/shopflow/rabbitmq4-root),
 # RABBITMQ4_PORT (5673), RABBITMQ4_MANAGEMENT_PORT (15673), RABBITMQ4_PROMETHEUS_PORT (15693),
-# RABBITMQ4_DIST_PORT (25673). `broker/rabbitmq4.py` reads the same names.
+# RABBITMQ4_DIST_PORT (25673). `make rabbitmq4` passes the Makefile's root and ports, which
+# `make test-rabbitmq4` then points the tests at.
 set -euo pipefail
 
 ROOT="${RABBITMQ4_ROOT:-/var/lib/shopflow/rabbitmq4-root}"
