@@ -7,6 +7,11 @@ its name, its ports (AMQP, management, Prometheus, Erlang distribution), its dat
 directories, its config files and its Erlang cookie (the cookie is read from `$HOME`, so the node's
 directory is its `HOME`). Every `rabbitmqctl` call names the node explicitly.
 
+A node may run in a network namespace of its own (`netns`, made beforehand; the partition tests
+cut one off that way): every command of the node then runs under `ip netns exec NS`, it listens
+on `host` (its address there) instead of 127.0.0.1, and a name whose host part is an address
+(`t1@10.213.0.11`) makes it and its CLI use Erlang long names.
+
 The node's processes (the Erlang VM and its helpers) are found through the environment they
 inherit (`RABBITMQ_PID_FILE` is unique per node), not through the pid file alone: a second
 `rabbitmq-server` started by mistake for a running node fails and deletes the pid file.
@@ -27,6 +32,9 @@ from pathlib import Path
 # and would drop our HOME (and so our cookie).
 DEBIAN_BIN = Path("/usr/lib/rabbitmq/bin")
 INSTALL_HINT = "RabbitMQ is not installed: run `sudo apt-get install rabbitmq-server`"
+# Instead of the machine's /etc/rabbitmq/rabbitmq-env.conf, which may bind epmd and Erlang
+# distribution to 127.0.0.1: in its own namespace a node must be reachable on its address.
+_NETNS_ENV = "# the node runs in a network namespace of its own: listen on every address there\n"
 VM_GONE_GRACE = 2.0  # seconds without a process of the node before it counts as dead
 DEATH_GRACE = 30.0  # a VM whose boot failed writes its crash dump, then exits
 
@@ -69,6 +77,8 @@ class LocalNode:
     cookie: str | None = None  # None: Erlang makes one at first start (fine for a lone node)
     settings: list[str] = field(default_factory=list)  # extra rabbitmq.conf lines
     advanced_config: str | None = None  # an Erlang-term advanced.config, for what .conf lacks
+    netns: str | None = None  # a network namespace every command of the node runs in
+    host: str = "127.0.0.1"  # the address it listens on (AMQP, management, Prometheus)
 
     @property
     def pid_file(self) -> Path:
@@ -84,7 +94,7 @@ class LocalNode:
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.management}"
+        return f"http://{self.host}:{self.ports.management}"
 
     @property
     def plugins(self) -> list[str]:
@@ -93,14 +103,14 @@ class LocalNode:
 
     def _config(self) -> str:
         lines = [
-            f"listeners.tcp.default = 127.0.0.1:{self.ports.amqp}",
-            "management.tcp.ip = 127.0.0.1",
+            f"listeners.tcp.default = {self.host}:{self.ports.amqp}",
+            f"management.tcp.ip = {self.host}",
             f"management.tcp.port = {self.ports.management}",
             "loopback_users.guest = true",
         ]
         if self.ports.prometheus is not None:
             lines += [
-                "prometheus.tcp.ip = 127.0.0.1",
+                f"prometheus.tcp.ip = {self.host}",
                 f"prometheus.tcp.port = {self.ports.prometheus}",
             ]
         return "\n".join([*lines, *self.settings]) + "\n"
@@ -114,6 +124,8 @@ class LocalNode:
             (self.home / "advanced.config").write_text(self.advanced_config)
         if self.cookie is not None:
             write_cookie(self.home / ".erlang.cookie", self.cookie)
+        if self.netns is not None:
+            (self.home / "rabbitmq-env.conf").write_text(_NETNS_ENV)
 
     def server_env(self) -> dict[str, str]:
         env = {
@@ -136,7 +148,15 @@ class LocalNode:
         that nothing but this object defines the node, and so that a CLI process never carries
         the node's RABBITMQ_PID_FILE (which is how `processes` recognises the node's own)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+        if "." in self.name.partition("@")[2]:  # a long name (an address): CLI and node agree
+            env["RABBITMQ_USE_LONGNAME"] = "true"
+        if self.netns is not None:
+            env["RABBITMQ_CONF_ENV_FILE"] = str(self.home / "rabbitmq-env.conf")
         return {**env, "HOME": str(self.home)}
+
+    def command(self, *argv: str) -> list[str]:
+        """`argv` as the node runs it: inside its network namespace, if it has one."""
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else list(argv)
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -144,7 +164,7 @@ class LocalNode:
         """`rabbitmqctl -n <node> ARGS`; raises NodeError with its first line of complaint."""
         try:
             proc = subprocess.run(
-                [script(tool), "-n", self.name, *args],
+                self.command(script(tool), "-n", self.name, *args),
                 env=self.cli_env(),
                 capture_output=True,
                 text=True,
@@ -163,7 +183,7 @@ class LocalNode:
         """Launch the node in the background; `wait_started` waits for it."""
         self.write_files()
         proc = subprocess.run(
-            [script("rabbitmq-server"), "-detached"],
+            self.command(script("rabbitmq-server"), "-detached"),
             env=self.server_env(),
             capture_output=True,
             text=True,
@@ -177,7 +197,7 @@ class LocalNode:
         """Until RabbitMQ and its plugins run. Fails as soon as the VM dies while booting (a port
         taken, a bad config): `rabbitmqctl wait` alone keeps waiting, to its timeout, on the pid
         file the dead VM left behind."""
-        cmd = [script("rabbitmqctl"), "-n", self.name, "wait", str(self.pid_file)]
+        cmd = self.command(script("rabbitmqctl"), "-n", self.name, "wait", str(self.pid_file))
         cmd += ["--timeout", str(int(timeout))]
         deadline = time.monotonic() + timeout + 30
         with subprocess.Popen(
