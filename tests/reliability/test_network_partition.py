@@ -119,10 +119,11 @@ def test_one_node_cut_off_for_30_s(
         run.at(0.2)
         partition_net.cut(index)
         cut_at = time.monotonic()
-        wait_until(lambda: paused(victim), timeout=90, message=f"{victim.name} paused")
+        wait_until(lambda: paused(victim), timeout=90, interval=1, message=f"{victim.name} paused")
         wait_until(
             lambda: all(sees_only(n, majority) for n in majority),
             timeout=60,
+            interval=1,
             message="the majority running without the cut-off node",
         )
         paused_after = time.monotonic() - cut_at
