@@ -36,7 +36,7 @@ from tests.support.cluster import TestCluster, running_cluster
 from tests.support.netns import Net, private_network
 from tests.support.polling import wait_until
 
-pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.timeout(1800)]
 __all__ = ["cluster_run", "cluster_target"]
 
 CUT_SECONDS = 30.0
