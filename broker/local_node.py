@@ -12,6 +12,11 @@ root directory holding one (`broker/ensure-rabbitmq4.sh` makes a RabbitMQ 4 root
 scripts are then run from it under `chroot`. The environment passes through `chroot`, so the
 node's HOME and files must be at paths that exist inside the root too (the root mounts /tmp).
 
+A node may run in a network namespace of its own (`netns`, made beforehand; the partition tests
+cut one off that way): every command of the node then runs under `ip netns exec NS`, it listens
+on `host` (its address there) instead of 127.0.0.1, and a name whose host part is an address
+(`t1@10.213.0.11`) makes it and its CLI use Erlang long names.
+
 The node's processes (the Erlang VM and its helpers) are found through the environment they
 inherit (`RABBITMQ_PID_FILE` is unique per node), not through the pid file alone: a second
 `rabbitmq-server` started by mistake for a running node fails and deletes the pid file.
@@ -32,6 +37,9 @@ from pathlib import Path
 # and would drop our HOME (and so our cookie).
 DEBIAN_BIN = Path("/usr/lib/rabbitmq/bin")
 INSTALL_HINT = "RabbitMQ is not installed: run `sudo apt-get install rabbitmq-server`"
+# Instead of the machine's /etc/rabbitmq/rabbitmq-env.conf, which may bind epmd and Erlang
+# distribution to 127.0.0.1: in its own namespace a node must be reachable on its address.
+_NETNS_ENV = "# the node runs in a network namespace of its own: listen on every address there\n"
 VM_GONE_GRACE = 2.0  # seconds without a process of the node before it counts as dead
 DEATH_GRACE = 30.0  # a VM whose boot failed writes its crash dump, then exits
 RELEASE_ROOT_ENV = "RABBITMQ_RELEASE_ROOT"  # unset or empty: the installed RabbitMQ
@@ -82,14 +90,19 @@ class LocalNode:
     settings: list[str] = field(default_factory=list)  # extra rabbitmq.conf lines
     advanced_config: str | None = None  # an Erlang-term advanced.config, for what .conf lacks
     root: Path | None = field(default_factory=release_root)  # run from this release, chrooted
+    netns: str | None = None  # a network namespace every command of the node runs in
+    host: str = "127.0.0.1"  # the address it listens on (AMQP, management, Prometheus)
 
     def command(self, name: str) -> list[str]:
-        """How to run the RabbitMQ script `name` for this node."""
+        """How to run the RabbitMQ script `name` for this node: from its release root, inside its
+        network namespace, if it has them."""
         if self.root is None:
-            return [script(name)]
-        if not (self.root / DEBIAN_BIN.relative_to("/") / name).exists():
+            argv = [script(name)]
+        elif not (self.root / DEBIAN_BIN.relative_to("/") / name).exists():
             raise NodeError(f"no RabbitMQ in {self.root}: run `bash broker/ensure-rabbitmq4.sh`")
-        return ["chroot", str(self.root), str(DEBIAN_BIN / name)]
+        else:
+            argv = ["chroot", str(self.root), str(DEBIAN_BIN / name)]
+        return ["ip", "netns", "exec", self.netns, *argv] if self.netns else argv
 
     @property
     def pid_file(self) -> Path:
@@ -105,7 +118,7 @@ class LocalNode:
 
     @property
     def management_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports.management}"
+        return f"http://{self.host}:{self.ports.management}"
 
     @property
     def plugins(self) -> list[str]:
@@ -114,14 +127,14 @@ class LocalNode:
 
     def _config(self) -> str:
         lines = [
-            f"listeners.tcp.default = 127.0.0.1:{self.ports.amqp}",
-            "management.tcp.ip = 127.0.0.1",
+            f"listeners.tcp.default = {self.host}:{self.ports.amqp}",
+            f"management.tcp.ip = {self.host}",
             f"management.tcp.port = {self.ports.management}",
             "loopback_users.guest = true",
         ]
         if self.ports.prometheus is not None:
             lines += [
-                "prometheus.tcp.ip = 127.0.0.1",
+                f"prometheus.tcp.ip = {self.host}",
                 f"prometheus.tcp.port = {self.ports.prometheus}",
             ]
         return "\n".join([*lines, *self.settings]) + "\n"
@@ -135,6 +148,8 @@ class LocalNode:
             (self.home / "advanced.config").write_text(self.advanced_config)
         if self.cookie is not None:
             write_cookie(self.home / ".erlang.cookie", self.cookie)
+        if self.netns is not None:
+            (self.home / "rabbitmq-env.conf").write_text(_NETNS_ENV)
 
     def server_env(self) -> dict[str, str]:
         env = {
@@ -157,6 +172,10 @@ class LocalNode:
         that nothing but this object defines the node, and so that a CLI process never carries
         the node's RABBITMQ_PID_FILE (which is how `processes` recognises the node's own)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RABBITMQ_")}
+        if "." in self.name.partition("@")[2]:  # a long name (an address): CLI and node agree
+            env["RABBITMQ_USE_LONGNAME"] = "true"
+        if self.netns is not None:
+            env["RABBITMQ_CONF_ENV_FILE"] = str(self.home / "rabbitmq-env.conf")
         return {**env, "HOME": str(self.home)}
 
     # -- commands ---------------------------------------------------------------------------

@@ -29,6 +29,10 @@ class Layout:
     # RabbitMQ's defaults.
     settings: tuple[str, ...] = ()
     advanced_config: str | None = None
+    # Test clusters whose nodes can be cut off from each other: node i runs in network namespace
+    # netns[i] and listens on address hosts[i], which is also its name's host part (a long name).
+    hosts: tuple[str, ...] = ()
+    netns: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: ClusterSettings) -> Layout:
@@ -59,7 +63,8 @@ class Layout:
         (self.state_dir / LAYOUT_FILE).write_text(json.dumps(body, indent=2) + "\n")
 
     def node_name(self, index: int) -> str:
-        return f"{self.name}-{index + 1}@localhost"
+        host = self.hosts[index] if self.hosts else "localhost"
+        return f"{self.name}-{index + 1}@{host}"
 
     def nodes(self, cookie: str | None = None) -> list[LocalNode]:
         """The nodes; `cookie` is written to each node's HOME when they are started."""
@@ -71,6 +76,8 @@ class Layout:
                 cookie=cookie,
                 settings=list(self.settings),
                 advanced_config=self.advanced_config,
+                netns=self.netns[i] if self.netns else None,
+                host=self.hosts[i] if self.hosts else "127.0.0.1",
             )
             for i, ports in enumerate(self.ports)
         ]

@@ -68,10 +68,10 @@ def port_free(port: int) -> bool:
     return True
 
 
-def port_open(port: int) -> bool:
-    """Something accepts connections on 127.0.0.1:port."""
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Something accepts connections on host:port."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
+        with socket.create_connection((host, port), timeout=1):
             return True
     except OSError:
         return False
@@ -124,7 +124,8 @@ def start_nodes(nodes: list[LocalNode]) -> list[str]:
     deadline = time.monotonic() + BOOT_TIMEOUT
     while booting:
         for node in list(booting):
-            if node.processes() and port_open(node.ports.amqp):  # the listeners open last
+            # the listeners open last
+            if node.processes() and port_open(node.ports.amqp, node.host):
                 try:
                     node.wait_started()
                     booting.remove(node)

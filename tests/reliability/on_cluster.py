@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from broker.cluster.layout import Layout
 from broker.local_node import LocalNode
 from services.common import topology
 from services.common.registry import PROCESSES, Kind, Service
@@ -57,7 +58,7 @@ class ClusterTarget:
     def broker_env(self) -> dict[str, str]:
         nodes = self.cluster.nodes
         return {
-            "BROKER_NODES": ",".join(f"127.0.0.1:{n.ports.amqp}" for n in nodes),
+            "BROKER_NODES": ",".join(f"{n.host}:{n.ports.amqp}" for n in nodes),
             "BROKER_MANAGEMENT_URL": nodes[0].management_url,
             "BROKER_QUEUE_TYPE": topology.QueueType.QUORUM.value,
             "BROKER_VHOST": self.vhost,
@@ -66,6 +67,7 @@ class ClusterTarget:
     def broker(self, via: LocalNode) -> TestBroker:
         """The test's own view of the vhost (purge, queue counts), through node `via`."""
         settings = BrokerSettings(
+            host=via.host,
             port=via.ports.amqp,
             management_url=via.management_url,
             vhost=self.vhost,
@@ -80,10 +82,14 @@ class ClusterTarget:
         )
 
 
+def fault_layout(state_dir: Path, settings: tuple[str, ...] = ()) -> Layout:
+    """The test-tuned layout of a fault cluster, with `settings` (rabbitmq.conf lines) added."""
+    return private_layout(state_dir, (*_SETTINGS, *settings), _ADVANCED_CONFIG)
+
+
 @pytest.fixture(scope="module")
 def fault_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
-    layout = private_layout(tmp_path_factory.mktemp("fault-cluster"), _SETTINGS, _ADVANCED_CONFIG)
-    with running_cluster(layout) as cluster:
+    with running_cluster(fault_layout(tmp_path_factory.mktemp("fault-cluster"))) as cluster:
         yield cluster
 
 
@@ -103,9 +109,10 @@ def cluster_target(fault_cluster: TestCluster, test_broker: TestBroker) -> Clust
 def cluster_run(
     request: pytest.FixtureRequest, cluster_target: ClusterTarget, tmp_path: Path
 ) -> Iterator[Callable[..., FaultRun]]:
-    """`cluster_run(scenario, fault, observer=node)`: a FaultRun on the cluster, with fresh
-    PostgreSQL databases. The test itself looks at the queues through `observer` (node 1 by
-    default): give it a node that is up when the run starts and when it finishes."""
+    """`cluster_run(scenario, fault, observer=node, **FaultRun fields)`: a FaultRun on the
+    cluster, with fresh PostgreSQL databases. The test itself looks at the queues through
+    `observer` (node 1 by default): give it a node that is up when the run starts and when it
+    finishes."""
     config = RunConfig.from_options(request.config)
     with ExitStack() as databases:
 
@@ -126,7 +133,7 @@ def cluster_run(
                 cluster_target.broker(via),
                 tmp_path,
                 config,
-                extra_env=urls,
+                extra_env={**urls, **kw.pop("extra_env", {})},
                 doubled=DOUBLED,
                 **kw,
             )

@@ -49,7 +49,7 @@ class TestCluster:
 
     def running(self) -> list[LocalNode]:
         """Nodes accepting AMQP connections right now."""
-        return [n for n in self.nodes if lifecycle.port_open(n.ports.amqp)]
+        return [n for n in self.nodes if lifecycle.port_open(n.ports.amqp, n.host)]
 
     def management(self, node: LocalNode | None = None) -> ManagementClient:
         """The management API of `node`, by default of the first running node."""
@@ -58,7 +58,7 @@ class TestCluster:
 
     def connect(self, node: LocalNode, vhost: str = "/") -> pika.BlockingConnection:
         credentials = pika.PlainCredentials(*ADMIN)
-        params = pika.ConnectionParameters("127.0.0.1", node.ports.amqp, vhost, credentials)
+        params = pika.ConnectionParameters(node.host, node.ports.amqp, vhost, credentials)
         return pika.BlockingConnection(params)
 
     # -- faults -----------------------------------------------------------------------------

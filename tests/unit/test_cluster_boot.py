@@ -18,6 +18,7 @@ class BootingNode:
 
     crashes: list[str]
     name: str = "fake-1@localhost"
+    host: str = "127.0.0.1"
     ports: NodePorts = field(default_factory=lambda: NodePorts(amqp=1, management=2, dist=3))
     log_dir: Path = field(default_factory=lambda: Path("/nowhere/log"))
     starts: int = 0
@@ -38,7 +39,7 @@ class BootingNode:
 
 @pytest.fixture(autouse=True)
 def every_port_open(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lifecycle, "port_open", lambda port: True)
+    monkeypatch.setattr(lifecycle, "port_open", lambda port, host: True)
 
 
 def _start(node: BootingNode) -> list[str]:
