@@ -68,7 +68,9 @@ def start_api(orders_env: dict[str, str], log_dir: Path, **env: str) -> tuple[Se
         env={**orders_env, **env},
     )
     api.start()
-    api.wait_for_log(r"Application startup complete", timeout=60)
+    # uvicorn binds its socket after the application's startup: a request sent on "Application
+    # startup complete" can still be refused on a loaded machine.
+    api.wait_for_log(r"Uvicorn running on", timeout=60)
     return api, f"http://127.0.0.1:{port}"
 
 
