@@ -10,6 +10,7 @@ deleted when the test session ends.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ class PrivateRabbit:
     def create(cls, home: Path) -> PrivateRabbit:
         ports = NodePorts(amqp=free_port(), management=free_port(), dist=free_port())
         node = LocalNode(
-            name=f"shopflow-faults-{os.getpid()}@localhost",
+            name=f"shopflow-faults-{os.getpid()}-{secrets.token_hex(2)}@localhost",  # pids recur
             home=home,
             ports=ports,
             settings=_SETTINGS,
