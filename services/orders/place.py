@@ -115,29 +115,9 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
         if earlier is not None:
             return earlier
         conn = session.connection()
-        products = _priced_lines(conn, cmd)
         now = datetime.now(UTC)
-        order_id = str(uuid.uuid4())
-        lines = [
-            _LineRow(
-                order_id=order_id,
-                position=i,
-                sku=ln.sku,
-                name=products[ln.sku].name,
-                quantity=ln.quantity,
-                unit_price=products[ln.sku].unit_price,
-            )
-            for i, ln in enumerate(cmd.lines)
-        ]
-        order = _OrderRow(
-            id=order_id,
-            customer_email=cmd.customer_email,
-            currency=cmd.currency,
-            total=sum((ln["unit_price"] * ln["quantity"] for ln in lines), Decimal("0")),
-            status=OrderStatus.PENDING,
-            created_at=now,
-            updated_at=now,
-        )
+        order, lines = _order_rows(cmd, _priced_lines(conn, cmd), now)
+        order_id = order["id"]
         _INSERT_ORDER.run(conn, [order])
         _INSERT_LINES.run(conn, lines)
         _INSERT_STEP.run(
@@ -165,6 +145,34 @@ def _place(cmd: PlaceOrder, db: Database) -> Placement:
         # The answer comes from the values in hand (what GET /orders/{id} would read back).
         event = NewEvent(event_id=envelope.id, event_type=envelope.type, created_at=recorded_at)
         return Placement(_new_order_view(order, lines, event), created=True)
+
+
+def _order_rows(
+    cmd: PlaceOrder, products: dict[str, _Product], now: datetime
+) -> tuple[_OrderRow, list[_LineRow]]:
+    """The order's row and its lines' rows, priced from `products` (by SKU)."""
+    order_id = str(uuid.uuid4())
+    lines = [
+        _LineRow(
+            order_id=order_id,
+            position=i,
+            sku=ln.sku,
+            name=products[ln.sku].name,
+            quantity=ln.quantity,
+            unit_price=products[ln.sku].unit_price,
+        )
+        for i, ln in enumerate(cmd.lines)
+    ]
+    order = _OrderRow(
+        id=order_id,
+        customer_email=cmd.customer_email,
+        currency=cmd.currency,
+        total=sum((ln["unit_price"] * ln["quantity"] for ln in lines), Decimal("0")),
+        status=OrderStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    return order, lines
 
 
 def _earlier_placement(session: Session, cmd: PlaceOrder) -> Placement | None:
